@@ -11,7 +11,7 @@ packages=(
   pybind11-dev python3-pybind11
   libboost-program-options-dev
   libgtest-dev googletest
-  environment-modules
+  lmod
   python3-pytest
 )
 

@@ -9,7 +9,8 @@ namespace dragon::cli {
 
 void add_common_options(po::options_description &options)
 {
-    options.add_options()("help,h", "show this help and exit")("version", "show the version and exit")(
+    options.add_options()("help,h", "show this help and exit")("version",
+                                                               "show the version and exit")(
         "log-level,l", po::value<std::string>()->value_name("LEVEL"),
         "error, warning (default), info or debug; DRAGON_DEBUG=1 means debug");
 }

@@ -33,8 +33,8 @@ void print_text(std::ostream &out, const Report &r)
     out << "\nSelection:\n";
     for (const auto &s : r.selections) {
         out << "  " << std::left << std::setw(10) << s.kind << s.variable << "="
-            << (s.spec.empty() ? "(unset)" : s.spec) << "\n      "
-            << (s.error ? "error: " : "") << s.decision << "\n";
+            << (s.spec.empty() ? "(unset)" : s.spec) << "\n      " << (s.error ? "error: " : "")
+            << s.decision << "\n";
     }
 
     out << "\nParameters:\n";

@@ -84,7 +84,8 @@ static dragon_status create(const dragon_host *host, const char *name, size_t si
     if (!valid_name(name, err))
         return DRAGON_ERR_INVALID;
     if (size == 0) {
-        snprintf(err->message, sizeof err->message, "segment %s: size must be at least 1 byte", name);
+        snprintf(err->message, sizeof err->message, "segment %s: size must be at least 1 byte",
+                 name);
         return DRAGON_ERR_INVALID;
     }
     size_t page = page_size(host);
@@ -179,8 +180,8 @@ static void probe(const dragon_host *host, dragon_probe_result *out)
                  strerror(errno));
 }
 
-static const dragon_memory_ops ops = {sizeof(dragon_memory_ops), page_size, create, attach,
-                                      detach, remove_segment, list};
+static const dragon_memory_ops ops = {
+    sizeof(dragon_memory_ops), page_size, create, attach, detach, remove_segment, list};
 
 static const dragon_plugin_descriptor descriptor = {
     DRAGON_PLUGIN_ABI_MAJOR,

@@ -51,11 +51,20 @@ const char *level_name(dragon_log_level lvl)
     return "?";
 }
 
-void set_level(dragon_log_level lvl) { current_level.store(lvl, std::memory_order_relaxed); }
+void set_level(dragon_log_level lvl)
+{
+    current_level.store(lvl, std::memory_order_relaxed);
+}
 
-dragon_log_level level() { return static_cast<dragon_log_level>(current_level.load()); }
+dragon_log_level level()
+{
+    return static_cast<dragon_log_level>(current_level.load());
+}
 
-bool enabled(dragon_log_level lvl) { return lvl <= current_level.load(std::memory_order_relaxed); }
+bool enabled(dragon_log_level lvl)
+{
+    return lvl <= current_level.load(std::memory_order_relaxed);
+}
 
 void write(dragon_log_level lvl, std::string_view message)
 {

@@ -23,8 +23,7 @@ bool enabled(dragon_log_level level);
 // Writes one whole line atomically, so lines of concurrent processes never interleave.
 void write(dragon_log_level level, std::string_view message);
 
-template <typename... Parts>
-void at(dragon_log_level lvl, const Parts &...parts)
+template <typename... Parts> void at(dragon_log_level lvl, const Parts &...parts)
 {
     if (!enabled(lvl))
         return;
@@ -33,9 +32,21 @@ void at(dragon_log_level lvl, const Parts &...parts)
     write(lvl, line.str());
 }
 
-template <typename... Parts> void error(const Parts &...parts) { at(DRAGON_LOG_ERROR, parts...); }
-template <typename... Parts> void warning(const Parts &...parts) { at(DRAGON_LOG_WARNING, parts...); }
-template <typename... Parts> void info(const Parts &...parts) { at(DRAGON_LOG_INFO, parts...); }
-template <typename... Parts> void debug(const Parts &...parts) { at(DRAGON_LOG_DEBUG, parts...); }
+template <typename... Parts> void error(const Parts &...parts)
+{
+    at(DRAGON_LOG_ERROR, parts...);
+}
+template <typename... Parts> void warning(const Parts &...parts)
+{
+    at(DRAGON_LOG_WARNING, parts...);
+}
+template <typename... Parts> void info(const Parts &...parts)
+{
+    at(DRAGON_LOG_INFO, parts...);
+}
+template <typename... Parts> void debug(const Parts &...parts)
+{
+    at(DRAGON_LOG_DEBUG, parts...);
+}
 
 } // namespace dragon::log

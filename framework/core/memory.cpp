@@ -25,7 +25,10 @@ MemoryPlugin MemoryPlugin::named(const std::string &name)
     return MemoryPlugin(*p);
 }
 
-size_t MemoryPlugin::page_size() const { return ops().page_size(plugin_->host()); }
+size_t MemoryPlugin::page_size() const
+{
+    return ops().page_size(plugin_->host());
+}
 
 Segment MemoryPlugin::create(const std::string &name, size_t size) const
 {
@@ -79,7 +82,10 @@ Segment &Segment::operator=(Segment &&other) noexcept
     return *this;
 }
 
-Segment::~Segment() { detach(); }
+Segment::~Segment()
+{
+    detach();
+}
 
 void Segment::unlink()
 {

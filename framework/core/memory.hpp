@@ -59,7 +59,10 @@ public:
 
 private:
     friend class MemoryPlugin;
-    Segment(const MemoryPlugin &plugin, const dragon_segment &seg) : plugin_(plugin.plugin_), seg_(seg) {}
+    Segment(const MemoryPlugin &plugin, const dragon_segment &seg)
+        : plugin_(plugin.plugin_), seg_(seg)
+    {
+    }
     const Plugin *plugin_ = nullptr;
     dragon_segment seg_{};
 };

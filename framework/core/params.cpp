@@ -27,8 +27,7 @@ std::string param_value_problem(dragon_param_type type, const std::string &text)
 {
     switch (type) {
     case DRAGON_PARAM_STRING: return "";
-    case DRAGON_PARAM_INT:
-        return text::parse_int(text) ? "" : "expected a whole number such as 42";
+    case DRAGON_PARAM_INT: return text::parse_int(text) ? "" : "expected a whole number such as 42";
     case DRAGON_PARAM_SIZE:
         return text::parse_size(text) ? "" : "expected a size in bytes such as 4096, 64M or 4G";
     case DRAGON_PARAM_BOOL:

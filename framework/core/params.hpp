@@ -20,7 +20,7 @@ struct Param {
     dragon_param_type type = DRAGON_PARAM_STRING;
     std::string default_value;
     std::string help;
-    std::string value;   // text in effect (the default when the environment's is invalid)
+    std::string value; // text in effect (the default when the environment's is invalid)
     ParamSource source = ParamSource::Default;
     std::string problem; // non-empty: the environment's value is invalid, and why
 };

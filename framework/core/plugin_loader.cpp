@@ -206,7 +206,8 @@ PluginFile load_plugin_file(const std::string &path)
         file.refusal = std::string("cannot be loaded: ") + (why ? why : "dlopen failed");
         return file;
     }
-    auto entry = reinterpret_cast<dragon_plugin_entry_fn>(dlsym(handle, DRAGON_PLUGIN_ENTRY_SYMBOL));
+    auto entry =
+        reinterpret_cast<dragon_plugin_entry_fn>(dlsym(handle, DRAGON_PLUGIN_ENTRY_SYMBOL));
     if (!entry) {
         file.refusal = "has no entry point: it does not export " DRAGON_PLUGIN_ENTRY_SYMBOL
                        " (define it with DRAGON_PLUGIN_DEFINE)";

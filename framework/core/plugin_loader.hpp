@@ -24,9 +24,9 @@ std::vector<std::string> plugin_search_path();
 
 struct PluginFile {
     std::string path;
-    bool loaded = false;     // passed every check; `descriptor` is usable
-    std::string refusal;     // when not loaded: the precise reason
-    void *handle = nullptr;  // dlopen handle, kept open for the process's life
+    bool loaded = false;    // passed every check; `descriptor` is usable
+    std::string refusal;    // when not loaded: the precise reason
+    void *handle = nullptr; // dlopen handle, kept open for the process's life
     const dragon_plugin_descriptor *descriptor = nullptr;
 };
 

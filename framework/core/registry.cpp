@@ -31,8 +31,8 @@ Registry::Registry(std::vector<std::string> search_path) : search_path_(std::mov
             auto kind = static_cast<dragon_plugin_kind>(file.descriptor->kind);
             if (const Plugin *first = find(kind, file.descriptor->name)) {
                 file.loaded = false;
-                file.refusal = "shadowed by " + first->path() +
-                               ", found earlier in the search path";
+                file.refusal =
+                    "shadowed by " + first->path() + ", found earlier in the search path";
             } else {
                 add_plugin(file);
             }
@@ -65,9 +65,9 @@ void Registry::add_plugin(const PluginFile &file)
     std::string bad_param;
     for (size_t i = 0; i < d.num_params; ++i) {
         const dragon_param_def &p = d.params[i];
-        const Param &param = params_.add(
-            plugin_param_env_name(kind_name(plugin->kind_), plugin->name_, p.name), owner, p.name,
-            p.type, p.default_value, p.help ? p.help : "");
+        const Param &param =
+            params_.add(plugin_param_env_name(kind_name(plugin->kind_), plugin->name_, p.name),
+                        owner, p.name, p.type, p.default_value, p.help ? p.help : "");
         if (!param.problem.empty() && bad_param.empty())
             bad_param = param.problem;
     }
@@ -147,6 +147,9 @@ const char *Registry::host_param(void *ctx, const char *name)
     return p ? p->value.c_str() : nullptr;
 }
 
-const char *Registry::host_job_id(void *) { return job_id().c_str(); }
+const char *Registry::host_job_id(void *)
+{
+    return job_id().c_str();
+}
 
 } // namespace dragon

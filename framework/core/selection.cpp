@@ -105,13 +105,12 @@ SelectionResult select_plugin(const SelectionSpec &spec, const std::vector<Candi
             refused.push_back(c);
         }
         if (refused.size() == 1)
-            throw Error(DRAGON_ERR_UNAVAILABLE, spec_text(variable, spec) + ": the " +
-                                                    refused[0]->name + " " + kind_s +
-                                                    " plugin cannot run here: " +
-                                                    refused[0]->reason);
-        throw Error(DRAGON_ERR_UNAVAILABLE, spec_text(variable, spec) + ": none of the listed " +
-                                                kind_s +
-                                                " plugins can run here: " + unavailable_list(refused));
+            throw Error(DRAGON_ERR_UNAVAILABLE,
+                        spec_text(variable, spec) + ": the " + refused[0]->name + " " + kind_s +
+                            " plugin cannot run here: " + refused[0]->reason);
+        throw Error(DRAGON_ERR_UNAVAILABLE,
+                    spec_text(variable, spec) + ": none of the listed " + kind_s +
+                        " plugins can run here: " + unavailable_list(refused));
     }
 
     // Automatic, possibly with exclusions: highest priority wins, ties by name for determinism.

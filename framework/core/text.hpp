@@ -25,6 +25,7 @@ std::optional<long long> parse_int(std::string_view text);
 size_t edit_distance(std::string_view a, std::string_view b);
 
 // The candidate closest to `word`, if it is close enough to be a plausible typo.
-std::optional<std::string> closest(std::string_view word, const std::vector<std::string> &candidates);
+std::optional<std::string> closest(std::string_view word,
+                                   const std::vector<std::string> &candidates);
 
 } // namespace dragon::text

@@ -7,11 +7,13 @@ using dragon::hugepage::examine;
 
 namespace {
 
-const std::string meminfo_free = "MemTotal: 100 kB\nHugePages_Total:      64\nHugePages_Free:       64\n"
-                                 "Hugepagesize:       2048 kB\n";
+const std::string meminfo_free =
+    "MemTotal: 100 kB\nHugePages_Total:      64\nHugePages_Free:       64\n"
+    "Hugepagesize:       2048 kB\n";
 const std::string meminfo_none = "HugePages_Total:       0\nHugePages_Free:        0\n"
                                  "Hugepagesize:       2048 kB\n";
-const std::string mounted = "proc /proc proc rw 0 0\nnone /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0\n";
+const std::string mounted =
+    "proc /proc proc rw 0 0\nnone /dev/hugepages hugetlbfs rw,relatime,pagesize=2M 0 0\n";
 
 TEST(HugepageProbe, UsableWithMountAndFreePages)
 {

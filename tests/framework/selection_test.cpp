@@ -83,12 +83,14 @@ TEST(Selection, NamedButUnavailableIsAnErrorWithItsReason)
 {
     std::string e = selection_error("hsta");
     EXPECT_NE(e.find("DRAGON_TRANSPORT_AGENT=hsta"), std::string::npos) << e;
-    EXPECT_NE(e.find("cannot run here: UCX finds no usable network device"), std::string::npos) << e;
+    EXPECT_NE(e.find("cannot run here: UCX finds no usable network device"), std::string::npos)
+        << e;
 }
 
 TEST(Selection, ListOfUnavailableNamesEachReason)
 {
-    std::vector<Candidate> only_unavailable = {{"a", false, 1, "reason a"}, {"b", false, 1, "reason b"}};
+    std::vector<Candidate> only_unavailable = {{"a", false, 1, "reason a"},
+                                               {"b", false, 1, "reason b"}};
     try {
         dragon::select_plugin(dragon::parse_selection("a,b", "V"), only_unavailable, "memory", "V");
         FAIL();

@@ -14,9 +14,9 @@ extern "C" {
 
 typedef struct dragon_launch_request {
     uint32_t struct_size;
-    uint32_t num_nodes;       /* 0: every node of the allocation */
-    const char *const *argv;  /* dragon-node command line, NULL-terminated */
-    const char *const *envp;  /* extra NAME=VALUE entries, NULL-terminated */
+    uint32_t num_nodes;      /* 0: every node of the allocation */
+    const char *const *argv; /* dragon-node command line, NULL-terminated */
+    const char *const *envp; /* extra NAME=VALUE entries, NULL-terminated */
 } dragon_launch_request;
 
 /** Opaque to the framework. */

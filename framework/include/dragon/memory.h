@@ -20,9 +20,9 @@ extern "C" {
 
 /** A mapping of a segment in the calling process. */
 typedef struct dragon_segment {
-    void *addr;    /* start of the mapping; aligned to page_size */
-    size_t size;   /* mapped bytes: the requested size rounded up to page_size */
-    int fd;        /* backing descriptor, or -1 if the plugin keeps none */
+    void *addr;  /* start of the mapping; aligned to page_size */
+    size_t size; /* mapped bytes: the requested size rounded up to page_size */
+    int fd;      /* backing descriptor, or -1 if the plugin keeps none */
     char name[DRAGON_SEGMENT_NAME_MAX];
     uintptr_t plugin_data; /* private to the plugin */
 } dragon_segment;

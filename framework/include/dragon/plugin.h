@@ -76,7 +76,7 @@ typedef enum dragon_param_type {
  * variable DRAGON_<KIND>_<PLUGIN>_<NAME> (upper-cased), else the default.
  */
 typedef struct dragon_param_def {
-    const char *name;          /* lower case, e.g. "dir" */
+    const char *name; /* lower case, e.g. "dir" */
     dragon_param_type type;
     const char *default_value; /* text form; validated against type */
     const char *help;          /* one line */
@@ -91,7 +91,8 @@ typedef struct dragon_host {
     void *ctx;
     /** Log one line on behalf of the plugin. */
     void (*log)(void *ctx, dragon_log_level level, const char *message);
-    /** Current text value of one of the plugin's own parameters; NULL if it registered none by that name. */
+    /** Current text value of one of the plugin's own parameters; NULL if it registered none by that
+     * name. */
     const char *(*param)(void *ctx, const char *name);
     /** Job identifier used to scope named resources (segment names and the like). */
     const char *(*job_id)(void *ctx);
@@ -99,9 +100,9 @@ typedef struct dragon_host {
 
 /** What a probe reports. */
 typedef struct dragon_probe_result {
-    int available;                      /* non-zero: can run here */
-    int priority;                       /* higher is preferred in automatic selection */
-    char reason[DRAGON_MESSAGE_MAX];    /* when unavailable: why, and how to fix it */
+    int available;                   /* non-zero: can run here */
+    int priority;                    /* higher is preferred in automatic selection */
+    char reason[DRAGON_MESSAGE_MAX]; /* when unavailable: why, and how to fix it */
 } dragon_probe_result;
 
 /** The descriptor a plugin returns from its entry point. */

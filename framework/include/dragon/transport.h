@@ -20,7 +20,7 @@ extern "C" {
 
 typedef struct dragon_transport_config {
     uint32_t struct_size;
-    uint32_t node_index;        /* this node, 0 .. num_nodes-1 */
+    uint32_t node_index; /* this node, 0 .. num_nodes-1 */
     uint32_t num_nodes;
     const char *job_secret;     /* shared by all nodes of the job */
     uint16_t port;              /* 0: any free port */
@@ -30,7 +30,8 @@ typedef struct dragon_transport_config {
 /** Opaque to the framework. */
 typedef struct dragon_transport_endpoint dragon_transport_endpoint;
 
-/** Called by progress() for each complete message received. `data` is valid during the call only. */
+/** Called by progress() for each complete message received. `data` is valid during the call only.
+ */
 typedef void (*dragon_transport_recv_fn)(void *arg, uint32_t from_node, const void *data,
                                          size_t len);
 
@@ -44,17 +45,16 @@ typedef struct dragon_transport_ops {
     dragon_status (*address)(dragon_transport_endpoint *ep, void *buf, size_t *len,
                              dragon_error *err);
 
-    dragon_status (*connect)(dragon_transport_endpoint *ep, uint32_t peer_node,
-                             const void *address, size_t len, int64_t timeout_ns,
-                             dragon_error *err);
+    dragon_status (*connect)(dragon_transport_endpoint *ep, uint32_t peer_node, const void *address,
+                             size_t len, int64_t timeout_ns, dragon_error *err);
 
     /** Send one message; returns once the buffer may be reused. */
     dragon_status (*send)(dragon_transport_endpoint *ep, uint32_t peer_node, const void *data,
                           size_t len, int64_t timeout_ns, dragon_error *err);
 
     /** Deliver received messages to `fn`, waiting up to timeout_ns for the first. */
-    dragon_status (*progress)(dragon_transport_endpoint *ep, dragon_transport_recv_fn fn,
-                              void *arg, int64_t timeout_ns, dragon_error *err);
+    dragon_status (*progress)(dragon_transport_endpoint *ep, dragon_transport_recv_fn fn, void *arg,
+                              int64_t timeout_ns, dragon_error *err);
 
     dragon_status (*close)(dragon_transport_endpoint *ep, dragon_error *err);
 } dragon_transport_ops;

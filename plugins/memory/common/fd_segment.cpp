@@ -19,8 +19,9 @@ bool name_ok(const char *name, dragon_error *err)
 {
     if (!name || std::strncmp(name, name_prefix, sizeof name_prefix - 1) != 0 ||
         std::strlen(name) >= DRAGON_SEGMENT_NAME_MAX || std::strchr(name, '/')) {
-        set_error(err, "segment name '%s' is invalid: it must start with 'dragon-', have no '/', "
-                       "and be shorter than %d bytes",
+        set_error(err,
+                  "segment name '%s' is invalid: it must start with 'dragon-', have no '/', "
+                  "and be shorter than %d bytes",
                   name ? name : "(null)", DRAGON_SEGMENT_NAME_MAX);
         return false;
     }
@@ -159,8 +160,8 @@ dragon_status unlink(const Backend &b, const char *name, dragon_error *err) noex
     return DRAGON_OK;
 }
 
-dragon_status list(const Backend &b, const char *prefix, void (*fn)(void *, const char *), void *arg,
-                   dragon_error *err) noexcept
+dragon_status list(const Backend &b, const char *prefix, void (*fn)(void *, const char *),
+                   void *arg, dragon_error *err) noexcept
 {
     DIR *dir = opendir(b.dir.c_str());
     if (!dir) {

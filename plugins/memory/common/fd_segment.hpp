@@ -27,7 +27,7 @@ dragon_status attach(const Backend &b, const char *name, dragon_segment *out,
                      dragon_error *err) noexcept;
 dragon_status detach(dragon_segment *seg, dragon_error *err) noexcept;
 dragon_status unlink(const Backend &b, const char *name, dragon_error *err) noexcept;
-dragon_status list(const Backend &b, const char *prefix, void (*fn)(void *, const char *), void *arg,
-                   dragon_error *err) noexcept;
+dragon_status list(const Backend &b, const char *prefix, void (*fn)(void *, const char *),
+                   void *arg, dragon_error *err) noexcept;
 
 } // namespace dragon::fdseg

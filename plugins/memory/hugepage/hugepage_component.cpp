@@ -45,22 +45,26 @@ std::string huge_hint(const dragon::fdseg::Backend &b)
 dragon::fdseg::Backend backend(const dragon_host *host)
 {
     dragon::hugepage::Facts f = dragon::hugepage::examine_this_machine(dir_param(host));
-    return {"hugetlbfs", f.dir, f.page_size ? f.page_size : (2u << 20), open_huge, unlink_huge,
-            huge_hint};
+    return {"hugetlbfs", f.dir,       f.page_size ? f.page_size : (2u << 20),
+            open_huge,   unlink_huge, huge_hint};
 }
 
 bool usable(const dragon_host *host, dragon_error *err, dragon::fdseg::Backend &out)
 {
     out = backend(host);
     if (out.dir.empty()) {
-        dragon::fdseg::set_error(err, "hugepage plugin cannot run here: %s",
-                                 dragon::hugepage::examine_this_machine(dir_param(host)).problem.c_str());
+        dragon::fdseg::set_error(
+            err, "hugepage plugin cannot run here: %s",
+            dragon::hugepage::examine_this_machine(dir_param(host)).problem.c_str());
         return false;
     }
     return true;
 }
 
-size_t page_size(const dragon_host *host) { return backend(host).page_size; }
+size_t page_size(const dragon_host *host)
+{
+    return backend(host).page_size;
+}
 
 dragon_status create(const dragon_host *host, const char *name, size_t size, dragon_segment *out,
                      dragon_error *err)
@@ -112,8 +116,8 @@ void probe(const dragon_host *host, dragon_probe_result *out)
     std::snprintf(out->reason, sizeof out->reason, "%s", f.problem.c_str());
 }
 
-const dragon_memory_ops ops = {sizeof(dragon_memory_ops), page_size, create, attach, detach,
-                               unlink, list};
+const dragon_memory_ops ops = {
+    sizeof(dragon_memory_ops), page_size, create, attach, detach, unlink, list};
 
 const dragon_plugin_descriptor descriptor = {
     DRAGON_PLUGIN_ABI_MAJOR,

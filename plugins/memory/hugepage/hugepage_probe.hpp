@@ -8,11 +8,11 @@
 namespace dragon::hugepage {
 
 struct Facts {
-    std::string dir;        // hugetlbfs directory segments live in
-    size_t page_size = 0;   // bytes per huge page
-    long free_pages = -1;   // HugePages_Free
-    long total_pages = -1;  // HugePages_Total
-    std::string problem;    // empty: usable; else why not, and the fix
+    std::string dir;       // hugetlbfs directory segments live in
+    size_t page_size = 0;  // bytes per huge page
+    long free_pages = -1;  // HugePages_Free
+    long total_pages = -1; // HugePages_Total
+    std::string problem;   // empty: usable; else why not, and the fix
 };
 
 // `dir_param` is DRAGON_MEMORY_HUGEPAGE_DIR ("" to find a hugetlbfs mount by itself).

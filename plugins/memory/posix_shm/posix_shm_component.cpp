@@ -35,20 +35,27 @@ std::string shm_hint(const dragon::fdseg::Backend &b)
         return "/dev/shm is full";
     unsigned long long free_bytes = 1ULL * vfs.f_bavail * vfs.f_frsize;
     char buf[160];
-    std::snprintf(buf, sizeof buf, "%s has %llu MiB free: free space there or lower DRAGON_DEFAULT_SEG_SZ",
+    std::snprintf(buf, sizeof buf,
+                  "%s has %llu MiB free: free space there or lower DRAGON_DEFAULT_SEG_SZ",
                   b.dir.c_str(), free_bytes >> 20);
     return buf;
 }
 
 const dragon::fdseg::Backend &backend()
 {
-    static const dragon::fdseg::Backend b{"POSIX shared memory", "/dev/shm",
-                                          static_cast<size_t>(sysconf(_SC_PAGESIZE)), open_shm,
-                                          unlink_shm, shm_hint};
+    static const dragon::fdseg::Backend b{"POSIX shared memory",
+                                          "/dev/shm",
+                                          static_cast<size_t>(sysconf(_SC_PAGESIZE)),
+                                          open_shm,
+                                          unlink_shm,
+                                          shm_hint};
     return b;
 }
 
-size_t page_size(const dragon_host *) { return backend().page_size; }
+size_t page_size(const dragon_host *)
+{
+    return backend().page_size;
+}
 
 dragon_status create(const dragon_host *, const char *name, size_t size, dragon_segment *out,
                      dragon_error *err)
@@ -91,8 +98,8 @@ void probe(const dragon_host *, dragon_probe_result *out)
     out->priority = 10;
 }
 
-const dragon_memory_ops ops = {sizeof(dragon_memory_ops), page_size, create, attach, detach,
-                               unlink, list};
+const dragon_memory_ops ops = {
+    sizeof(dragon_memory_ops), page_size, create, attach, detach, unlink, list};
 
 const dragon_plugin_descriptor descriptor = {
     DRAGON_PLUGIN_ABI_MAJOR,

@@ -122,8 +122,8 @@ TEST_P(MemoryConformance, AnotherProcessAttachesAndSharesData)
             return 2;
         if (p[0] != 0x1234)
             return 3;
-        p[1] = 0x5678;                      // near the start
-        p[(mine.size() / 8) - 1] = 0x9abc;  // and at the very end
+        p[1] = 0x5678;                     // near the start
+        p[(mine.size() / 8) - 1] = 0x9abc; // and at the very end
         return 0;
     });
     ASSERT_EQ(rc, 0);

@@ -15,9 +15,17 @@ static void probe(const dragon_host *host, dragon_probe_result *out)
              depth ? depth : "?");
 }
 
-static const dragon_plugin_descriptor descriptor = {
-    DRAGON_PLUGIN_ABI_MAJOR, DRAGON_PLUGIN_ABI_MINOR, DRAGON_PLUGIN_MEMORY, "never", "1.0",
-    "test plugin that is never available", params, 1, probe, &test_memory_ops,
-    sizeof test_memory_ops, {0}};
+static const dragon_plugin_descriptor descriptor = {DRAGON_PLUGIN_ABI_MAJOR,
+                                                    DRAGON_PLUGIN_ABI_MINOR,
+                                                    DRAGON_PLUGIN_MEMORY,
+                                                    "never",
+                                                    "1.0",
+                                                    "test plugin that is never available",
+                                                    params,
+                                                    1,
+                                                    probe,
+                                                    &test_memory_ops,
+                                                    sizeof test_memory_ops,
+                                                    {0}};
 
 DRAGON_PLUGIN_DEFINE(descriptor)

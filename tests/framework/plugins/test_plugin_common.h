@@ -45,15 +45,19 @@ static dragon_status test_unlink(const dragon_host *h, const char *n, dragon_err
     return test_unsupported(e);
 }
 
-static dragon_status test_list(const dragon_host *h, const char *p, void (*fn)(void *, const char *),
-                               void *a, dragon_error *e)
+static dragon_status test_list(const dragon_host *h, const char *p,
+                               void (*fn)(void *, const char *), void *a, dragon_error *e)
 {
     (void)h, (void)p, (void)fn, (void)a, (void)e;
     return DRAGON_OK;
 }
 
-static const dragon_memory_ops test_memory_ops = {sizeof(dragon_memory_ops), test_page_size,
-                                                  test_create, test_attach, test_detach,
-                                                  test_unlink, test_list};
+static const dragon_memory_ops test_memory_ops = {sizeof(dragon_memory_ops),
+                                                  test_page_size,
+                                                  test_create,
+                                                  test_attach,
+                                                  test_detach,
+                                                  test_unlink,
+                                                  test_list};
 
 #endif

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The README's test command: sets up this machine (packages, huge pages), builds
+# everything, and runs every test: GoogleTest through CTest (including the
+# conformance suites), pytest, the same C++ tests under ASan+UBSan, and a
+# clang-format check. Runs every step even after a failure; exits non-zero if any failed.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+jobs=$(nproc)
+failed=()
+
+step() {
+  local name=$1
+  shift
+  echo "=== $name"
+  local start=$SECONDS
+  if "$@"; then
+    echo "=== $name: ok ($((SECONDS - start)) s)"
+  else
+    echo "=== $name: FAILED ($((SECONDS - start)) s)"
+    failed+=("$name")
+  fi
+}
+
+step "install dependencies" bash ci/install-deps.sh || exit 1
+((${#failed[@]} == 0)) || { echo "cannot go on without dependencies"; exit 1; }
+step "reserve huge pages" bash ci/setup-hugepages.sh
+
+step "configure" cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+step "build" cmake --build build -j"$jobs"
+step "C++ tests (ctest)" ctest --test-dir build --output-on-failure --timeout 600
+step "Python tests (pytest)" env DRAGON_BUILD_DIR="$PWD/build" /usr/bin/python3 -m pytest -q tests/python
+
+step "configure ASan+UBSan" cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDRAGON_SANITIZE=ON \
+  -DDRAGON_BUILD_BENCH=OFF
+step "build ASan+UBSan" cmake --build build-asan -j"$jobs"
+step "C++ tests under ASan+UBSan" env ASAN_OPTIONS=detect_leaks=1 \
+  ctest --test-dir build-asan --output-on-failure --timeout 900
+
+step "clang-format" bash ci/check-format.sh
+
+if ((${#failed[@]})); then
+  echo "test.sh: failed steps: ${failed[*]}"
+  exit 1
+fi
+echo "test.sh: every step passed"

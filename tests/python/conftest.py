@@ -1,0 +1,57 @@
+"""Shared fixtures for the Python-driven tests: where the build is, how to run
+its programs, and the leftover check that runs after every test."""
+
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SEGMENT_DIRS = [pathlib.Path("/dev/shm"), pathlib.Path("/dev/hugepages")]
+
+
+def build_dir() -> pathlib.Path:
+    return pathlib.Path(os.environ.get("DRAGON_BUILD_DIR", REPO / "build")).resolve()
+
+
+@pytest.fixture(scope="session")
+def build():
+    path = build_dir()
+    if not (path / "bin" / "dragon-info").exists():
+        pytest.fail(f"no build at {path}: run ci/test.sh or set DRAGON_BUILD_DIR")
+    return path
+
+
+def clean_env(**overrides):
+    """The caller's environment without DRAGON_* settings, plus overrides."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRAGON_")}
+    env.update({k: str(v) for k, v in overrides.items()})
+    return env
+
+
+def run(cmd, env=None, timeout=60, **kwargs):
+    return subprocess.run(cmd, env=env if env is not None else clean_env(), capture_output=True,
+                          text=True, timeout=timeout, **kwargs)
+
+
+def info_json(build, **env):
+    result = run([str(build / "bin" / "dragon-info"), "--json"], env=clean_env(**env))
+    return result, json.loads(result.stdout)
+
+
+def dragon_segments():
+    found = set()
+    for d in SEGMENT_DIRS:
+        if d.is_dir():
+            found.update(str(p) for p in d.iterdir() if p.name.startswith("dragon-"))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_segments():
+    before = dragon_segments()
+    yield
+    left = dragon_segments() - before
+    assert not left, f"segments left behind: {sorted(left)}"

@@ -1,0 +1,119 @@
+"""dragon-info: plugins found, their status and reasons, selection, parameters."""
+
+import json
+import pathlib
+
+from conftest import clean_env, info_json, run
+
+
+def hugepages_usable():
+    meminfo = pathlib.Path("/proc/meminfo").read_text()
+    free = int(next(l.split()[1] for l in meminfo.splitlines() if l.startswith("HugePages_Free")))
+    mounted = any(l.split()[2] == "hugetlbfs" for l in pathlib.Path("/proc/mounts").read_text().splitlines())
+    return free > 0 and mounted
+
+
+def plugin(report, name):
+    return next(p for p in report["plugins"] if p["name"] == name)
+
+
+def test_shows_both_memory_plugins_honestly(build):
+    result, report = info_json(build)
+    assert result.returncode == 0, result.stderr
+    shm = plugin(report, "posix_shm")
+    huge = plugin(report, "hugepage")
+    assert shm["status"] == "selected"
+    assert report["selection"]["memory"]["selected"] == "posix_shm"
+    if hugepages_usable():
+        assert huge["status"] == "available", huge
+    else:
+        assert huge["status"] == "unavailable" and huge["reason"], huge
+
+
+def test_hugepage_unavailable_says_why(build):
+    result, report = info_json(build, DRAGON_MEMORY_HUGEPAGE_DIR="/nonexistent")
+    huge = plugin(report, "hugepage")
+    assert huge["status"] == "unavailable"
+    assert "DRAGON_MEMORY_HUGEPAGE_DIR=/nonexistent is not a hugetlbfs mount" in huge["reason"]
+
+
+def test_text_report_lists_search_path_plugins_selection_parameters(build):
+    result = run([str(build / "bin" / "dragon-info")])
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for section in ("Plugin search path:", "Plugins:", "Selection:", "Parameters:"):
+        assert section in out
+    assert str(build / "lib" / "dragon" / "plugins") in out
+    assert "DRAGON_MEMORY_HUGEPAGE_DIR = \"\"  (default, string, memory/hugepage)" in out
+
+
+def test_parameter_source_is_environment_when_set(build):
+    _, report = info_json(build, DRAGON_DEFAULT_SEG_SZ="64M")
+    seg = next(p for p in report["parameters"] if p["name"] == "DRAGON_DEFAULT_SEG_SZ")
+    assert seg["value"] == "64M" and seg["source"] == "environment"
+
+
+def test_named_unavailable_plugin_is_an_error(build):
+    result, report = info_json(build, DRAGON_MEMORY="hugepage", DRAGON_MEMORY_HUGEPAGE_DIR="/nonexistent")
+    assert result.returncode == 1
+    sel = report["selection"]["memory"]
+    assert sel["error"] and "the hugepage memory plugin cannot run here" in sel["decision"]
+
+
+def test_unknown_plugin_name_suggests(build):
+    result, report = info_json(build, DRAGON_MEMORY="posix_sh")
+    assert result.returncode == 1
+    assert "did you mean 'posix_shm'?" in report["selection"]["memory"]["decision"]
+
+
+def test_exclusion_and_list(build):
+    _, report = info_json(build, DRAGON_MEMORY="^posix_shm")
+    expected = "hugepage" if hugepages_usable() else None
+    assert report["selection"]["memory"]["selected"] == expected
+    _, report = info_json(build, DRAGON_MEMORY="hugepage,posix_shm", DRAGON_MEMORY_HUGEPAGE_DIR="/nonexistent")
+    assert report["selection"]["memory"]["selected"] == "posix_shm"
+
+
+def test_misspelled_variable_warns_with_closest(build):
+    _, report = info_json(build, DRAGON_MEMROY="hugepage")
+    assert any("DRAGON_MEMROY is set but Dragon does not read it; did you mean DRAGON_MEMORY?" in w
+               for w in report["warnings"]), report["warnings"]
+
+
+def test_refused_plugins_listed_with_reasons(build):
+    plugins = build / "tests" / "plugins"
+    _, report = info_json(build, DRAGON_PLUGIN_PATH=str(plugins))
+    refused = {pathlib.Path(p["path"]).name: p["reason"] for p in report["plugins"] if p["status"] == "refused"}
+    assert "built for plugin ABI 2.0" in refused["dragon_memory_abi_future.so"]
+    assert "declares kind 'transport'" in refused["dragon_memory_wrong_kind.so"]
+    assert "no entry point" in refused["dragon_memory_no_entry.so"]
+    assert "cannot be loaded" in refused["dragon_memory_garbage.so"]
+    assert report["search_path"][0] == {"path": str(plugins), "origin": "DRAGON_PLUGIN_PATH"}
+
+
+def test_log_levels(build):
+    quiet = run([str(build / "bin" / "dragon-info")])
+    assert "info:" not in quiet.stderr
+    verbose = run([str(build / "bin" / "dragon-info"), "-l", "info"])
+    assert "dragon-info: info: selected memory plugin 'posix_shm' automatically" in verbose.stderr
+    debug = run([str(build / "bin" / "dragon-info")], env=clean_env(DRAGON_DEBUG="1",
+                DRAGON_PLUGIN_PATH=str(build / "tests" / "plugins")))
+    assert "dragon-info: debug: plugin" in debug.stderr and "refused" in debug.stderr
+    bad = run([str(build / "bin" / "dragon-info"), "--log-level", "loud"])
+    assert bad.returncode == 1 and "unknown log level 'loud'" in bad.stderr
+
+
+def test_bad_command_line(build):
+    result = run([str(build / "bin" / "dragon-info"), "--no-such-option"])
+    assert result.returncode == 2
+    assert "Try 'dragon-info --help'" in result.stderr
+    assert run([str(build / "bin" / "dragon-info"), "--help"]).stdout.startswith("Usage: dragon-info")
+    version = run([str(build / "bin" / "dragon-info"), "--version"]).stdout
+    assert "plugin ABI 1.0" in version
+
+
+def test_json_is_well_formed_with_everything(build):
+    result = run([str(build / "bin" / "dragon-info"), "--json"])
+    report = json.loads(result.stdout)
+    assert set(report) >= {"version", "abi", "search_path", "plugins", "selection", "parameters", "warnings"}
+    assert set(report["selection"]) == {"launcher", "transport", "memory"}
