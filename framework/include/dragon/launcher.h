@@ -16,7 +16,9 @@ typedef struct dragon_launch_request {
     uint32_t struct_size;
     uint32_t num_nodes;      /* 0: every node of the allocation */
     const char *const *argv; /* dragon-node command line, NULL-terminated */
-    const char *const *envp; /* extra NAME=VALUE entries, NULL-terminated */
+    const char *const *envp; /* extra NAME=VALUE entries for every node, NULL-terminated */
+    /* Node 0 gets the frontend's stdin; every node's stdout and stderr reach the
+     * frontend's (inherited locally; forwarded by the workload manager elsewhere). */
 } dragon_launch_request;
 
 /** Opaque to the framework. */
@@ -25,20 +27,29 @@ typedef struct dragon_launch dragon_launch;
 typedef struct dragon_launcher_ops {
     size_t struct_size; /* sizeof(dragon_launcher_ops) as the plugin was built */
 
-    /** Number of nodes this launcher can start on here. */
+    /** Number of nodes this launcher can start on here (for local: the simulated count asked). */
     dragon_status (*node_count)(const dragon_host *host, uint32_t *out, dragon_error *err);
 
+    /**
+     * Start one dragon-node per node, each a PMIx client of a server that knows all of
+     * them (rank = node index, job size = node count). Returns once all are started.
+     */
     dragon_status (*start)(const dragon_host *host, const dragon_launch_request *request,
                            dragon_launch **out, dragon_error *err);
 
-    /** Wait up to timeout_ns for every node to end; *exit_status is the first non-zero one. */
-    dragon_status (*wait)(dragon_launch *launch, int64_t timeout_ns, int *exit_status,
+    /**
+     * Wait up to timeout_ns (negative: no limit, 0: poll) for the next node to end.
+     * On DRAGON_OK, *node is its index and *exit_code its exit code (128+N if killed by
+     * signal N). DRAGON_ERR_TIMEOUT: none ended in time. DRAGON_ERR_NOT_FOUND: every
+     * node has already been reported.
+     */
+    dragon_status (*wait)(dragon_launch *launch, int64_t timeout_ns, uint32_t *node, int *exit_code,
                           dragon_error *err);
 
-    /** Deliver a signal to every dragon-node of the launch. */
+    /** Deliver a signal to every dragon-node of the launch that is still running. */
     dragon_status (*signal)(dragon_launch *launch, int signum, dragon_error *err);
 
-    /** Release the handle; any node still running is killed. */
+    /** Release the handle: nodes still running are killed (SIGKILL) and reaped. */
     void (*release)(dragon_launch *launch);
 } dragon_launcher_ops;
 
