@@ -11,6 +11,8 @@ namespace dragon::log {
 
 // Level from DRAGON_DEBUG (any non-empty value: debug), else warning.
 void init_from_environment(std::string_view program_name);
+// The name every line starts with; set once, before threads log.
+void set_program(std::string_view program_name);
 
 // Parses "error", "warning", "info", "debug" (or their first letter). Throws dragon::Error.
 dragon_log_level parse_level(std::string_view text);

@@ -1,0 +1,148 @@
+#include "frontend_options.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <set>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace dragon::cli {
+namespace {
+
+po::options_description describe()
+{
+    po::options_description o("Options");
+    // clang-format off
+    o.add_options()
+        ("help,h", "show this help and exit")
+        ("version", "show the version and exit")
+        ("log-level,l", po::value<std::string>()->value_name("LEVEL"),
+         "error, warning (default), info or debug; DRAGON_DEBUG=1 means debug")
+        ("nodes,N", po::value<uint32_t>()->value_name("N"),
+         "number of nodes (default: every node of the allocation; with the local launcher, "
+         "N simulated nodes on this machine)")
+        ("single-node-override,s", "run on this node only, even inside a multi-node allocation")
+        ("wlm,w", po::value<std::string>()->value_name("LAUNCHER"),
+         "launcher plugin: local, slurm, pbs_pals (or a list / ^exclusion); env DRAGON_LAUNCHER")
+        ("transport,t", po::value<std::string>()->value_name("TRANSPORT"),
+         "transport plugin: tcp, hsta (or a list / ^exclusion); env DRAGON_TRANSPORT_AGENT")
+        ("memory", po::value<std::string>()->value_name("MEMORY"),
+         "memory plugin: posix_shm, hugepage (or a list / ^exclusion); env DRAGON_MEMORY")
+        ("port,p", po::value<uint32_t>()->value_name("PORT"),
+         "fixed port for the transport (default: an ephemeral port, published through PMIx)")
+        ("network-prefix", po::value<std::string>()->value_name("CIDR"),
+         "use only interfaces with an address in CIDR (e.g. 10.0.0.0/8)")
+        ("no-label", "print every process's output as is (default)")
+        ("basic-label", "prefix each output line with the process id: '1234: ...'")
+        ("verbose-label", "prefix each output line with stream, node, host and pid");
+    // clang-format on
+    return o;
+}
+
+// Options that consume the following argument when not written as --opt=value or -Xvalue.
+const std::set<std::string> takes_value = {"-l", "--log-level", "-N",        "--nodes",
+                                           "-w", "--wlm",       "-t",        "--transport",
+                                           "-p", "--port",      "--memory",  "--network-prefix"};
+
+} // namespace
+
+const char *label_mode_name(LabelMode mode)
+{
+    switch (mode) {
+    case LabelMode::None: return "none";
+    case LabelMode::Basic: return "basic";
+    case LabelMode::Verbose: return "verbose";
+    }
+    return "none";
+}
+
+LabelMode label_mode_from_name(const std::string &name)
+{
+    if (name == "basic")
+        return LabelMode::Basic;
+    if (name == "verbose")
+        return LabelMode::Verbose;
+    return LabelMode::None;
+}
+
+std::string frontend_usage()
+{
+    std::ostringstream s;
+    s << "Usage: dragon [options] PROG [ARGS...]\n"
+         "Runs PROG under the Dragon runtime on every node of the allocation (or this machine).\n"
+         "PROG ending in .py runs with python3 from PATH (or DRAGON_PYTHON); any other PROG\n"
+         "is executed as is, e.g. dragon python3 -m pytest.\n\n"
+      << describe();
+    return s.str();
+}
+
+FrontendOptions parse_frontend_options(int argc, const char *const *argv)
+{
+    // Split at PROG: the first argument that is neither an option nor an option's value.
+    std::vector<std::string> ours;
+    FrontendOptions opts;
+    int i = 1;
+    for (; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--") {
+            ++i;
+            break;
+        }
+        if (a.size() < 2 || a[0] != '-')
+            break;
+        ours.push_back(a);
+        if (takes_value.count(a) && i + 1 < argc)
+            ours.push_back(argv[++i]);
+    }
+    for (; i < argc; ++i)
+        opts.program.emplace_back(argv[i]);
+
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(ours).options(describe()).run(), vm);
+        po::notify(vm);
+    } catch (const po::error &e) {
+        throw UsageError(e.what());
+    }
+    opts.show_help = vm.count("help") > 0;
+    opts.show_version = vm.count("version") > 0;
+    if (vm.count("log-level"))
+        opts.log_level = vm["log-level"].as<std::string>();
+    if (vm.count("nodes")) {
+        opts.nodes = vm["nodes"].as<uint32_t>();
+        if (opts.nodes == 0)
+            throw UsageError("--nodes must be at least 1");
+    }
+    opts.single_node_override = vm.count("single-node-override") > 0;
+    if (opts.single_node_override && opts.nodes > 1)
+        throw UsageError("--single-node-override and --nodes " + std::to_string(opts.nodes) +
+                         " contradict each other");
+    if (vm.count("wlm"))
+        opts.launcher = vm["wlm"].as<std::string>();
+    if (vm.count("transport"))
+        opts.transport = vm["transport"].as<std::string>();
+    if (vm.count("memory"))
+        opts.memory = vm["memory"].as<std::string>();
+    if (vm.count("port")) {
+        uint32_t port = vm["port"].as<uint32_t>();
+        if (port == 0 || port > 65535)
+            throw UsageError("--port must be between 1 and 65535");
+        opts.port = static_cast<uint16_t>(port);
+    }
+    if (vm.count("network-prefix"))
+        opts.network_prefix = vm["network-prefix"].as<std::string>();
+    int label_options = static_cast<int>(vm.count("no-label") + vm.count("basic-label") +
+                                         vm.count("verbose-label"));
+    if (label_options > 1)
+        throw UsageError("choose one of --no-label, --basic-label, --verbose-label");
+    if (vm.count("basic-label"))
+        opts.labels = LabelMode::Basic;
+    if (vm.count("verbose-label"))
+        opts.labels = LabelMode::Verbose;
+    if (opts.program.empty() && !opts.show_help && !opts.show_version)
+        throw UsageError("no program given: dragon [options] PROG [ARGS...]");
+    return opts;
+}
+
+} // namespace dragon::cli

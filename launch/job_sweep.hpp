@@ -1,0 +1,13 @@
+// Removing whatever segments a job left on this node, on every memory plugin.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace dragon {
+
+// Unlinks every segment whose name starts with "dragon-<job>-" on each available memory
+// plugin; returns what it removed, as "plugin:name".
+std::vector<std::string> sweep_job_segments(const std::string &job);
+
+} // namespace dragon

@@ -1,0 +1,24 @@
+// Finding and ending every process below this one. dragon-node is a child
+// subreaper (PR_SET_CHILD_SUBREAPER), so orphans of the job stay below it.
+#pragma once
+
+#include <chrono>
+#include <sys/types.h>
+#include <vector>
+
+namespace dragon::node {
+
+// Become the subreaper of everything started below this process.
+void become_subreaper();
+
+// Every live descendant of `root`, from /proc.
+std::vector<pid_t> descendants_of(pid_t root);
+
+// Sends `signum` to every descendant of this process.
+void signal_descendants(int signum);
+
+// SIGTERM to every descendant, waits up to `grace` reaping them, then SIGKILLs and reaps what
+// remains. Returns how many had to be killed.
+int end_descendants(std::chrono::milliseconds grace);
+
+} // namespace dragon::node

@@ -1,0 +1,141 @@
+#include "node_runtime.hpp"
+
+#include "descendants.hpp"
+#include "managed_process.hpp"
+#include "node_pool.hpp"
+#include "node_wireup.hpp"
+#include "output_forwarder.hpp"
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <optional>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace dragon::node {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+// The frontend allows 5 s for an orderly stop; leave it time to see us exit.
+constexpr auto stop_grace = std::chrono::milliseconds(4000);
+// After the head program ends, its orphans get this long to go.
+constexpr auto orphan_grace = std::chrono::milliseconds(1000);
+
+class SignalChannel {
+public:
+    SignalChannel()
+    {
+        sigset_t set;
+        sigemptyset(&set);
+        for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP})
+            sigaddset(&set, s);
+        fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+        if (fd_ < 0)
+            throw Error(DRAGON_ERR_INTERNAL, "signalfd failed: " + errno_text(errno));
+    }
+    ~SignalChannel() { close(fd_); }
+    int fd() const { return fd_; }
+    std::vector<int> take()
+    {
+        std::vector<int> got;
+        signalfd_siginfo info;
+        while (read(fd_, &info, sizeof info) == sizeof info)
+            got.push_back(static_cast<int>(info.ssi_signo));
+        return got;
+    }
+
+private:
+    int fd_;
+};
+
+std::string hostname()
+{
+    char buf[256] = {};
+    gethostname(buf, sizeof buf - 1);
+    return buf;
+}
+
+} // namespace
+
+int run_node(const NodeConfig &config)
+{
+    become_subreaper();
+    SignalChannel signals;
+    NodeWireup wireup = wire_up_node(hostname());
+    const uint32_t index = wireup.node_index();
+    log::set_program("dragon-node[" + std::to_string(index) + "]");
+    NodePool pool = NodePool::create(index);
+
+    OutputForwarder output(config.labels, index, hostname());
+    std::optional<pid_t> head;
+    std::optional<int> head_code;
+    if (index == 0) {
+        StartedProcess p = start_process(config.head_command, pool.environment());
+        head = p.pid;
+        output.add(p.stdout_fd, 1, p.pid);
+        output.add(p.stderr_fd, 2, p.pid);
+        log::debug("head program started as pid ", p.pid);
+    }
+
+    int stop_signal = 0;
+    std::optional<Clock::time_point> stop_deadline;
+    while (true) {
+        std::vector<pollfd> fds{{signals.fd(), POLLIN, 0}};
+        for (int fd : output.fds())
+            fds.push_back({fd, POLLIN, 0});
+        poll(fds.data(), fds.size(), 100);
+        for (size_t i = 1; i < fds.size(); ++i)
+            if (fds[i].revents)
+                output.drain(fds[i].fd);
+
+        for (int signum : signals.take()) {
+            if (signum == SIGCHLD) {
+                int status = 0;
+                pid_t pid;
+                while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+                    if (head && pid == *head)
+                        head_code = exit_code_of(status);
+                continue;
+            }
+            if (!stop_signal) {
+                stop_signal = signum;
+                stop_deadline = Clock::now() + stop_grace;
+                log::debug("received ", strsignal(signum), ": stopping");
+            }
+            // Relay as the user sent it: SIGINT becomes KeyboardInterrupt in Python.
+            signal_descendants(signum);
+        }
+        if (head_code)
+            break;
+        if (stop_signal && (!head || Clock::now() > *stop_deadline))
+            break;
+    }
+
+    auto grace = head_code ? orphan_grace : std::chrono::milliseconds(200);
+    if (int killed = end_descendants(grace))
+        log::debug(killed, " process(es) had to be killed");
+    // Every writer is gone now: forward what remains, bounded in time all the same.
+    auto drain_deadline = Clock::now() + std::chrono::seconds(2);
+    while (!output.empty() && Clock::now() < drain_deadline) {
+        std::vector<pollfd> fds;
+        for (int fd : output.fds())
+            fds.push_back({fd, POLLIN, 0});
+        poll(fds.data(), fds.size(), 50);
+        for (const auto &f : fds)
+            if (f.revents)
+                output.drain(f.fd);
+    }
+    pool.destroy();
+    wireup.finish();
+    if (index == 0)
+        return head_code ? *head_code : 128 + stop_signal;
+    return stop_signal == SIGTERM || stop_signal == 0 ? 0 : 128 + stop_signal;
+}
+
+} // namespace dragon::node

@@ -1,0 +1,36 @@
+// A dragon-node's place in the job, learned through PMIx: every node Puts its facts
+// (host, pid; transport addresses as they come), Commits, Fences with data collection
+// and Gets its peers'. Each step has a deadline.
+#pragma once
+
+#include "wireup/pmix_peer.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dragon::node {
+
+struct PeerFacts {
+    std::string host;
+    long pid = 0;
+};
+
+class NodeWireup {
+public:
+    explicit NodeWireup(wireup::PmixPeer peer, std::vector<PeerFacts> peers);
+    uint32_t node_index() const { return peer_.rank(); }
+    uint32_t node_count() const { return peer_.size(); }
+    const std::vector<PeerFacts> &peers() const { return peers_; }
+    // Leave PMIx (idempotent).
+    void finish();
+
+private:
+    wireup::PmixPeer peer_;
+    std::vector<PeerFacts> peers_;
+    bool finished_ = false;
+};
+
+NodeWireup wire_up_node(const std::string &hostname);
+
+} // namespace dragon::node
