@@ -20,55 +20,50 @@ protected:
     dragon::Registry registry{{TEST_PLUGIN_DIR}};
 };
 
+// The file was refused, and its reason contains every one of `fragments`.
+void expect_refused(const dragon::Registry &r, const std::string &base,
+                    std::initializer_list<const char *> fragments)
+{
+    const auto &f = file_named(r, base);
+    EXPECT_FALSE(f.loaded) << base;
+    for (const char *fragment : fragments)
+        EXPECT_NE(f.refusal.find(fragment), std::string::npos)
+            << base << ": '" << f.refusal << "' lacks '" << fragment << "'";
+}
+
 TEST_F(Loader, RefusesWrongAbiMajor)
 {
-    const auto &f = file_named(registry, "dragon_memory_abi_future.so");
-    EXPECT_FALSE(f.loaded);
-    EXPECT_NE(f.refusal.find("built for plugin ABI 2.0 but this Dragon provides 1.0"),
-              std::string::npos)
-        << f.refusal;
-    EXPECT_NE(f.refusal.find("rebuild"), std::string::npos);
+    expect_refused(registry, "dragon_memory_abi_future.so",
+                   {"built for plugin ABI 2.0 but this Dragon provides 1.0", "rebuild"});
 }
 
 TEST_F(Loader, RefusesKindThatContradictsFileName)
 {
-    const auto &f = file_named(registry, "dragon_memory_wrong_kind.so");
-    EXPECT_FALSE(f.loaded);
-    EXPECT_NE(f.refusal.find("declares kind 'transport' but its file name says 'memory'"),
-              std::string::npos)
-        << f.refusal;
+    expect_refused(registry, "dragon_memory_wrong_kind.so",
+                   {"declares kind 'transport' but its file name says 'memory'"});
 }
 
 TEST_F(Loader, RefusesUnknownKind)
 {
-    const auto &f = file_named(registry, "dragon_memory_unknown_kind.so");
-    EXPECT_FALSE(f.loaded);
-    EXPECT_NE(f.refusal.find("unknown plugin kind 42"), std::string::npos) << f.refusal;
+    expect_refused(registry, "dragon_memory_unknown_kind.so", {"unknown plugin kind 42"});
 }
 
 TEST_F(Loader, RefusesLibraryWithoutEntryPoint)
 {
-    const auto &f = file_named(registry, "dragon_memory_no_entry.so");
-    EXPECT_FALSE(f.loaded);
-    EXPECT_NE(f.refusal.find("has no entry point: it does not export dragon_plugin_entry"),
-              std::string::npos)
-        << f.refusal;
+    expect_refused(registry, "dragon_memory_no_entry.so",
+                   {"has no entry point: it does not export dragon_plugin_entry"});
 }
 
 TEST_F(Loader, RefusesFileThatIsNotALibrary)
 {
-    const auto &f = file_named(registry, "dragon_memory_garbage.so");
-    EXPECT_FALSE(f.loaded);
-    EXPECT_NE(f.refusal.find("cannot be loaded"), std::string::npos) << f.refusal;
-    EXPECT_NE(f.refusal.find("dragon_memory_garbage.so"), std::string::npos) << f.refusal;
+    expect_refused(registry, "dragon_memory_garbage.so",
+                   {"cannot be loaded", "dragon_memory_garbage.so"});
 }
 
 TEST_F(Loader, RefusesLibraryWithUnresolvedSymbols)
 {
-    const auto &f = file_named(registry, "dragon_memory_undefined_symbol.so");
-    EXPECT_FALSE(f.loaded);
-    EXPECT_NE(f.refusal.find("dragon_test_symbol_that_does_not_exist"), std::string::npos)
-        << f.refusal;
+    expect_refused(registry, "dragon_memory_undefined_symbol.so",
+                   {"dragon_test_symbol_that_does_not_exist"});
 }
 
 TEST_F(Loader, RefusedFilesAreNotPlugins)

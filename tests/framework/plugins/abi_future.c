@@ -1,23 +1,4 @@
 /* Built for a future plugin ABI major: the loader must refuse it. */
 #include "test_plugin_common.h"
 
-static void probe(const dragon_host *host, dragon_probe_result *out)
-{
-    (void)host;
-    out->available = 1;
-}
-
-static const dragon_plugin_descriptor descriptor = {DRAGON_PLUGIN_ABI_MAJOR + 1,
-                                                    0,
-                                                    DRAGON_PLUGIN_MEMORY,
-                                                    "abi_future",
-                                                    "9.9",
-                                                    "test",
-                                                    NULL,
-                                                    0,
-                                                    probe,
-                                                    &test_memory_ops,
-                                                    sizeof test_memory_ops,
-                                                    {0}};
-
-DRAGON_PLUGIN_DEFINE(descriptor)
+DRAGON_TEST_PLUGIN(DRAGON_PLUGIN_ABI_MAJOR + 1, DRAGON_PLUGIN_MEMORY, "abi_future")

@@ -60,4 +60,26 @@ static const dragon_memory_ops test_memory_ops = {sizeof(dragon_memory_ops),
                                                   test_unlink,
                                                   test_list};
 
+static void test_probe_available(const dragon_host *host, dragon_probe_result *out)
+{
+    (void)host;
+    out->available = 1;
+}
+
+/* A test plugin whose descriptor differs from a good one only in ABI, kind and name. */
+#define DRAGON_TEST_PLUGIN(abi_major, kind, name)                                                  \
+    static const dragon_plugin_descriptor descriptor = {abi_major,                                 \
+                                                        DRAGON_PLUGIN_ABI_MINOR,                   \
+                                                        kind,                                      \
+                                                        name,                                      \
+                                                        "1.0",                                     \
+                                                        "test",                                    \
+                                                        NULL,                                      \
+                                                        0,                                         \
+                                                        test_probe_available,                      \
+                                                        &test_memory_ops,                          \
+                                                        sizeof test_memory_ops,                    \
+                                                        {0}};                                      \
+    DRAGON_PLUGIN_DEFINE(descriptor)
+
 #endif

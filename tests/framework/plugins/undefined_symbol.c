@@ -3,23 +3,10 @@
 
 extern int dragon_test_symbol_that_does_not_exist(void);
 
-static void probe(const dragon_host *host, dragon_probe_result *out)
+/* Referenced so that the library needs the missing symbol. */
+__attribute__((visibility("default"))) int call_missing(void)
 {
-    (void)host;
-    out->available = dragon_test_symbol_that_does_not_exist();
+    return dragon_test_symbol_that_does_not_exist();
 }
 
-static const dragon_plugin_descriptor descriptor = {DRAGON_PLUGIN_ABI_MAJOR,
-                                                    DRAGON_PLUGIN_ABI_MINOR,
-                                                    DRAGON_PLUGIN_MEMORY,
-                                                    "undefined_symbol",
-                                                    "1.0",
-                                                    "test",
-                                                    NULL,
-                                                    0,
-                                                    probe,
-                                                    &test_memory_ops,
-                                                    sizeof test_memory_ops,
-                                                    {0}};
-
-DRAGON_PLUGIN_DEFINE(descriptor)
+DRAGON_TEST_PLUGIN(DRAGON_PLUGIN_ABI_MAJOR, DRAGON_PLUGIN_MEMORY, "undefined_symbol")
