@@ -30,7 +30,8 @@ int exit_code_of(int status)
 }
 
 StartedProcess start_process(const std::vector<std::string> &argv,
-                             const std::vector<std::string> &extra_env)
+                             const std::vector<std::string> &extra_env,
+                             const std::vector<int> &inherited_fds)
 {
     int out[2], err[2], exec_report[2];
     make_pipe(out);
@@ -69,6 +70,8 @@ StartedProcess start_process(const std::vector<std::string> &argv,
         sigprocmask(SIG_UNBLOCK, &all, nullptr);
         dup2(out[1], STDOUT_FILENO);
         dup2(err[1], STDERR_FILENO);
+        for (int fd : inherited_fds)
+            fcntl(fd, F_SETFD, 0);
         execvpe(args[0], args.data(), envp.data());
         int e = errno;
         ssize_t ignored = write(exec_report[1], &e, sizeof e);

@@ -13,10 +13,12 @@ struct StartedProcess {
     int stderr_fd = -1;
 };
 
-// fork + execvp `argv` with `extra_env` added; stdin is inherited. Throws dragon::Error if the
-// program cannot be executed (the child reports its exec failure through a CLOEXEC pipe).
+// fork + execvp `argv` with `extra_env` added; stdin is inherited, and so are the
+// `inherited_fds` (every other descriptor of ours is close-on-exec). Throws dragon::Error
+// if the program cannot be executed (the child reports its exec failure through a pipe).
 StartedProcess start_process(const std::vector<std::string> &argv,
-                             const std::vector<std::string> &extra_env);
+                             const std::vector<std::string> &extra_env,
+                             const std::vector<int> &inherited_fds = {});
 
 // Exit code in the shell's convention: the status, or 128+N when killed by signal N.
 int exit_code_of(int wait_status);

@@ -1,6 +1,7 @@
 // dragon-node: the per-node daemon the launcher starts, one per node.
 //   dragon-node [--labels none|basic|verbose] [--log-level L] -- HEAD-COMMAND...
 #include "node_runtime.hpp"
+#include "warm_server_link.hpp"
 
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -8,6 +9,7 @@
 #include <boost/program_options.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 int main(int argc, char **argv)
@@ -22,6 +24,12 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     dragon::log::init_from_environment("dragon-node");
+    // Before any thread exists (setenv is not thread-safe): every process of the node
+    // imports the dragon package from beside this executable.
+    std::string python_path = dragon::node::python_package_dir();
+    if (const char *old = std::getenv("PYTHONPATH"); old && *old)
+        python_path += std::string(":") + old;
+    setenv("PYTHONPATH", python_path.c_str(), 1);
     namespace po = boost::program_options;
     po::options_description options("dragon-node options (started by dragon, not by hand)");
     options.add_options()("labels", po::value<std::string>()->default_value("none"))(

@@ -5,6 +5,7 @@
 #include "node_pool.hpp"
 #include "node_wireup.hpp"
 #include "output_forwarder.hpp"
+#include "warm_server_link.hpp"
 
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -73,10 +74,18 @@ int run_node(const NodeConfig &config)
     NodePool pool = NodePool::create(index);
 
     OutputForwarder output(config.labels, index, hostname());
+    WarmServerLink warm(index);
+    std::vector<std::string> env = pool.environment();
+    for (auto &e : warm.environment())
+        env.push_back(std::move(e));
+    env.push_back("DRAGON_NODE_INDEX=" + std::to_string(index));
+    env.push_back("DRAGON_NUM_NODES=" + std::to_string(wireup.node_count()));
+    warm.start(env, output);
+
     std::optional<pid_t> head;
     std::optional<int> head_code;
     if (index == 0) {
-        StartedProcess p = start_process(config.head_command, pool.environment());
+        StartedProcess p = start_process(config.head_command, env);
         head = p.pid;
         output.add(p.stdout_fd, 1, p.pid);
         output.add(p.stderr_fd, 2, p.pid);
@@ -86,11 +95,13 @@ int run_node(const NodeConfig &config)
     int stop_signal = 0;
     std::optional<Clock::time_point> stop_deadline;
     while (true) {
-        std::vector<pollfd> fds{{signals.fd(), POLLIN, 0}};
+        std::vector<pollfd> fds{{signals.fd(), POLLIN, 0}, {warm.control_fd(), POLLIN, 0}};
         for (int fd : output.fds())
             fds.push_back({fd, POLLIN, 0});
         poll(fds.data(), fds.size(), 100);
-        for (size_t i = 1; i < fds.size(); ++i)
+        if (fds[1].revents)
+            warm.handle_control(output);
+        for (size_t i = 2; i < fds.size(); ++i)
             if (fds[i].revents)
                 output.drain(fds[i].fd);
 
@@ -98,9 +109,13 @@ int run_node(const NodeConfig &config)
             if (signum == SIGCHLD) {
                 int status = 0;
                 pid_t pid;
-                while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+                while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
                     if (head && pid == *head)
                         head_code = exit_code_of(status);
+                    else if (warm.pid() && pid == *warm.pid() && !stop_signal)
+                        log::warning("the warm server (pid ", pid, ") ended with ",
+                                     exit_code_of(status), ": Python processes cannot start");
+                }
                 continue;
             }
             if (!stop_signal) {

@@ -16,17 +16,12 @@ constexpr auto get_deadline = seconds(10);
 } // namespace
 
 NodeWireup::NodeWireup(wireup::PmixPeer peer, std::vector<PeerFacts> peers)
-    : peer_(std::move(peer)), peers_(std::move(peers))
+    : peers_(std::move(peers)), index_(peer.rank()), count_(peer.size())
 {
+    peer_.emplace(std::move(peer));
 }
 
-void NodeWireup::finish()
-{
-    if (finished_)
-        return;
-    finished_ = true;
-    peer_.finalize();
-}
+void NodeWireup::finish() { peer_.reset(); }
 
 NodeWireup wire_up_node(const std::string &hostname)
 {

@@ -6,6 +6,7 @@
 #include "wireup/pmix_peer.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,16 +20,16 @@ struct PeerFacts {
 class NodeWireup {
 public:
     explicit NodeWireup(wireup::PmixPeer peer, std::vector<PeerFacts> peers);
-    uint32_t node_index() const { return peer_.rank(); }
-    uint32_t node_count() const { return peer_.size(); }
+    uint32_t node_index() const { return index_; }
+    uint32_t node_count() const { return count_; }
     const std::vector<PeerFacts> &peers() const { return peers_; }
     // Leave PMIx (idempotent).
     void finish();
 
 private:
-    wireup::PmixPeer peer_;
+    std::optional<wireup::PmixPeer> peer_;
     std::vector<PeerFacts> peers_;
-    bool finished_ = false;
+    uint32_t index_, count_;
 };
 
 NodeWireup wire_up_node(const std::string &hostname);

@@ -1,0 +1,147 @@
+#include "warm_server_link.hpp"
+
+#include "managed_process.hpp"
+#include "program_resolution.hpp"
+
+#include "core/error.hpp"
+#include "core/job.hpp"
+#include "core/log.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace dragon::node {
+
+std::string python_package_dir()
+{
+    std::error_code ec;
+    fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    return (self.parent_path().parent_path() / "lib" / "python3" / "site-packages").string();
+}
+
+WarmServerLink::WarmServerLink(uint32_t node_index)
+{
+    const char *tmp = std::getenv("TMPDIR");
+    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/dragon-" + job_id() + "-n" +
+                          std::to_string(node_index) + "-XXXXXX";
+    std::vector<char> buf(pattern.begin(), pattern.end());
+    buf.push_back('\0');
+    if (!mkdtemp(buf.data()))
+        throw Error(DRAGON_ERR_INTERNAL,
+                    "cannot create a private directory " + pattern + ": " + errno_text(errno));
+    dir_ = buf.data();
+    socket_path_ = dir_ + "/warm.sock";
+
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (socket_path_.size() >= sizeof addr.sun_path)
+        throw Error(DRAGON_ERR_INVALID, "socket path " + socket_path_ +
+                                            " is too long: set TMPDIR to a shorter directory");
+    std::strcpy(addr.sun_path, socket_path_.c_str());
+    listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 ||
+        listen(listen_fd_, 256) != 0)
+        throw Error(DRAGON_ERR_INTERNAL,
+                    "cannot listen on " + socket_path_ + ": " + errno_text(errno));
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+        throw Error(DRAGON_ERR_INTERNAL, "socketpair failed: " + errno_text(errno));
+    control_fd_ = pair[0];
+    server_control_fd_ = pair[1];
+    fcntl(control_fd_, F_SETFL, O_NONBLOCK);
+}
+
+WarmServerLink::~WarmServerLink()
+{
+    for (int fd : {listen_fd_, control_fd_, server_control_fd_})
+        if (fd >= 0)
+            close(fd);
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+}
+
+std::vector<std::string> WarmServerLink::environment() const
+{
+    return {"DRAGON_WARM_SOCKET=" + socket_path_};
+}
+
+bool WarmServerLink::start(const std::vector<std::string> &base_env, OutputForwarder &output)
+{
+    std::string package = python_package_dir();
+    if (!fs::exists(fs::path(package) / "dragon" / "warm_server.py")) {
+        log::debug("no dragon Python package in ", package, ": no warm server");
+        return false;
+    }
+    const char *configured = std::getenv("DRAGON_PYTHON");
+    std::string python = cli::find_executable(configured && *configured ? configured : "python3");
+    if (python.empty()) {
+        log::debug("no Python interpreter found: no warm server");
+        return false;
+    }
+    std::vector<std::string> env = base_env;
+    env.push_back("DRAGON_WARM_LISTEN_FD=" + std::to_string(listen_fd_));
+    env.push_back("DRAGON_NODE_CONTROL_FD=" + std::to_string(server_control_fd_));
+    StartedProcess p = start_process({python, "-m", "dragon.warm_server"}, env,
+                                     {listen_fd_, server_control_fd_});
+    pid_ = p.pid;
+    output.add(p.stdout_fd, 1, p.pid);
+    output.add(p.stderr_fd, 2, p.pid);
+    // The server owns these now; the node keeps only its end of the control socket.
+    close(server_control_fd_);
+    server_control_fd_ = -1;
+    log::debug("warm server started as pid ", p.pid);
+    return true;
+}
+
+void WarmServerLink::handle_control(OutputForwarder &output)
+{
+    while (true) {
+        char payload[128];
+        alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
+        iovec iov{payload, sizeof payload - 1};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        ssize_t n = recvmsg(control_fd_, &msg, MSG_CMSG_CLOEXEC);
+        if (n <= 0) {
+            if (n == 0) { // the warm server is gone: stop polling its socket
+                close(control_fd_);
+                control_fd_ = -1;
+            }
+            return;
+        }
+        payload[n] = '\0';
+        std::vector<int> fds;
+        for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < count; ++i) {
+                    int fd;
+                    std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                    fds.push_back(fd);
+                }
+            }
+        long pid = 0;
+        if (std::sscanf(payload, "output %ld", &pid) == 1 && fds.size() == 2) {
+            for (int fd : fds)
+                fcntl(fd, F_SETFL, O_NONBLOCK);
+            output.add(fds[0], 1, static_cast<pid_t>(pid));
+            output.add(fds[1], 2, static_cast<pid_t>(pid));
+            continue;
+        }
+        log::warning("ignoring a malformed message from the warm server: '", payload, "'");
+        for (int fd : fds)
+            close(fd);
+    }
+}
+
+} // namespace dragon::node
