@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config clang-format
   libpmix-dev libpmix-bin
+  openmpi-bin
   libucx-dev ucx-utils
   libhwloc-dev hwloc
   pybind11-dev python3-pybind11

@@ -1,0 +1,39 @@
+// local: starts N dragon-node processes on this machine as N simulated nodes, all
+// clients of one PMIx server the plugin hosts. Always available, lowest priority:
+// a workload manager's launcher ranks higher inside an allocation.
+// The component file holds only the descriptor, its parameters and its probe.
+#include "local_ops.hpp"
+
+#include <dragon/launcher.h>
+
+namespace {
+
+const dragon_param_def params[] = {
+    {"nodes", DRAGON_PARAM_INT, "1",
+     "simulated nodes to start on this machine when the launch does not say how many"},
+};
+
+void probe(const dragon_host *, dragon_probe_result *out)
+{
+    out->available = 1; // fork and a private PMIx server work anywhere
+    out->priority = 1;
+}
+
+const dragon_plugin_descriptor descriptor = {
+    DRAGON_PLUGIN_ABI_MAJOR,
+    DRAGON_PLUGIN_ABI_MINOR,
+    DRAGON_PLUGIN_LAUNCHER,
+    "local",
+    "1.0.0",
+    "N simulated nodes on this machine (fork/exec), under a PMIx server the plugin hosts",
+    params,
+    sizeof params / sizeof params[0],
+    probe,
+    &dragon::launcher_local::ops,
+    sizeof dragon::launcher_local::ops,
+    {},
+};
+
+} // namespace
+
+DRAGON_PLUGIN_DEFINE(descriptor)

@@ -1,0 +1,207 @@
+#include "local_launch.hpp"
+
+#include "core/error.hpp"
+#include "node_process.hpp"
+#include "pmix_global.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+namespace dragon::launcher_local {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Hosting the server and registering the job takes ~50 ms; this only catches a wedged PMIx.
+constexpr std::chrono::milliseconds server_setup_deadline{10000};
+
+int open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+#else
+    (void)pid;
+    return -1;
+#endif
+}
+
+int exit_code_of(int status)
+{
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+std::string namespace_for(const dragon_host *host)
+{
+    static std::atomic<unsigned> launches{0};
+    const char *job = host && host->job_id ? host->job_id(host->ctx) : nullptr;
+    return "dragon." + std::string(job && *job ? job : "job") + "." + std::to_string(launches++);
+}
+
+} // namespace
+
+std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
+                                                const std::vector<std::string> &argv,
+                                                const std::vector<std::string> &extra_env,
+                                                uint32_t num_nodes)
+{
+    std::string program = resolve_program(argv.at(0));
+    make_pmix_symbols_global();
+    auto t0 = Clock::now();
+    std::unique_ptr<LocalLaunch> launch(new LocalLaunch(host));
+    launch->server_ = std::make_unique<wireup::PmixServer>(
+        namespace_for(host), num_nodes,
+        [self = launch.get()](const wireup::AbortReport &r) { self->on_abort(r); },
+        server_setup_deadline);
+    auto t1 = Clock::now();
+    // If a node fails to start, `launch` going out of scope kills those already running.
+    for (uint32_t i = 0; i < num_nodes; ++i) {
+        auto env =
+            node_environment(launch->server_->client_environment(i), extra_env, i, num_nodes);
+        Node node;
+        node.pid = spawn_node(program, argv, env, i == 0);
+        node.pidfd = open_pidfd(node.pid);
+        std::lock_guard lock(launch->mutex_);
+        launch->nodes_.push_back(node);
+    }
+    auto ms = [](auto d) {
+        return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(d).count() /
+                              1000.0);
+    };
+    launch->log(DRAGON_LOG_DEBUG, "local launcher: PMIx server for " + launch->server_->nspace() +
+                                      " up in " + ms(t1 - t0) + " ms, " +
+                                      std::to_string(num_nodes) + " node(s) started in " +
+                                      ms(Clock::now() - t1) + " ms (server directory " +
+                                      launch->server_->tmpdir().string() + ")");
+    return launch;
+}
+
+LocalLaunch::~LocalLaunch()
+{
+    {
+        std::lock_guard lock(mutex_);
+        for (auto &n : nodes_) {
+            if (!n.reaped) {
+                kill(-n.pid, SIGKILL); // the whole group: the node and whatever it started
+                int status;
+                while (waitpid(n.pid, &status, 0) < 0 && errno == EINTR) {
+                }
+                n.reaped = true;
+            }
+            if (n.pidfd >= 0)
+                close(n.pidfd);
+            n.pidfd = -1;
+        }
+    }
+    server_.reset(); // after the clients are gone: deregister, finalize, remove the directory
+}
+
+void LocalLaunch::log(dragon_log_level level, const std::string &message) const
+{
+    if (host_ && host_->log)
+        host_->log(host_->ctx, level, message.c_str());
+}
+
+void LocalLaunch::on_abort(const wireup::AbortReport &report)
+{
+    log(DRAGON_LOG_ERROR, "local launcher: node " + std::to_string(report.rank) +
+                              " called PMIx_Abort (status " + std::to_string(report.status) +
+                              "): " + report.message + "; ending the launch");
+    std::lock_guard lock(mutex_);
+    for (auto &n : nodes_)
+        if (!n.reaped)
+            kill(-n.pid, SIGKILL);
+}
+
+void LocalLaunch::reap_ended()
+{
+    for (auto &n : nodes_) {
+        if (n.reaped)
+            continue;
+        int status;
+        pid_t got = waitpid(n.pid, &status, WNOHANG);
+        if (got == n.pid) {
+            n.reaped = true;
+            n.exit_code = exit_code_of(status);
+        } else if (got < 0 && errno == ECHILD) {
+            // Someone else reaped it (a SIGCHLD handler set to SIG_IGN, or waitpid(-1)).
+            n.reaped = true;
+            n.exit_code = 255;
+            log(DRAGON_LOG_WARNING, "local launcher: node process " + std::to_string(n.pid) +
+                                        " was reaped elsewhere; its exit code is unknown");
+        }
+    }
+}
+
+LocalLaunch::Waited LocalLaunch::wait_next(int64_t timeout_ns, uint32_t &node, int &exit_code)
+{
+    auto until = Clock::now() + std::chrono::nanoseconds(timeout_ns < 0 ? 0 : timeout_ns);
+    for (;;) {
+        std::vector<pollfd> fds;
+        bool missing_pidfd = false;
+        {
+            std::lock_guard lock(mutex_);
+            reap_ended();
+            bool any_running = false;
+            for (uint32_t i = 0; i < nodes_.size(); ++i) {
+                Node &n = nodes_[i];
+                if (n.reaped && !n.reported) {
+                    n.reported = true;
+                    node = i;
+                    exit_code = n.exit_code;
+                    return Waited::Ended;
+                }
+                if (!n.reaped) {
+                    any_running = true;
+                    if (n.pidfd >= 0)
+                        fds.push_back(pollfd{n.pidfd, POLLIN, 0});
+                    else
+                        missing_pidfd = true;
+                }
+            }
+            if (!any_running)
+                return Waited::AllReported;
+        }
+        auto now = Clock::now();
+        if (timeout_ns >= 0 && now >= until)
+            return Waited::TimedOut;
+        // Sleep until a node ends (its pidfd turns readable) or the deadline; without
+        // pidfds, look again every 10 ms.
+        int64_t wait_ms = timeout_ns < 0
+                              ? 1000
+                              : std::chrono::ceil<std::chrono::milliseconds>(until - now).count();
+        if (missing_pidfd || fds.empty())
+            wait_ms = std::min<int64_t>(wait_ms, 10);
+        wait_ms = std::min<int64_t>(wait_ms, 1000);
+        if (poll(fds.data(), fds.size(), static_cast<int>(wait_ms)) < 0 && errno != EINTR)
+            throw Error(DRAGON_ERR_INTERNAL,
+                        std::string("local launcher: poll on node processes failed: ") +
+                            std::strerror(errno));
+    }
+}
+
+void LocalLaunch::signal_all(int signum)
+{
+    if (signum <= 0 || signum >= NSIG)
+        throw Error(DRAGON_ERR_INVALID, "local launcher: " + std::to_string(signum) +
+                                            " is not a signal number (1.." +
+                                            std::to_string(NSIG - 1) + ")");
+    std::lock_guard lock(mutex_);
+    for (auto &n : nodes_)
+        if (!n.reaped && kill(-n.pid, signum) != 0 && errno != ESRCH)
+            throw Error(DRAGON_ERR_PERMISSION, "local launcher: cannot signal node process group " +
+                                                   std::to_string(n.pid) + ": " +
+                                                   std::strerror(errno));
+}
+
+} // namespace dragon::launcher_local

@@ -1,0 +1,60 @@
+// One launch of the local launcher: the PMIx server and the node processes, with
+// waiting, signalling and teardown.
+#pragma once
+
+#include "wireup/pmix_server.hpp"
+
+#include <dragon/plugin.h>
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace dragon::launcher_local {
+
+class LocalLaunch {
+public:
+    // Hosts the server, then forks/execs `argv` once per node. Throws dragon::Error;
+    // on failure nothing started is left running.
+    static std::unique_ptr<LocalLaunch> start(const dragon_host *host,
+                                              const std::vector<std::string> &argv,
+                                              const std::vector<std::string> &extra_env,
+                                              uint32_t num_nodes);
+    // Kills (SIGKILL, whole process group) and reaps every node still running, then
+    // stops the server and removes its directory.
+    ~LocalLaunch();
+    LocalLaunch(const LocalLaunch &) = delete;
+    LocalLaunch &operator=(const LocalLaunch &) = delete;
+
+    enum class Waited { Ended, TimedOut, AllReported };
+    // The next node to end (timeout_ns < 0: no limit; 0: poll). exit_code: its exit code,
+    // or 128+N when signal N killed it.
+    Waited wait_next(int64_t timeout_ns, uint32_t &node, int &exit_code);
+    // Delivers `signum` to the process group of every node not yet reaped.
+    void signal_all(int signum);
+
+private:
+    struct Node {
+        pid_t pid = -1;
+        int pidfd = -1; // readable when the process ends; -1 where pidfds are missing
+        bool reaped = false;
+        bool reported = false;
+        int exit_code = 0;
+    };
+
+    explicit LocalLaunch(const dragon_host *host) : host_(host) {}
+    void log(dragon_log_level level, const std::string &message) const;
+    void on_abort(const wireup::AbortReport &report);
+    void reap_ended(); // with mutex_ held
+
+    const dragon_host *host_;
+    std::mutex mutex_; // nodes_: the abort handler runs on PMIx's thread
+    std::vector<Node> nodes_;
+    std::unique_ptr<wireup::PmixServer> server_;
+};
+
+} // namespace dragon::launcher_local

@@ -1,0 +1,145 @@
+#include "local_ops.hpp"
+
+#include "core/error.hpp"
+#include "local_launch.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+// The handle the framework holds; opaque to it.
+struct dragon_launch {
+    std::unique_ptr<dragon::launcher_local::LocalLaunch> impl;
+};
+
+namespace dragon::launcher_local {
+
+namespace {
+
+// Most nodes one machine can sensibly simulate; a guard against typos like --nodes 40000.
+constexpr uint32_t max_nodes = 1024;
+
+void set_message(dragon_error *err, const char *text)
+{
+    if (err)
+        std::snprintf(err->message, sizeof err->message, "%s", text);
+}
+
+// Runs `body`; no exception crosses into C.
+template <typename Body> dragon_status guarded(dragon_error *err, Body &&body)
+{
+    try {
+        return body();
+    } catch (const Error &e) {
+        set_message(err, e.what());
+        return e.status();
+    } catch (const std::bad_alloc &) {
+        set_message(err, "local launcher: out of memory");
+        return DRAGON_ERR_NO_MEMORY;
+    } catch (const std::exception &e) {
+        set_message(err, e.what());
+        return DRAGON_ERR_INTERNAL;
+    } catch (...) {
+        set_message(err, "local launcher: unexpected failure");
+        return DRAGON_ERR_INTERNAL;
+    }
+}
+
+uint32_t configured_nodes(const dragon_host *host)
+{
+    const char *text = host && host->param ? host->param(host->ctx, "nodes") : nullptr;
+    std::string value = text ? text : "1";
+    char *end = nullptr;
+    long n = std::strtol(value.c_str(), &end, 10);
+    if (value.empty() || *end || n < 1 || n > static_cast<long>(max_nodes))
+        throw Error(DRAGON_ERR_INVALID, "local launcher: DRAGON_LAUNCHER_LOCAL_NODES='" + value +
+                                            "' is not a node count: give 1.." +
+                                            std::to_string(max_nodes));
+    return static_cast<uint32_t>(n);
+}
+
+std::vector<std::string> strings(const char *const *list)
+{
+    std::vector<std::string> out;
+    for (; list && *list; ++list)
+        out.emplace_back(*list);
+    return out;
+}
+
+dragon_status node_count(const dragon_host *host, uint32_t *out, dragon_error *err)
+{
+    return guarded(err, [&] {
+        if (!out)
+            throw Error(DRAGON_ERR_INVALID, "local launcher: node_count needs an output");
+        *out = configured_nodes(host);
+        return DRAGON_OK;
+    });
+}
+
+dragon_status start(const dragon_host *host, const dragon_launch_request *request,
+                    dragon_launch **out, dragon_error *err)
+{
+    return guarded(err, [&] {
+        if (!request || !out || request->struct_size < sizeof(dragon_launch_request))
+            throw Error(DRAGON_ERR_INVALID,
+                        "local launcher: start needs a launch request of this ABI and an output");
+        if (!request->argv || !request->argv[0] || !*request->argv[0])
+            throw Error(DRAGON_ERR_INVALID,
+                        "local launcher: the launch request has no dragon-node command line");
+        uint32_t n = request->num_nodes ? request->num_nodes : configured_nodes(host);
+        if (n > max_nodes)
+            throw Error(DRAGON_ERR_INVALID, "local launcher: " + std::to_string(n) +
+                                                " nodes asked; at most " +
+                                                std::to_string(max_nodes) + " on one machine");
+        auto launch = std::make_unique<dragon_launch>();
+        launch->impl = LocalLaunch::start(host, strings(request->argv), strings(request->envp), n);
+        *out = launch.release();
+        return DRAGON_OK;
+    });
+}
+
+dragon_status wait(dragon_launch *launch, int64_t timeout_ns, uint32_t *node, int *exit_code,
+                   dragon_error *err)
+{
+    return guarded(err, [&] {
+        if (!launch || !node || !exit_code)
+            throw Error(DRAGON_ERR_INVALID, "local launcher: wait needs a launch and outputs");
+        switch (launch->impl->wait_next(timeout_ns, *node, *exit_code)) {
+        case LocalLaunch::Waited::Ended: return DRAGON_OK;
+        case LocalLaunch::Waited::TimedOut:
+            set_message(err, "local launcher: no node ended within the time given");
+            return DRAGON_ERR_TIMEOUT;
+        case LocalLaunch::Waited::AllReported:
+            set_message(err, "local launcher: every node has already been reported");
+            return DRAGON_ERR_NOT_FOUND;
+        }
+        return DRAGON_ERR_INTERNAL;
+    });
+}
+
+dragon_status signal(dragon_launch *launch, int signum, dragon_error *err)
+{
+    return guarded(err, [&] {
+        if (!launch)
+            throw Error(DRAGON_ERR_INVALID, "local launcher: signal needs a launch");
+        launch->impl->signal_all(signum);
+        return DRAGON_OK;
+    });
+}
+
+void release(dragon_launch *launch)
+{
+    try {
+        delete launch; // kills and reaps what still runs, then stops the server
+    } catch (...) {
+        // A destructor that throws would end the process; nothing useful to do here.
+    }
+}
+
+} // namespace
+
+const dragon_launcher_ops ops = {
+    sizeof(dragon_launcher_ops), node_count, start, wait, signal, release};
+
+} // namespace dragon::launcher_local

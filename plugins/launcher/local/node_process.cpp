@@ -1,0 +1,166 @@
+#include "node_process.hpp"
+
+#include "core/error.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+namespace dragon::launcher_local {
+
+namespace {
+
+std::string var_name(const std::string &entry)
+{
+    return entry.substr(0, entry.find('='));
+}
+
+void set_entry(std::vector<std::string> &env, const std::string &entry)
+{
+    std::string name = var_name(entry);
+    for (auto &e : env)
+        if (var_name(e) == name) {
+            e = entry;
+            return;
+        }
+    env.push_back(entry);
+}
+
+// A variable an outer PMIx server (srun, mpirun) set for this process: passing it on
+// could point our nodes at the wrong server.
+bool outer_pmix_variable(const std::string &entry)
+{
+    return entry.rfind("PMIX_", 0) == 0 && entry.rfind("PMIX_MCA_", 0) != 0;
+}
+
+std::vector<char *> c_array(const std::vector<std::string> &list)
+{
+    std::vector<char *> out;
+    for (const auto &s : list)
+        out.push_back(const_cast<char *>(s.c_str()));
+    out.push_back(nullptr);
+    return out;
+}
+
+struct Fd {
+    int fd = -1;
+    ~Fd()
+    {
+        if (fd >= 0)
+            close(fd);
+    }
+};
+
+} // namespace
+
+std::vector<std::string> node_environment(const std::vector<std::string> &pmix_env,
+                                          const std::vector<std::string> &extra, uint32_t index,
+                                          uint32_t count)
+{
+    std::vector<std::string> env;
+    for (char **e = environ; e && *e; ++e)
+        if (!outer_pmix_variable(*e))
+            env.emplace_back(*e);
+    for (const auto &e : pmix_env)
+        set_entry(env, e);
+    for (const auto &e : extra) {
+        if (e.find('=') == std::string::npos || e.front() == '=')
+            throw Error(DRAGON_ERR_INVALID,
+                        "local launcher: environment entry '" + e + "' is not NAME=VALUE");
+        set_entry(env, e);
+    }
+    set_entry(env, "DRAGON_NODE_INDEX=" + std::to_string(index));
+    set_entry(env, "DRAGON_NUM_NODES=" + std::to_string(count));
+    return env;
+}
+
+std::string resolve_program(const std::string &name)
+{
+    if (name.find('/') != std::string::npos) {
+        if (access(name.c_str(), X_OK) != 0)
+            throw Error(DRAGON_ERR_NOT_FOUND, "local launcher: cannot execute the dragon-node "
+                                              "program " +
+                                                  name + ": " + std::strerror(errno));
+        return name;
+    }
+    const char *path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/bin:/bin";
+    size_t begin = 0;
+    while (begin <= dirs.size()) {
+        size_t end = dirs.find(':', begin);
+        if (end == std::string::npos)
+            end = dirs.size();
+        std::string dir = dirs.substr(begin, end - begin);
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+        if (access(candidate.c_str(), X_OK) == 0)
+            return candidate;
+        begin = end + 1;
+    }
+    throw Error(DRAGON_ERR_NOT_FOUND, "local launcher: dragon-node program '" + name +
+                                          "' is not on PATH: give its full path or fix PATH");
+}
+
+pid_t spawn_node(const std::string &program, const std::vector<std::string> &argv,
+                 const std::vector<std::string> &env, bool keep_stdin)
+{
+    // Everything the child needs is prepared before fork: after it, only
+    // async-signal-safe calls (other threads, such as PMIx's, may hold locks).
+    std::vector<char *> c_argv = c_array(argv), c_env = c_array(env);
+    Fd devnull;
+    if (!keep_stdin && (devnull.fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+        throw Error(DRAGON_ERR_INTERNAL,
+                    std::string("local launcher: cannot open /dev/null: ") + std::strerror(errno));
+    // The child writes its exec errno here; a successful exec closes it (O_CLOEXEC).
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        throw Error(DRAGON_ERR_INTERNAL,
+                    std::string("local launcher: pipe2 failed: ") + std::strerror(errno));
+    Fd report_read{fds[0]}, report_write{fds[1]};
+
+    pid_t pid = fork();
+    if (pid < 0)
+        throw Error(DRAGON_ERR_NO_MEMORY, std::string("local launcher: fork failed: ") +
+                                              std::strerror(errno) +
+                                              ": too many processes or too little memory");
+    if (pid == 0) {
+        setpgid(0, 0); // its own group: our signals reach this node and its children only
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, nullptr);
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD})
+            sigaction(s, &dfl, nullptr);
+        if (devnull.fd >= 0)
+            dup2(devnull.fd, STDIN_FILENO);
+        execve(program.c_str(), c_argv.data(), c_env.data());
+        int err = errno;
+        ssize_t ignored = write(fds[1], &err, sizeof err);
+        (void)ignored;
+        _exit(127);
+    }
+    setpgid(pid, pid); // also here, so no signal can race the child's own setpgid
+    close(report_write.fd);
+    report_write.fd = -1;
+    int child_errno = 0;
+    ssize_t got;
+    do
+        got = read(report_read.fd, &child_errno, sizeof child_errno);
+    while (got < 0 && errno == EINTR);
+    if (got == static_cast<ssize_t>(sizeof child_errno)) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
+        throw Error(DRAGON_ERR_NOT_FOUND, "local launcher: cannot execute " + program + ": " +
+                                              std::strerror(child_errno));
+    }
+    return pid;
+}
+
+} // namespace dragon::launcher_local
