@@ -1,0 +1,182 @@
+#
+# Connection and Pipe over channels, in the shape of multiprocessing.connection.
+#
+# A Connection receives from one channel and/or sends to another. fileno() is a
+# readiness fd (readable while a message waits), so multiprocessing.connection.wait
+# works on Connections and Process sentinels together. Connections pickle to
+# their channel descriptors; the receiving process attaches the same channels.
+#
+# Unlike an OS pipe, closing one end does not make the other end's recv() raise
+# EOFError: a channel cannot tell which processes still hold an end.
+#
+
+from multiprocessing import BufferTooShort
+
+from . import _dragon
+from . import reduction
+from . import runtime
+
+__all__ = ['Connection', 'Pipe']
+
+PIPE_CAPACITY = 1024     # messages in flight per direction before send() blocks
+PIPE_SLOT_SIZE = 256     # payloads up to 240 bytes travel inline in the slot
+
+
+class Connection:
+    '''One end of a Pipe.'''
+
+    def __init__(self, recv_channel=None, send_channel=None):
+        self._recv_ch = recv_channel
+        self._send_ch = send_channel
+        self._readable = recv_channel is not None
+        self._writable = send_channel is not None
+        self._readiness = None
+        self._closed = False
+
+    # -- state
+
+    def _check_closed(self):
+        if self._closed:
+            raise OSError("handle is closed")
+
+    def _check_readable(self):
+        if not self._readable:
+            raise OSError("connection is write-only")
+
+    def _check_writable(self):
+        if not self._writable:
+            raise OSError("connection is read-only")
+
+    @property
+    def closed(self):
+        return self._closed
+
+    @property
+    def readable(self):
+        return self._readable
+
+    @property
+    def writable(self):
+        return self._writable
+
+    def fileno(self):
+        '''File descriptor readable while a message waits (a per-process eventfd).'''
+        self._check_closed()
+        if self._readiness is None:
+            self._readiness = (self._recv_ch or self._send_ch).readiness_fd()
+        return self._readiness.fileno()
+
+    def close(self):
+        if not self._closed:
+            self._closed = True
+            if self._readiness is not None:
+                self._readiness.close()
+                self._readiness = None
+            self._recv_ch = self._send_ch = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, exc_tb):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, '_readiness', None) is not None:
+            self._readiness.close()
+
+    # -- sending
+
+    def send_bytes(self, buf, offset=0, size=None):
+        self._check_closed()
+        self._check_writable()
+        m = memoryview(buf)
+        if m.itemsize > 1:
+            m = m.cast('B')
+        n = m.nbytes
+        if offset < 0:
+            raise ValueError("offset is negative")
+        if n < offset:
+            raise ValueError("buffer length < offset")
+        if size is None:
+            size = n - offset
+        elif size < 0:
+            raise ValueError("size is negative")
+        elif offset + size > n:
+            raise ValueError("buffer length < offset + size")
+        self._send_ch.send(m[offset:offset + size])
+
+    def send(self, obj):
+        self._check_closed()
+        self._check_writable()
+        reduction.send_object(self._send_ch, obj)
+
+    # -- receiving
+
+    def recv_bytes(self, maxlength=None):
+        self._check_closed()
+        self._check_readable()
+        if maxlength is not None and maxlength < 0:
+            raise ValueError("negative maxlength")
+        msg = self._recv_ch.recv()
+        if maxlength is not None and len(msg) > maxlength:
+            raise OSError("bad message length")
+        return msg.tobytes()
+
+    def recv_bytes_into(self, buf, offset=0):
+        self._check_closed()
+        self._check_readable()
+        with memoryview(buf) as m:
+            itemsize = m.itemsize
+            bytesize = itemsize * len(m)
+            if offset < 0:
+                raise ValueError("negative offset")
+            elif offset > bytesize:
+                raise ValueError("offset too large")
+            got = self._recv_ch.recv_into(m.cast('B'), offset * itemsize)
+        if not isinstance(got, int):
+            raise BufferTooShort(got.tobytes())
+        return got
+
+    def recv(self):
+        self._check_closed()
+        self._check_readable()
+        return reduction.recv_object(self._recv_ch)
+
+    def poll(self, timeout=0.0):
+        '''Whether there is data to read, waiting up to `timeout` (None: forever).'''
+        self._check_closed()
+        self._check_readable()
+        return self._recv_ch.poll(timeout)
+
+    # -- pickling: by channel descriptors
+
+    def __reduce__(self):
+        self._check_closed()
+        return (_rebuild_connection,
+                (self._recv_ch.descriptor if self._recv_ch else None,
+                 self._send_ch.descriptor if self._send_ch else None))
+
+    def __repr__(self):
+        state = 'closed' if self._closed else (
+            'duplex' if self._readable and self._writable else
+            'read' if self._readable else 'write')
+        return '<%s %s>' % (type(self).__name__, state)
+
+
+def _rebuild_connection(recv_desc, send_desc):
+    attach = _dragon.Channel.attach
+    return Connection(attach(recv_desc) if recv_desc else None,
+                      attach(send_desc) if send_desc else None)
+
+
+def _new_channel():
+    return _dragon.Channel.create(runtime.node_pool(), PIPE_CAPACITY, PIPE_SLOT_SIZE)
+
+
+def Pipe(duplex=True):
+    '''Returns (conn1, conn2); with duplex=False conn1 only receives, conn2 only sends.'''
+    if duplex:
+        a, b = _new_channel(), _new_channel()
+        return Connection(a, b), Connection(b, a)
+    ch = _new_channel()
+    return Connection(recv_channel=ch), Connection(send_channel=ch)

@@ -1,0 +1,244 @@
+#
+# Queue, JoinableQueue and SimpleQueue on channels, in the shape of
+# multiprocessing.queues.
+#
+# A Queue is an items channel. A bounded queue (maxsize > 0) also has a slots
+# channel holding one token per free place: put() takes a token (waiting up to
+# its timeout, else queue.Full), get() gives one back, so Full happens at exactly
+# maxsize although channel capacities are powers of two. A JoinableQueue counts
+# unfinished tasks as tokens in a third channel. There is no feeder thread: put()
+# sends directly, and blocking calls release the GIL while they wait.
+#
+# Queues pickle to their channel descriptors, so they can be passed to children
+# and also sent through other queues and pipes.
+#
+
+import queue as _queue
+import time
+
+from . import _dragon
+from . import reduction
+from . import runtime
+from .connection import Connection
+
+__all__ = ['Queue', 'SimpleQueue', 'JoinableQueue']
+
+UNBOUNDED_CAPACITY = 8192       # an unbounded Queue's put() blocks beyond this many items
+ITEM_SLOT_SIZE = 256            # pickles up to 240 bytes travel inline
+TASK_TOKEN_CAPACITY = 1 << 16   # unfinished tasks a JoinableQueue can count
+TOKEN_SLOT_SIZE = 64
+
+
+def _timeout(block, timeout):
+    '''A channel timeout (None: forever, 0: do not wait) from put/get arguments.'''
+    if not block:
+        return 0.0
+    if timeout is None:
+        return None
+    if timeout < 0:
+        raise ValueError("'timeout' must be a non-negative number")
+    return timeout
+
+
+def _attach(descriptor):
+    return _dragon.Channel.attach(descriptor) if descriptor else None
+
+
+class Queue(object):
+
+    def __init__(self, maxsize=0, *, ctx=None):
+        pool = runtime.node_pool()
+        self._maxsize = maxsize if maxsize > 0 else 0
+        capacity = maxsize if maxsize > 0 else UNBOUNDED_CAPACITY
+        self._items = _dragon.Channel.create(pool, capacity, ITEM_SLOT_SIZE)
+        self._slots = None
+        if maxsize > 0:
+            self._slots = _dragon.Channel.create(pool, maxsize, TOKEN_SLOT_SIZE)
+            for _ in range(maxsize):
+                self._slots.send(b'', 0)
+        self._after_init()
+
+    def _after_init(self):
+        self._closed = False
+
+    def __getstate__(self):
+        if self._closed:
+            raise ValueError(f"Queue {self!r} is closed")
+        return (self._maxsize, self._items.descriptor,
+                self._slots.descriptor if self._slots else None)
+
+    def __setstate__(self, state):
+        maxsize, items, slots = state
+        self._maxsize = maxsize
+        self._items = _attach(items)
+        self._slots = _attach(slots)
+        self._after_init()
+
+    def _check_closed(self):
+        if self._closed:
+            raise ValueError(f"Queue {self!r} is closed")
+
+    def put(self, obj, block=True, timeout=None):
+        self._check_closed()
+        t = _timeout(block, timeout)
+        if self._slots is not None:
+            try:
+                self._slots.recv(t)
+            except TimeoutError:
+                raise _queue.Full from None
+        try:
+            reduction.send_object(self._items, obj, t)
+        except TimeoutError:
+            self._give_back_slot()
+            raise _queue.Full from None
+        except BaseException:
+            self._give_back_slot()
+            raise
+
+    def _give_back_slot(self):
+        if self._slots is not None:
+            self._slots.try_send(b'')
+
+    def get(self, block=True, timeout=None):
+        self._check_closed()
+        t = _timeout(block, timeout)
+        try:
+            message = self._items.recv(t)
+        except TimeoutError:
+            raise _queue.Empty from None
+        self._give_back_slot()
+        return reduction.loads_message(message)
+
+    def qsize(self):
+        return self._items.size()
+
+    def empty(self):
+        return self._items.size() == 0
+
+    def full(self):
+        if self._slots is None:
+            return self._items.size() >= self._items.capacity
+        return self._slots.size() == 0
+
+    def get_nowait(self):
+        return self.get(False)
+
+    def put_nowait(self, obj):
+        return self.put(obj, False)
+
+    def close(self):
+        '''No more puts or gets from this process (as in multiprocessing).'''
+        self._closed = True
+
+    def join_thread(self):
+        # There is no feeder thread: everything put() has already been sent.
+        assert self._closed, "Queue {0!r} not closed".format(self)
+
+    def cancel_join_thread(self):
+        pass
+
+    def __repr__(self):
+        return '<%s maxsize=%d>' % (type(self).__name__, self._maxsize)
+
+
+class JoinableQueue(Queue):
+
+    def __init__(self, maxsize=0, *, ctx=None):
+        self._tasks = _dragon.Channel.create(runtime.node_pool(), TASK_TOKEN_CAPACITY,
+                                             TOKEN_SLOT_SIZE)
+        Queue.__init__(self, maxsize, ctx=ctx)
+
+    def __getstate__(self):
+        return Queue.__getstate__(self) + (self._tasks.descriptor,)
+
+    def __setstate__(self, state):
+        Queue.__setstate__(self, state[:-1])
+        self._tasks = _attach(state[-1])
+
+    def put(self, obj, block=True, timeout=None):
+        self._check_closed()
+        # The task is counted before the item is visible, so a consumer's
+        # task_done() can never find the count empty.
+        try:
+            self._tasks.send(b'', _timeout(block, timeout))
+        except TimeoutError:
+            raise _queue.Full from None
+        try:
+            Queue.put(self, obj, block, timeout)
+        except BaseException:
+            self._tasks.try_recv()
+            raise
+
+    def task_done(self):
+        if self._tasks.try_recv() is None:
+            raise ValueError('task_done() called too many times')
+
+    def join(self, timeout=None):
+        '''Blocks until every item put has been task_done(); with `timeout`
+        (an extension) returns False if that did not happen in time.'''
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.0002
+        while self._tasks.size() > 0:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+        return True
+
+
+class _NoLock(object):
+    '''Stands for SimpleQueue's locks: a channel needs none (multiprocessing.pool
+    takes them while stopping).'''
+
+    def acquire(self, block=True, timeout=None):
+        return True
+
+    def release(self):
+        pass
+
+    __enter__ = acquire
+
+    def __exit__(self, *args):
+        pass
+
+
+class SimpleQueue(object):
+
+    def __init__(self, *, ctx=None):
+        self._items = _dragon.Channel.create(runtime.node_pool(), UNBOUNDED_CAPACITY,
+                                             ITEM_SLOT_SIZE)
+        self._after_init()
+
+    def _after_init(self):
+        self._closed = False
+        # The same channel seen as pipe ends, as multiprocessing.pool expects.
+        self._reader = Connection(recv_channel=self._items)
+        self._writer = Connection(send_channel=self._items)
+        self._rlock = self._wlock = _NoLock()
+
+    def __getstate__(self):
+        return self._items.descriptor
+
+    def __setstate__(self, state):
+        self._items = _attach(state)
+        self._after_init()
+
+    def _check_closed(self):
+        if self._closed:
+            raise ValueError(f"Queue {self!r} is closed")
+
+    def close(self):
+        self._closed = True
+        self._reader.close()
+        self._writer.close()
+
+    def empty(self):
+        return self._items.size() == 0
+
+    def get(self):
+        self._check_closed()
+        return reduction.recv_object(self._items)
+
+    def put(self, obj):
+        self._check_closed()
+        reduction.send_object(self._items, obj)

@@ -1,0 +1,208 @@
+#
+# The node's warm server, in the shape of multiprocessing.forkserver: one per
+# node, started by dragon-node as `python3 -m dragon.warm_server` with
+#   DRAGON_WARM_LISTEN_FD   a listening AF_UNIX stream socket (DRAGON_WARM_SOCKET)
+#   DRAGON_NODE_CONTROL_FD  a SOCK_SEQPACKET socket connected to dragon-node
+# It has dragon and multiprocessing imported already, so a child starts with a
+# fork instead of a cold interpreter. Protocol: see popen_dragon. Each child's
+# stdout/stderr are fresh pipes whose read ends go to dragon-node in one message
+# b"output <pid>" + SCM_RIGHTS, so its output is forwarded labelled with its pid.
+# When dragon-node goes away (the control socket closes) the server exits.
+#
+
+import io
+import os
+import selectors
+import signal
+import socket
+import struct
+import sys
+
+# Imported here so that children forked from us have them ready.
+import multiprocessing                           # noqa: F401
+import multiprocessing.connection                # noqa: F401
+import multiprocessing.queues                    # noqa: F401
+import pickle
+import threading                                 # noqa: F401
+from multiprocessing import forkserver, process, spawn
+
+import dragon                                    # noqa: F401
+import dragon.connection                         # noqa: F401
+import dragon.queues                             # noqa: F401
+from dragon import _dragon                       # noqa: F401
+from dragon import popen_dragon
+
+HEADER = popen_dragon.HEADER
+# A client sends its header at once after connecting; a stuck one is dropped.
+CLIENT_TIMEOUT = 10.0
+REAP_INTERVAL = 1.0
+
+
+class WarmServer(object):
+
+    def __init__(self, listener, control):
+        self.listener = listener
+        self.control = control
+        self.children = {}              # pid -> client connection (the sentinel)
+        self.sig_r, self.sig_w = os.pipe()
+        os.set_blocking(self.sig_r, False)
+        os.set_blocking(self.sig_w, False)
+        self.selector = selectors.DefaultSelector()
+
+    def serve_forever(self):
+        signal.set_wakeup_fd(self.sig_w)
+        # A handler (not SIG_IGN) so SIGCHLD wakes the selector through the wakeup fd.
+        self.stock_handlers = {
+            signal.SIGCHLD: signal.signal(signal.SIGCHLD, lambda *args: None),
+            signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        }
+        self.listener.setblocking(False)
+        self.selector.register(self.listener, selectors.EVENT_READ, self.accept)
+        self.selector.register(self.control, selectors.EVENT_READ, self.control_message)
+        self.selector.register(self.sig_r, selectors.EVENT_READ, self.drain_signals)
+        while True:
+            for key, _ in self.selector.select(REAP_INTERVAL):
+                key.data()
+            self.reap()
+
+    # -- events
+
+    def control_message(self):
+        try:
+            data = self.control.recv(4096)
+        except OSError:
+            data = b''
+        if not data:
+            os._exit(0)             # dragon-node is gone: the job is over
+
+    def drain_signals(self):
+        try:
+            while os.read(self.sig_r, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            try:
+                self.start_child(conn)
+            except Exception as e:
+                print('dragon.warm_server: cannot start a process: %r' % (e,),
+                      file=sys.stderr, flush=True)
+                conn.close()
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.children.pop(pid, None)
+            if conn is None:
+                continue
+            try:
+                forkserver.write_signed(conn.fileno(), os.waitstatus_to_exitcode(status))
+            except OSError:
+                pass                # the requesting process is gone
+            conn.close()
+
+    # -- starting a child
+
+    def start_child(self, conn):
+        conn.settimeout(CLIENT_TIMEOUT)
+        header, fds, _, _ = socket.recv_fds(conn, HEADER.size, popen_dragon.MAX_FDS)
+        if len(header) != HEADER.size or not fds:
+            for fd in fds:
+                os.close(fd)
+            raise ValueError('malformed request')
+        length, = HEADER.unpack(header)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(out_r)
+                os.close(err_r)
+                code = self.child_main(conn, length, fds, out_w, err_w)
+            except BaseException:
+                import traceback
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        for fd in fds + [out_w, err_w]:
+            os.close(fd)
+        try:
+            socket.send_fds(self.control, [b'output %d' % pid], [out_r, err_r])
+        except OSError:
+            pass                    # no node to forward to: the output is dropped
+        finally:
+            os.close(out_r)
+            os.close(err_r)
+        conn.settimeout(None)
+        forkserver.write_signed(conn.fileno(), pid)
+        self.children[pid] = conn
+
+    def child_main(self, conn, length, fds, out_w, err_w):
+        # Undo the server's state: handlers, wakeup fd, and every socket it holds.
+        signal.set_wakeup_fd(-1)
+        for sig, handler in self.stock_handlers.items():
+            signal.signal(sig, handler)
+        self.selector.close()
+        self.listener.close()
+        self.control.close()
+        os.close(self.sig_r)
+        os.close(self.sig_w)
+        for other in self.children.values():
+            other.close()
+        self.children.clear()
+
+        os.dup2(out_w, 1)
+        os.dup2(err_w, 2)
+        os.close(out_w)
+        os.close(err_w)
+        sys.stdout.reconfigure(line_buffering=True)
+
+        conn.settimeout(CLIENT_TIMEOUT)
+        data = bytearray()
+        while len(data) < length:
+            chunk = conn.recv(min(length - len(data), 1 << 20))
+            if not chunk:
+                raise EOFError('the parent closed the connection while starting a process')
+            data += chunk
+        conn.close()
+
+        parent_sentinel = fds[0]
+        popen_dragon._inherited_fds[:] = fds[1:]
+        with io.BytesIO(data) as from_parent:
+            environ = pickle.load(from_parent)
+            os.environ.clear()
+            os.environ.update(environ)
+            process.current_process()._inheriting = True
+            try:
+                spawn.prepare(pickle.load(from_parent))
+                process_obj = pickle.load(from_parent)
+            finally:
+                del process.current_process()._inheriting
+        return process_obj._bootstrap(parent_sentinel)
+
+
+def main():
+    listener = socket.socket(fileno=int(os.environ.pop('DRAGON_WARM_LISTEN_FD')))
+    control = socket.socket(fileno=int(os.environ.pop('DRAGON_NODE_CONTROL_FD')))
+    # Children of the job must not inherit these.
+    os.set_inheritable(listener.fileno(), False)
+    os.set_inheritable(control.fileno(), False)
+    WarmServer(listener, control).serve_forever()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,211 @@
+// Channel, Message and ReadinessFd. Every call that can block releases the GIL.
+//
+// send_parts() is the large-payload path: a pickle stream plus its protocol-5
+// out-of-band buffers are copied once, straight into one pool block, which is
+// then handed to the receiver without another copy (see parts_layout.hpp).
+#include "bindings.hpp"
+#include "parts_layout.hpp"
+#include "timeout.hpp"
+
+#include "core/error.hpp"
+#include "dataplane/channel.hpp"
+#include "dataplane/channel_set.hpp"
+#include "dataplane/readiness_fd.hpp"
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+namespace py = pybind11;
+
+namespace dragon::py_module {
+namespace {
+
+// A contiguous buffer held for the duration of a call (PyBUF_SIMPLE: bytes-like).
+class HeldBuffer {
+public:
+    HeldBuffer(PyObject *obj, bool writable)
+    {
+        if (PyObject_GetBuffer(obj, &view_, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) != 0)
+            throw py::error_already_set();
+    }
+    HeldBuffer(const HeldBuffer &) = delete;
+    HeldBuffer &operator=(const HeldBuffer &) = delete;
+    ~HeldBuffer() { PyBuffer_Release(&view_); }
+    void *data() const { return view_.buf; }
+    size_t size() const { return size_t(view_.len); }
+
+private:
+    Py_buffer view_{};
+};
+
+// Keeps the Python Channel alive as long as its readiness thread watches it.
+struct ReadinessWatch {
+    py::object channel;
+    std::unique_ptr<ReadinessFd> readiness;
+    int fileno() const
+    {
+        if (!readiness)
+            throw py::value_error("readiness fd is closed");
+        return readiness->fd();
+    }
+    void close()
+    {
+        py::gil_scoped_release unlocked; // joining the helper thread takes up to a slice
+        readiness.reset();
+    }
+};
+
+std::byte empty_byte{};
+
+void send_parts(Channel &ch, const py::sequence &parts, const py::object &timeout)
+{
+    Deadline deadline(to_timeout(timeout));
+    std::vector<std::unique_ptr<HeldBuffer>> held;
+    std::vector<size_t> sizes;
+    for (py::handle part : parts) {
+        held.push_back(std::make_unique<HeldBuffer>(part.ptr(), false));
+        sizes.push_back(held.back()->size());
+    }
+    PartsLayout layout(sizes);
+    py::gil_scoped_release unlocked;
+    auto remaining = [&] {
+        return deadline.never() ? wait_forever : Timeout(deadline.remaining_ns());
+    };
+    void *block = ch.pool().allocate(layout.total(), remaining());
+    try {
+        auto *base = static_cast<std::byte *>(block);
+        layout.write_header(base);
+        for (size_t i = 0; i < held.size(); ++i)
+            std::memcpy(base + layout.offset(i), held[i]->data(), sizes[i]);
+        ch.send_block(block, layout.total(), remaining());
+    } catch (...) {
+        ch.pool().free(block);
+        throw;
+    }
+}
+
+} // namespace
+
+void bind_channel(py::module_ &m)
+{
+    m.attr("PARTS_TAG") = py::int_(PartsLayout::tag);
+
+    py::class_<Message>(m, "Message", py::buffer_protocol(),
+                        "A received message; a large one is the sender's pool block itself, "
+                        "freed when this object and every memoryview of it are gone")
+        .def_buffer([](Message &msg) {
+            // Writable: the receiver owns the block, so unpickled numpy arrays may be too.
+            auto *data = const_cast<std::byte *>(msg.size() ? msg.data() : &empty_byte);
+            return py::buffer_info(data, 1, py::format_descriptor<uint8_t>::format(), 1,
+                                   {py::ssize_t(msg.size())}, {py::ssize_t(1)}, false);
+        })
+        .def("__len__", &Message::size)
+        .def_property_readonly("zero_copy", &Message::zero_copy)
+        .def("tobytes", [](const Message &msg) {
+            return py::bytes(reinterpret_cast<const char *>(msg.data()), msg.size());
+        });
+
+    py::class_<ReadinessWatch>(m, "ReadinessFd")
+        .def("fileno", &ReadinessWatch::fileno)
+        .def("close", &ReadinessWatch::close);
+
+    py::class_<Channel>(m, "Channel")
+        .def_static(
+            "create",
+            [](std::shared_ptr<Pool> pool, uint32_t capacity, uint32_t slot_size) {
+                return Channel::create(std::move(pool), ChannelOptions{capacity, slot_size});
+            },
+            py::arg("pool"), py::arg("capacity") = 1024, py::arg("slot_size") = 128)
+        .def_static("attach", &Channel::attach, py::arg("descriptor"),
+                    py::call_guard<py::gil_scoped_release>())
+        .def_property_readonly("descriptor", &Channel::descriptor)
+        .def(
+            "send",
+            [](Channel &ch, const py::buffer &data, const py::object &timeout) {
+                HeldBuffer buf(data.ptr(), false);
+                Timeout t = to_timeout(timeout);
+                py::gil_scoped_release unlocked;
+                ch.send(buf.data(), buf.size(), t);
+            },
+            py::arg("data"), py::arg("timeout") = py::none())
+        .def(
+            "try_send",
+            [](Channel &ch, const py::buffer &data) {
+                HeldBuffer buf(data.ptr(), false);
+                py::gil_scoped_release unlocked;
+                return ch.try_send(buf.data(), buf.size());
+            },
+            py::arg("data"))
+        .def("send_parts", &send_parts, py::arg("parts"), py::arg("timeout") = py::none(),
+             "Sends [pickle stream, *out-of-band buffers] as one framed pool block")
+        .def(
+            "recv",
+            [](Channel &ch, const py::object &timeout) {
+                Timeout t = to_timeout(timeout);
+                py::gil_scoped_release unlocked;
+                return ch.recv(t);
+            },
+            py::arg("timeout") = py::none())
+        .def("try_recv",
+             [](Channel &ch) -> py::object {
+                 std::optional<Message> msg;
+                 {
+                     py::gil_scoped_release unlocked;
+                     msg = ch.try_recv();
+                 }
+                 if (!msg)
+                     return py::none();
+                 return py::cast(std::move(*msg));
+             })
+        .def(
+            "recv_into",
+            [](Channel &ch, const py::buffer &target, size_t offset,
+               const py::object &timeout) -> py::object {
+                Timeout t = to_timeout(timeout);
+                Message msg;
+                {
+                    py::gil_scoped_release unlocked;
+                    msg = ch.recv(t);
+                }
+                HeldBuffer buf(target.ptr(), true);
+                if (offset > buf.size() || buf.size() - offset < msg.size())
+                    return py::cast(std::move(msg)); // too short: the caller raises with it
+                {
+                    py::gil_scoped_release unlocked;
+                    std::memcpy(static_cast<std::byte *>(buf.data()) + offset, msg.data(),
+                                msg.size());
+                }
+                return py::int_(msg.size());
+            },
+            py::arg("buffer"), py::arg("offset") = 0, py::arg("timeout") = py::none(),
+            "Receives into `buffer` at `offset`; returns the byte count, or the Message "
+            "itself if it does not fit")
+        .def(
+            "poll",
+            [](const Channel &ch, const py::object &timeout) {
+                Timeout t = to_timeout(timeout);
+                py::gil_scoped_release unlocked;
+                ChannelSet set;
+                set.add(ch);
+                return !set.wait(t).empty();
+            },
+            py::arg("timeout") = 0.0, "Whether a message is waiting, waiting up to `timeout`")
+        .def(
+            "readiness_fd",
+            [](py::object self) {
+                auto watch = std::make_unique<ReadinessWatch>();
+                watch->channel = self;
+                watch->readiness = std::make_unique<ReadinessFd>(self.cast<const Channel &>());
+                return watch;
+            },
+            "An fd readable while a message waits (for select and connection.wait)")
+        .def("readable", &Channel::readable)
+        .def("size", &Channel::size)
+        .def_property_readonly("capacity", &Channel::capacity)
+        .def_property_readonly("inline_max", &Channel::inline_max)
+        .def_property_readonly("destroyed", &Channel::destroyed)
+        .def("destroy", &Channel::destroy);
+}
+
+} // namespace dragon::py_module

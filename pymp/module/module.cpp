@@ -1,0 +1,19 @@
+// dragon._dragon: the thin layer the dragon package builds multiprocessing on.
+#include "bindings.hpp"
+#include "errors.hpp"
+
+#include "core/job.hpp"
+
+namespace py = pybind11;
+
+PYBIND11_MODULE(_dragon, m)
+{
+    m.doc() = "Dragon's data plane (pools, channels) for the dragon package";
+    dragon::py_module::register_errors(m);
+    m.def(
+        "job_id", [] { return dragon::job_id(); }, "DRAGON_JOB_ID, or p<pid> outside a job");
+    m.def("segment_name", &dragon::segment_name, py::arg("local"),
+          "The full segment name 'dragon-<job>-<local>'");
+    dragon::py_module::bind_pool(m);
+    dragon::py_module::bind_channel(m);
+}
