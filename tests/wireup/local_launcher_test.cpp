@@ -199,3 +199,25 @@ TEST(LocalLauncher, SecondLaunchInOneProcessIsRefusedClearly)
     EXPECT_EQ(h.launch(), nullptr);
     EXPECT_TRUE(h.leftovers().empty());
 }
+
+TEST(LocalLauncher, NodeCountParameterSetsTheDefaultLaunchSize)
+{
+    // Read when the registry is built: each ctest case is a fresh process.
+    setenv("DRAGON_LAUNCHER_LOCAL_NODES", "3", 1);
+    LaunchHarness h;
+    uint32_t n = 0;
+    dragon_error err{};
+    ASSERT_EQ(h.ops().node_count(h.host(), &n, &err), DRAGON_OK) << err.message;
+    if (n == 1u)
+        GTEST_SKIP() << "the registry was built before this test set the parameter "
+                        "(run through ctest: one process per test)";
+    EXPECT_EQ(n, 3u);
+    ASSERT_EQ(h.start(0, {}), DRAGON_OK); // 0: the launcher's own count
+    auto codes = h.wait_all(generous);
+    EXPECT_EQ(codes.size(), 3u);
+    for (auto [node, code] : codes)
+        EXPECT_EQ(code, 0) << "node " << node << ": " << h.result(node);
+    h.release();
+    expect_nothing_left(h, 3);
+    unsetenv("DRAGON_LAUNCHER_LOCAL_NODES");
+}
