@@ -1,0 +1,469 @@
+#include "dataplane/channel.hpp"
+
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "dataplane/channel_layout.hpp"
+#include "dataplane/futex.hpp"
+#include "dataplane/pool_layout.hpp"
+#include "dataplane/process_alive.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <new>
+#include <utility>
+
+namespace dragon {
+namespace {
+
+// Spinning this long catches a peer that answers in microseconds without a
+// syscall on either side; beyond it we sleep.
+constexpr int64_t spin_ns = 30'000;
+// Sleeps are sliced so a destroyed channel or a dead peer is noticed without a wake.
+constexpr int64_t sleep_slice_ns = 50'000'000;
+
+constexpr std::string_view descriptor_prefix = "dragon-channel:";
+
+std::byte *payload(SlotHeader *s) { return reinterpret_cast<std::byte *>(s + 1); }
+
+// Moves `position` from `from` to from + 1 unless someone already did; never changes `from`.
+void advance(std::atomic<uint64_t> &position, uint64_t from)
+{
+    position.compare_exchange_strong(from, from + 1, std::memory_order_acq_rel);
+}
+
+void store_length(SlotHeader *s, uint64_t value) { __atomic_store_n(&s->length, value, __ATOMIC_RELAXED); }
+
+} // namespace
+
+// ---- Message --------------------------------------------------------------------------------
+
+Message::Message(Message &&o) noexcept
+    : small_(std::move(o.small_)), block_(std::exchange(o.block_, nullptr)),
+      pool_(std::move(o.pool_)), size_(std::exchange(o.size_, 0))
+{
+}
+
+Message &Message::operator=(Message &&o) noexcept
+{
+    if (this != &o) {
+        this->~Message();
+        new (this) Message(std::move(o));
+    }
+    return *this;
+}
+
+Message::~Message()
+{
+    if (block_ && pool_) {
+        try {
+            pool_->free(block_);
+        } catch (...) {
+        }
+    }
+}
+
+void *Message::release() { return std::exchange(block_, nullptr); }
+
+// ---- Channel lifetime -----------------------------------------------------------------------
+
+Channel Channel::create(std::shared_ptr<Pool> pool, const ChannelOptions &options)
+{
+    uint32_t capacity = std::bit_ceil(std::max<uint32_t>(options.capacity, 2));
+    uint32_t slot_size = (std::max<uint32_t>(options.slot_size, 64) + 63) / 64 * 64;
+    if (capacity > (1u << 24))
+        throw Error(DRAGON_ERR_INVALID, "channel capacity " + std::to_string(options.capacity) +
+                                            " is too large; use at most 16M messages");
+    size_t bytes = sizeof(ChannelHeader) + size_t(capacity) * slot_size;
+    void *mem = pool->allocate(bytes, no_wait);
+    auto *h = new (mem) ChannelHeader{};
+    h->capacity = capacity;
+    h->slot_size = slot_size;
+    h->inline_max = slot_size - slot_header_bytes;
+    h->refs.store(1);
+    auto *slots = reinterpret_cast<std::byte *>(h + 1);
+    for (uint32_t i = 0; i < capacity; ++i) {
+        auto *s = new (slots + size_t(i) * slot_size) SlotHeader{};
+        s->state.store(slot_state(i, slot_free, 0), std::memory_order_relaxed);
+    }
+    std::atomic_thread_fence(std::memory_order_release);
+    h->magic = channel_magic;
+    Channel ch(std::move(pool), h);
+    ch.owner_pid_ = current_pid();
+    return ch;
+}
+
+Channel Channel::attach(const std::string &descriptor)
+{
+    auto bad = [&](const std::string &why) {
+        return Error(DRAGON_ERR_INVALID, "channel descriptor '" + descriptor + "' is invalid: " +
+                                             why + "; pass the string descriptor() returned");
+    };
+    if (descriptor.rfind(descriptor_prefix, 0) != 0)
+        throw bad("it does not start with 'dragon-channel:'");
+    auto parts = text::split(std::string_view(descriptor).substr(descriptor_prefix.size()), ':');
+    if (parts.size() != 3)
+        throw bad("expected <plugin>:<segment>:<handle>");
+    auto handle = text::parse_int(parts[2]);
+    if (!handle || *handle <= 0)
+        throw bad("the handle is not a positive number");
+    auto pool = Pool::attach(parts[0], parts[1]);
+    auto *h = static_cast<ChannelHeader *>(pool->pointer_of(uint64_t(*handle)));
+    if (h->magic != channel_magic)
+        throw bad("no channel lives at that handle (already destroyed?)");
+    if (h->destroyed.load())
+        throw Error(DRAGON_ERR_UNAVAILABLE, "channel " + descriptor + " was destroyed");
+    h->refs.fetch_add(1);
+    Channel ch(std::move(pool), h);
+    ch.owner_pid_ = current_pid();
+    return ch;
+}
+
+Channel::Channel(Channel &&o) noexcept
+    : pool_(std::move(o.pool_)), header_(std::exchange(o.header_, nullptr)),
+      owner_pid_(std::exchange(o.owner_pid_, 0))
+{
+}
+
+Channel &Channel::operator=(Channel &&o) noexcept
+{
+    if (this != &o) {
+        release();
+        pool_ = std::move(o.pool_);
+        header_ = std::exchange(o.header_, nullptr);
+        owner_pid_ = std::exchange(o.owner_pid_, 0);
+    }
+    return *this;
+}
+
+Channel::~Channel() { release(); }
+
+void Channel::release()
+{
+    // A fork child's copy never took a reference, so it never drops one.
+    if (!header_ || owner_pid_ != current_pid()) {
+        header_ = nullptr;
+        return;
+    }
+    ChannelHeader *h = std::exchange(header_, nullptr);
+    if (h->refs.fetch_sub(1) != 1 || !h->destroyed.load())
+        return;
+    try {
+        // Last user of a destroyed channel: return undelivered blocks, then the ring.
+        for (uint64_t pos = h->dequeue_pos.load(); pos != h->enqueue_pos.load(); ++pos) {
+            auto *s = reinterpret_cast<SlotHeader *>(reinterpret_cast<std::byte *>(h + 1) +
+                                                     (pos & (h->capacity - 1)) * h->slot_size);
+            uint64_t st = s->state.load();
+            if (slot_phase(st) == slot_full && (s->length >> slot_kind_shift) == kind_block) {
+                uint64_t handle;
+                std::memcpy(&handle, payload(s), sizeof handle);
+                pool_->free(pool_->pointer_of(handle));
+            }
+        }
+        h->magic = 0;
+        pool_->free(h);
+    } catch (...) {
+    }
+}
+
+void Channel::destroy()
+{
+    if (!header_)
+        return;
+    header_->destroyed.store(1, std::memory_order_seq_cst);
+    header_->send_event.fetch_add(1);
+    header_->recv_event.fetch_add(1);
+    futex::wake_all(&header_->send_event);
+    futex::wake_all(&header_->recv_event);
+    PoolHeader *ph = pool_->header();
+    ph->channel_event.fetch_add(1);
+    futex::wake_all(&ph->channel_event);
+}
+
+std::string Channel::descriptor() const
+{
+    return std::string(descriptor_prefix) + pool_->plugin_name() + ":" + pool_->name() + ":" +
+           std::to_string(pool_->handle_of(header_));
+}
+
+uint32_t Channel::capacity() const { return header_->capacity; }
+uint32_t Channel::inline_max() const { return header_->inline_max; }
+bool Channel::destroyed() const { return header_->destroyed.load(std::memory_order_acquire) != 0; }
+
+size_t Channel::size() const
+{
+    uint64_t deq = header_->dequeue_pos.load(std::memory_order_acquire);
+    uint64_t enq = header_->enqueue_pos.load(std::memory_order_acquire);
+    return enq > deq ? size_t(enq - deq) : 0;
+}
+
+bool Channel::readable() const
+{
+    uint64_t pos = header_->dequeue_pos.load(std::memory_order_acquire);
+    // A slot being taken whose taker has not advanced dequeue_pos yet: look past it.
+    for (int i = 0; i < 2; ++i, ++pos) {
+        uint64_t st = slot(pos)->state.load(std::memory_order_acquire);
+        if (slot_distance(slot_seq(st), pos) != 0)
+            return false;
+        if (slot_phase(st) == slot_full)
+            return true;
+        if (slot_phase(st) != slot_taking)
+            return false;
+    }
+    return false;
+}
+
+SlotHeader *Channel::slot(uint64_t pos) const
+{
+    return reinterpret_cast<SlotHeader *>(reinterpret_cast<std::byte *>(header_ + 1) +
+                                          (pos & (header_->capacity - 1)) * header_->slot_size);
+}
+
+void Channel::check_alive() const
+{
+    if (header_->destroyed.load(std::memory_order_acquire))
+        throw Error(DRAGON_ERR_UNAVAILABLE,
+                    "channel " + descriptor() + " was destroyed; no more sends or receives");
+}
+
+// ---- Ring operations ------------------------------------------------------------------------
+
+Channel::Outcome Channel::send_once(uint64_t kind, const void *data, size_t size)
+{
+    ChannelHeader *h = header_;
+    for (;;) {
+        uint64_t pos = h->enqueue_pos.load(std::memory_order_acquire);
+        SlotHeader *s = slot(pos);
+        uint64_t st = s->state.load(std::memory_order_acquire);
+        int64_t d = slot_distance(slot_seq(st), pos);
+        if (d == 0) {
+            if (slot_phase(st) == slot_free) {
+                if (s->state.compare_exchange_weak(st, slot_state(pos, slot_claimed, current_pid()),
+                                                   std::memory_order_acq_rel)) {
+                    advance(h->enqueue_pos, pos);
+                    std::memcpy(payload(s), data, kind == kind_block ? sizeof(uint64_t) : size);
+                    store_length(s, (kind << slot_kind_shift) | size);
+                    s->state.store(slot_state(pos, slot_full, 0), std::memory_order_release);
+                    notify_receivers();
+                    return Outcome::done;
+                }
+            } else {
+                // Claimed by a producer that has not advanced enqueue_pos yet: help it.
+                advance(h->enqueue_pos, pos);
+            }
+        } else if (d < 0) {
+            // The slot still holds the previous lap's message: full, unless its taker died.
+            if (slot_phase(st) == slot_taking && process_dead(slot_pid(st))) {
+                s->state.compare_exchange_strong(st, slot_state(pos, slot_free, 0));
+                return Outcome::repaired;
+            }
+            if (h->enqueue_pos.load(std::memory_order_acquire) == pos)
+                return Outcome::would_block;
+        }
+        // d > 0: our position is stale; reload.
+    }
+}
+
+Channel::Outcome Channel::recv_once(Message &out)
+{
+    ChannelHeader *h = header_;
+    for (;;) {
+        uint64_t pos = h->dequeue_pos.load(std::memory_order_acquire);
+        SlotHeader *s = slot(pos);
+        uint64_t st = s->state.load(std::memory_order_acquire);
+        int64_t d = slot_distance(slot_seq(st), pos);
+        if (d > 0)
+            continue; // stale position
+        if (d < 0 || slot_phase(st) == slot_free) {
+            if (h->dequeue_pos.load(std::memory_order_acquire) == pos)
+                return Outcome::would_block;
+            continue;
+        }
+        switch (slot_phase(st)) {
+        case slot_taking:
+            advance(h->dequeue_pos, pos);
+            continue;
+        case slot_claimed:
+            if (!process_dead(slot_pid(st)))
+                return Outcome::would_block; // the producer is still writing
+            // Its producer died mid-send: make it a tombstone that the ring skips.
+            store_length(s, kind_tombstone << slot_kind_shift);
+            s->state.compare_exchange_strong(st, slot_state(pos, slot_full, 0),
+                                             std::memory_order_acq_rel);
+            return Outcome::repaired;
+        default: break;
+        }
+        if (!s->state.compare_exchange_weak(st, slot_state(pos, slot_taking, current_pid()),
+                                            std::memory_order_acq_rel))
+            continue;
+        advance(h->dequeue_pos, pos);
+        uint64_t length = __atomic_load_n(&s->length, __ATOMIC_RELAXED);
+        uint64_t kind = length >> slot_kind_shift;
+        size_t size = size_t(length & ((uint64_t(1) << slot_kind_shift) - 1));
+        bool got = kind != kind_tombstone;
+        if (kind == kind_inline) {
+            out.small_.resize(size);
+            std::memcpy(out.small_.data(), payload(s), size);
+            out.size_ = size;
+        } else if (kind == kind_block) {
+            uint64_t handle;
+            std::memcpy(&handle, payload(s), sizeof handle);
+            out.block_ = static_cast<std::byte *>(pool_->pointer_of(handle));
+            out.pool_ = pool_;
+            out.size_ = size;
+        }
+        s->state.store(slot_state(pos + h->capacity, slot_free, 0), std::memory_order_release);
+        notify_senders();
+        if (got)
+            return Outcome::done;
+    }
+}
+
+void Channel::notify_receivers()
+{
+    // Pairs with the waiter's increment-then-recheck: one of us sees the other.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (header_->recv_waiters.load(std::memory_order_relaxed) > 0) {
+        header_->send_event.fetch_add(1, std::memory_order_release);
+        futex::wake_all(&header_->send_event);
+    }
+    PoolHeader *ph = pool_->header();
+    if (ph->poll_waiters.load(std::memory_order_relaxed) > 0) {
+        ph->channel_event.fetch_add(1, std::memory_order_release);
+        futex::wake_all(&ph->channel_event);
+    }
+}
+
+void Channel::notify_senders()
+{
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (header_->send_waiters.load(std::memory_order_relaxed) > 0) {
+        header_->recv_event.fetch_add(1, std::memory_order_release);
+        futex::wake_all(&header_->recv_event);
+    }
+}
+
+template <typename Attempt>
+bool Channel::wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,
+                         std::atomic<uint32_t> &waiters, const Deadline &deadline)
+{
+    int64_t spin_end = 0;
+    for (;;) {
+        check_alive();
+        Outcome o = attempt();
+        if (o == Outcome::done)
+            return true;
+        if (o == Outcome::repaired)
+            continue;
+        if (deadline.expired())
+            return false;
+        int64_t now = Deadline::now_ns();
+        if (spin_end == 0)
+            spin_end = now + spin_ns;
+        if (now < spin_end) {
+            for (int i = 0; i < 16; ++i)
+                futex::cpu_relax();
+            continue;
+        }
+        uint32_t seen = event.load(std::memory_order_acquire);
+        waiters.fetch_add(1, std::memory_order_seq_cst);
+        o = attempt();
+        if (o == Outcome::done) {
+            waiters.fetch_sub(1, std::memory_order_seq_cst);
+            return true;
+        }
+        if (o == Outcome::would_block && !destroyed())
+            futex::wait(&event, seen, std::min(deadline.remaining_ns(), sleep_slice_ns));
+        waiters.fetch_sub(1, std::memory_order_seq_cst);
+    }
+}
+
+// ---- Public send/receive --------------------------------------------------------------------
+
+void Channel::send_payload(uint64_t kind, const void *data, size_t size, const Deadline &deadline)
+{
+    bool sent = wait_until([&] { return send_once(kind, data, size); }, header_->recv_event,
+                           header_->send_waiters, deadline);
+    if (!sent)
+        throw Error(DRAGON_ERR_TIMEOUT, "send on channel " + descriptor() +
+                                            " timed out: the channel is full (" +
+                                            std::to_string(capacity()) +
+                                            " messages) and no receiver took one in time");
+}
+
+void Channel::send(const void *data, size_t size, Timeout timeout)
+{
+    Deadline deadline(timeout);
+    check_alive();
+    if (size <= header_->inline_max)
+        return send_payload(kind_inline, data, size, deadline);
+    void *block = pool_->allocate(size, timeout == wait_forever ? wait_forever :
+                                        Timeout(deadline.remaining_ns()));
+    std::memcpy(block, data, size);
+    try {
+        send_block(block, size, deadline);
+    } catch (...) {
+        pool_->free(block);
+        throw;
+    }
+}
+
+void Channel::send_block(void *block, size_t size, Timeout timeout)
+{
+    send_block(block, size, Deadline(timeout));
+}
+
+void Channel::send_block(void *block, size_t size, const Deadline &deadline)
+{
+    if (size >= (uint64_t(1) << slot_kind_shift))
+        throw Error(DRAGON_ERR_INVALID, "message of " + std::to_string(size) + " bytes is too large");
+    uint64_t handle = pool_->handle_of(block);
+    send_payload(kind_block, &handle, size, deadline);
+}
+
+bool Channel::try_send(const void *data, size_t size)
+{
+    check_alive();
+    if (size <= header_->inline_max)
+        return wait_until([&] { return send_once(kind_inline, data, size); }, header_->recv_event,
+                          header_->send_waiters, Deadline(no_wait));
+    void *block = pool_->try_allocate(size);
+    if (!block)
+        return false;
+    std::memcpy(block, data, size);
+    uint64_t handle = pool_->handle_of(block);
+    bool sent = false;
+    try {
+        sent = wait_until([&] { return send_once(kind_block, &handle, size); }, header_->recv_event,
+                          header_->send_waiters, Deadline(no_wait));
+    } catch (...) {
+        pool_->free(block);
+        throw;
+    }
+    if (!sent)
+        pool_->free(block);
+    return sent;
+}
+
+Message Channel::recv(Timeout timeout)
+{
+    Message m;
+    bool got = wait_until([&] { return recv_once(m); }, header_->send_event, header_->recv_waiters,
+                          Deadline(timeout));
+    if (!got)
+        throw Error(DRAGON_ERR_TIMEOUT, "receive on channel " + descriptor() + " timed out after " +
+                                            std::to_string(timeout.count() / 1'000'000) +
+                                            " ms: no message arrived");
+    return m;
+}
+
+std::optional<Message> Channel::try_recv()
+{
+    Message m;
+    if (wait_until([&] { return recv_once(m); }, header_->send_event, header_->recv_waiters,
+                   Deadline(no_wait)))
+        return m;
+    return std::nullopt;
+}
+
+} // namespace dragon

@@ -1,0 +1,135 @@
+// A bounded multi-producer multi-consumer message queue inside a Pool.
+//
+// Layout and crash safety: see channel_layout.hpp. Messages up to inline_max
+// bytes are copied into the slot; larger ones travel as a pool block whose
+// handle is put in the slot, and recv() hands that very block to the receiver
+// (zero copy): a Message frees it when dropped, or release() gives it away.
+//
+// Blocking calls spin briefly (a sleeping peer costs a futex syscall on each
+// side; a spinning one costs nothing when messages flow) and then sleep on a
+// futex word in the channel, woken only when a waiter count says someone sleeps.
+// Every wait has a deadline; sleeps are sliced (<= 50 ms) so a destroyed channel
+// or a dead peer is noticed even if no wake-up comes.
+//
+// Order: messages from one sender are received in the order sent (a single
+// ring; with several receivers each sees a subsequence in that order).
+#pragma once
+
+#include "dataplane/deadline.hpp"
+#include "dataplane/pool.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace dragon {
+
+struct ChannelHeader;
+struct SlotHeader;
+
+// A received message. Small ones are copied out of the slot; large ones are the
+// sender's pool block itself, freed when the Message is dropped.
+class Message {
+public:
+    Message() = default;
+    Message(Message &&other) noexcept;
+    Message &operator=(Message &&other) noexcept;
+    Message(const Message &) = delete;
+    Message &operator=(const Message &) = delete;
+    ~Message();
+
+    const std::byte *data() const { return block_ ? block_ : small_.data(); }
+    size_t size() const { return size_; }
+    std::string str() const { return std::string(reinterpret_cast<const char *>(data()), size_); }
+    bool zero_copy() const { return block_ != nullptr; }
+    // Takes ownership of the pool block (the caller frees it with pool.free);
+    // nullptr for a small message.
+    void *release();
+
+private:
+    friend class Channel;
+    std::vector<std::byte> small_;
+    std::byte *block_ = nullptr;
+    std::shared_ptr<Pool> pool_;
+    size_t size_ = 0;
+};
+
+struct ChannelOptions {
+    uint32_t capacity = 1024; // messages; rounded up to a power of two
+    uint32_t slot_size = 128; // bytes per slot, a multiple of 64; payload inline up to this - 16
+};
+
+class Channel {
+public:
+    // A new channel inside `pool`. Throws dragon::Error.
+    static Channel create(std::shared_ptr<Pool> pool, const ChannelOptions &options = {});
+    // A channel from its descriptor(), in any process of the job on this node.
+    static Channel attach(const std::string &descriptor);
+
+    Channel() = default;
+    Channel(Channel &&other) noexcept;
+    Channel &operator=(Channel &&other) noexcept;
+    Channel(const Channel &) = delete;
+    Channel &operator=(const Channel &) = delete;
+    ~Channel();
+
+    // "dragon-channel:<plugin>:<segment>:<handle>"
+    std::string descriptor() const;
+
+    // Blocks up to `timeout` while full; throws dragon::Error (TIMEOUT; UNAVAILABLE if
+    // destroyed; NO_MEMORY if a large message finds no pool room in time).
+    void send(const void *data, size_t size, Timeout timeout = wait_forever);
+    void send(const std::string &s, Timeout timeout = wait_forever) { send(s.data(), s.size(), timeout); }
+    // Non-blocking: false if the channel is full (or a large message finds no room).
+    bool try_send(const void *data, size_t size);
+    // Zero-copy send of a block from this channel's pool; ownership passes to the
+    // channel on success (on failure the caller still owns it).
+    void send_block(void *block, size_t size, Timeout timeout = wait_forever);
+
+    // Blocks up to `timeout` while empty; throws dragon::Error on timeout/destroyed.
+    Message recv(Timeout timeout = wait_forever);
+    std::optional<Message> try_recv();
+
+    // A message is waiting (a snapshot).
+    bool readable() const;
+    // Messages sent and not yet received (a snapshot; counts in-flight operations).
+    size_t size() const;
+    uint32_t capacity() const;
+    uint32_t inline_max() const;
+    bool destroyed() const;
+    bool valid() const { return header_ != nullptr; }
+    Pool &pool() const { return *pool_; }
+
+    // Marks the channel destroyed and wakes every waiter in every process with an
+    // error; its memory returns to the pool when the last attached Channel drops.
+    void destroy();
+
+    // Internal: for ChannelSet and readiness watchers.
+    ChannelHeader *header() const { return header_; }
+
+private:
+    enum class Outcome { done, would_block, repaired };
+    Channel(std::shared_ptr<Pool> pool, ChannelHeader *header) : pool_(std::move(pool)), header_(header) {}
+    SlotHeader *slot(uint64_t pos) const;
+    Outcome send_once(uint64_t kind, const void *data, size_t size);
+    Outcome recv_once(Message &out);
+    void notify_receivers();
+    void notify_senders();
+    void send_payload(uint64_t kind, const void *data, size_t size, const Deadline &deadline);
+    void send_block(void *block, size_t size, const Deadline &deadline);
+    template <typename Attempt>
+    bool wait_until(Attempt &&attempt, std::atomic<uint32_t> &event, std::atomic<uint32_t> &waiters,
+                    const Deadline &deadline);
+    void check_alive() const;
+    void release();
+
+    std::shared_ptr<Pool> pool_;
+    ChannelHeader *header_ = nullptr;
+    uint32_t owner_pid_ = 0; // the process holding this object's reference
+};
+
+} // namespace dragon

@@ -1,0 +1,72 @@
+// The shared-memory layout of a channel, allocated as one block of its pool:
+//   [ChannelHeader][Slot x capacity]
+//
+// The ring is Vyukov's bounded MPMC queue with one change for crash safety: a
+// slot's 64-bit state word packs (sequence:40 | phase:2 | pid:22). A producer
+// claims the slot for position p by CAS'ing FREE(p) -> CLAIMED(p, pid), then
+// advances enqueue_pos (anyone who sees the claim helps advance it), writes the
+// payload and publishes FULL(p). A consumer claims FULL(p) -> TAKING(p, pid),
+// advances dequeue_pos, reads, and releases FREE(p + capacity). Because every
+// transient state names its owner, a process killed mid-operation is detected
+// (kill(pid, 0) / zombie) by whoever it blocks, and the slot is repaired: a dead
+// producer's claim becomes a tombstone that consumers skip; a dead consumer's
+// take becomes FREE for the next lap. Nobody waits on a dead process.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace dragon {
+
+inline constexpr uint64_t channel_magic = 0x4e4e414843474452ull; // "RDGCHANN"
+
+// Positions are compared modulo 2^40 (over 10^12 messages per slot lap count).
+inline constexpr int slot_seq_bits = 40;
+inline constexpr int slot_pid_bits = 22;
+enum SlotPhase : uint64_t { slot_free = 0, slot_claimed = 1, slot_full = 2, slot_taking = 3 };
+
+inline uint64_t slot_state(uint64_t seq, SlotPhase phase, uint32_t pid)
+{
+    return (seq << (64 - slot_seq_bits)) | (uint64_t(phase) << slot_pid_bits) |
+           (pid & ((1u << slot_pid_bits) - 1));
+}
+inline uint64_t slot_seq(uint64_t state) { return state >> (64 - slot_seq_bits); }
+inline SlotPhase slot_phase(uint64_t state) { return SlotPhase((state >> slot_pid_bits) & 3); }
+inline uint32_t slot_pid(uint64_t state) { return uint32_t(state & ((1u << slot_pid_bits) - 1)); }
+// seq - pos as a signed distance in the 40-bit sequence space.
+inline int64_t slot_distance(uint64_t seq, uint64_t pos)
+{
+    return int64_t((seq - pos) << (64 - slot_seq_bits)) >> (64 - slot_seq_bits);
+}
+
+// What a FULL slot holds (top bits of Slot::length).
+enum SlotKind : uint64_t { kind_inline = 0, kind_block = 1, kind_tombstone = 2 };
+inline constexpr int slot_kind_shift = 62;
+
+struct alignas(64) ChannelHeader {
+    uint64_t magic;
+    uint32_t capacity; // power of two
+    uint32_t slot_size;
+    uint32_t inline_max;
+    std::atomic<uint32_t> destroyed;
+    std::atomic<uint32_t> refs; // Channel objects attached, across processes
+
+    alignas(64) std::atomic<uint64_t> enqueue_pos;
+    alignas(64) std::atomic<uint64_t> dequeue_pos;
+
+    // Bumped after a send while receivers (or readiness watchers) sleep.
+    alignas(64) std::atomic<uint32_t> send_event;
+    std::atomic<uint32_t> recv_waiters;
+    // Bumped after a receive while senders (or readiness watchers) sleep.
+    alignas(64) std::atomic<uint32_t> recv_event;
+    std::atomic<uint32_t> send_waiters;
+};
+
+struct alignas(64) SlotHeader {
+    std::atomic<uint64_t> state;
+    uint64_t length; // kind << 62 | payload bytes
+    // Inline payload, or the block's handle (8 bytes), follows.
+};
+inline constexpr uint32_t slot_header_bytes = sizeof(std::atomic<uint64_t>) + sizeof(uint64_t);
+
+} // namespace dragon

@@ -1,0 +1,70 @@
+#include "dataplane/channel_set.hpp"
+
+#include "dataplane/futex.hpp"
+#include "dataplane/pool_layout.hpp"
+
+#include <algorithm>
+#include <ctime>
+
+namespace dragon {
+namespace {
+
+constexpr int64_t spin_ns = 30'000;
+constexpr int64_t sleep_slice_ns = 50'000'000;
+constexpr int64_t multi_pool_poll_ns = 1'000'000;
+
+} // namespace
+
+std::vector<size_t> ChannelSet::ready() const
+{
+    std::vector<size_t> indices;
+    for (size_t i = 0; i < channels_.size(); ++i)
+        if (channels_[i]->destroyed() || channels_[i]->readable())
+            indices.push_back(i);
+    return indices;
+}
+
+std::vector<size_t> ChannelSet::wait(Timeout timeout)
+{
+    Deadline deadline(timeout);
+    int64_t spin_end = Deadline::now_ns() + spin_ns;
+    while (Deadline::now_ns() < spin_end) {
+        if (auto r = ready(); !r.empty())
+            return r;
+        if (deadline.expired())
+            return {};
+        for (int i = 0; i < 16; ++i)
+            futex::cpu_relax();
+    }
+    PoolHeader *shared = nullptr;
+    bool one_pool = !channels_.empty();
+    for (const Channel *c : channels_) {
+        PoolHeader *ph = c->pool().header();
+        if (shared && ph != shared)
+            one_pool = false;
+        shared = ph;
+    }
+    for (;;) {
+        if (auto r = ready(); !r.empty())
+            return r;
+        if (deadline.expired())
+            return {};
+        if (!one_pool) {
+            int64_t ns = std::min(deadline.remaining_ns(), multi_pool_poll_ns);
+            timespec ts{0, long(ns)};
+            nanosleep(&ts, nullptr);
+            continue;
+        }
+        uint32_t seen = shared->channel_event.load(std::memory_order_acquire);
+        shared->poll_waiters.fetch_add(1, std::memory_order_seq_cst);
+        auto r = ready();
+        if (r.empty())
+            futex::wait(&shared->channel_event, seen,
+                        std::min(deadline.remaining_ns(), sleep_slice_ns));
+        shared->poll_waiters.fetch_sub(1, std::memory_order_seq_cst);
+        if (!r.empty())
+            return r;
+    }
+}
+
+} // namespace dragon

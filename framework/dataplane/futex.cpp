@@ -1,0 +1,31 @@
+#include "dataplane/futex.hpp"
+
+#include <climits>
+#include <ctime>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace dragon::futex {
+
+static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t), "futex words must be plain u32");
+
+void wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns)
+{
+    timespec ts{};
+    timespec *tsp = nullptr;
+    if (timeout_ns != INT64_MAX) {
+        ts.tv_sec = timeout_ns / 1'000'000'000;
+        ts.tv_nsec = timeout_ns % 1'000'000'000;
+        tsp = &ts;
+    }
+    // A relative timeout: FUTEX_WAIT measures it on CLOCK_MONOTONIC.
+    syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAIT, expected, tsp, nullptr, 0);
+}
+
+void wake_all(std::atomic<uint32_t> *word)
+{
+    syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
+} // namespace dragon::futex
