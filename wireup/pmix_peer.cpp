@@ -242,10 +242,12 @@ void PmixPeer::fence(std::chrono::milliseconds deadline)
                             "before entering the fence"
                           : "rank(s) " + rank_list(missing) + " of " +
                                 std::to_string(state_->size) + " nodes did not arrive";
-    std::string why = completed ? "failed: " + pmix_status_text(status)
-                                : "timed out after " + std::to_string(deadline.count()) + " ms (" +
-                                      pmix_status_text(PMIX_ERR_TIMEOUT) + ")";
-    throw Error(completed ? DRAGON_ERR_INTERNAL : DRAGON_ERR_TIMEOUT,
+    // PMIx's own PMIX_TIMEOUT and our deadline race; both mean the same thing.
+    bool timed_out = !completed || status == PMIX_ERR_TIMEOUT;
+    std::string why = timed_out ? "timed out after " + std::to_string(deadline.count()) + " ms (" +
+                                      pmix_status_text(PMIX_ERR_TIMEOUT) + ")"
+                                : "failed: " + pmix_status_text(status);
+    throw Error(timed_out ? DRAGON_ERR_TIMEOUT : DRAGON_ERR_INTERNAL,
                 what + " " + why + ": " + who +
                     "; check that node's output for why it ended or stalled");
 }
