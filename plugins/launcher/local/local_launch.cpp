@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <poll.h>
 #include <sys/syscall.h>
@@ -75,8 +76,10 @@ std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
         launch->nodes_.push_back(node);
     }
     auto ms = [](auto d) {
-        return std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(d).count() /
-                              1000.0);
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.1f",
+                      std::chrono::duration<double, std::milli>(d).count());
+        return std::string(buf);
     };
     launch->log(DRAGON_LOG_DEBUG, "local launcher: PMIx server for " + launch->server_->nspace() +
                                       " up in " + ms(t1 - t0) + " ms, " +
