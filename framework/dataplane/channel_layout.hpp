@@ -62,11 +62,13 @@ struct alignas(64) ChannelHeader {
     std::atomic<uint32_t> send_waiters;
 };
 
-struct alignas(64) SlotHeader {
+// Slots are slot_size apart (a multiple of 64), so each starts on its own cache line.
+struct SlotHeader {
     std::atomic<uint64_t> state;
     uint64_t length; // kind << 62 | payload bytes
     // Inline payload, or the block's handle (8 bytes), follows.
 };
-inline constexpr uint32_t slot_header_bytes = sizeof(std::atomic<uint64_t>) + sizeof(uint64_t);
+inline constexpr uint32_t slot_header_bytes = 16;
+static_assert(sizeof(SlotHeader) == slot_header_bytes, "payload follows the 16-byte slot header");
 
 } // namespace dragon

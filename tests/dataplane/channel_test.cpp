@@ -129,24 +129,26 @@ TEST_P(ChannelBasics, BackPressureBlocksTheSenderUntilARecv)
 
 TEST_P(ChannelBasics, DescriptorAttachesFromAnotherProcess)
 {
-    Channel ch = Channel::create(pool);
-    std::string desc = ch.descriptor();
+    // One channel each way: a channel is a single queue, not a duplex pipe.
+    Channel to_child = Channel::create(pool), to_parent = Channel::create(pool);
+    std::string desc = to_child.descriptor(), reply_desc = to_parent.descriptor();
     EXPECT_NE(desc.find(GetParam()), std::string::npos);
     EXPECT_NE(desc.find(pool->name()), std::string::npos);
     pid_t child = fork_child([&] {
-        Channel c = Channel::attach(desc);
-        std::string got = c.recv(10s).str();
-        c.send("echo:" + got, 10s);
-        c.send(std::string(200000, 'q'), 10s);
+        Channel in = Channel::attach(desc), out = Channel::attach(reply_desc);
+        std::string got = in.recv(10s).str();
+        out.send("echo:" + got, 10s);
+        out.send(std::string(200000, 'q'), 10s);
         return 0;
     });
-    ch.send("ping", 1s);
-    EXPECT_EQ(ch.recv(10s).str(), "echo:ping");
-    EXPECT_EQ(ch.recv(10s).size(), 200000u);
+    to_child.send("ping", 1s);
+    EXPECT_EQ(to_parent.recv(10s).str(), "echo:ping");
+    EXPECT_EQ(to_parent.recv(10s).size(), 200000u);
     EXPECT_EQ(reap(child), 0);
     EXPECT_THROW(Channel::attach("dragon-channel:nope"), Error);
     EXPECT_THROW(Channel::attach("garbage"), Error);
-    ch.destroy();
+    to_child.destroy();
+    to_parent.destroy();
 }
 
 TEST_P(ChannelBasics, DestroyWakesEveryWaiterWithAnError)
