@@ -6,6 +6,7 @@
 import multiprocessing
 from multiprocessing import context as _mp_context
 from multiprocessing import process
+from multiprocessing import spawn
 
 __all__ = ['DragonProcess', 'DragonContext', 'register']
 
@@ -57,6 +58,19 @@ def _routed(name, stock):
     return method
 
 
+def _preparation_data_for_stock_children(stock):
+    # A spawn or forkserver child applies the parent's start method before it
+    # imports anything that could register 'dragon'; such children get the
+    # platform default instead (DragonPopen puts 'dragon' back for its own).
+    def get_preparation_data(name):
+        data = stock(name)
+        if data.get('start_method') == 'dragon':
+            del data['start_method']
+        return data
+    get_preparation_data.stock = stock
+    return get_preparation_data
+
+
 def register():
     '''Registers 'dragon' with multiprocessing; spawn, fork and forkserver are unchanged.'''
     if 'dragon' in _mp_context._concrete_contexts:
@@ -71,6 +85,7 @@ def register():
     default_cls.get_all_start_methods = get_all_start_methods
     for name in _ROUTED:
         setattr(default_cls, name, _routed(name, getattr(default_cls, name)))
+    spawn.get_preparation_data = _preparation_data_for_stock_children(spawn.get_preparation_data)
     # multiprocessing's module namespace holds methods bound at its import.
     for name in _ROUTED + ('get_all_start_methods',):
         setattr(multiprocessing, name, getattr(_mp_context._default_context, name))

@@ -59,7 +59,7 @@ class DragonPopen(object):
         return len(self._fds) - 1
 
     def _launch(self, process_obj):
-        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data = spawn.get_preparation_data.stock(process_obj._name)
         buf = io.BytesIO()
         set_spawning_popen(self)
         try:

@@ -1,0 +1,56 @@
+"""How the pymp tests run a program: under the real `dragon` launcher when it
+works in this build, else under fake_node.py (a Python stand-in for dragon-node
+that starts the real warm server). DRAGON_PYMP_HARNESS=dragon|fake forces one."""
+
+import os
+import pathlib
+import shutil
+import subprocess
+
+PROGRAMS = pathlib.Path(__file__).resolve().parent
+_mode = None
+
+
+def python():
+    # The interpreter the package is built for: the python3 on PATH (pyenv).
+    return os.environ.get('DRAGON_PYTHON') or shutil.which('python3')
+
+
+def site_packages(build):
+    return pathlib.Path(build) / 'lib' / 'python3' / 'site-packages'
+
+
+def env_for(build, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith('DRAGON_')}
+    env['PYTHONPATH'] = str(site_packages(build))
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def _command(build, mode, program, args, timeout):
+    if mode == 'dragon':
+        return [str(pathlib.Path(build) / 'bin' / 'dragon'), str(program), *args]
+    return [python(), str(PROGRAMS / 'fake_node.py'), '--timeout', str(timeout),
+            str(program), *args]
+
+
+def mode(build):
+    global _mode
+    if _mode is None:
+        forced = os.environ.get('DRAGON_PYMP_HARNESS')
+        if forced:
+            _mode = forced
+        elif (pathlib.Path(build) / 'bin' / 'dragon-node').exists():
+            probe = subprocess.run(_command(build, 'dragon', PROGRAMS / 'probe_runtime.py', [], 30),
+                                   env=env_for(build), capture_output=True, text=True, timeout=60)
+            _mode = 'dragon' if probe.returncode == 0 and 'probe ok' in probe.stdout else 'fake'
+        else:
+            _mode = 'fake'
+    return _mode
+
+
+def run_program(build, name, *args, timeout=60):
+    """Runs tests/python/programs/<name> as a Dragon job; returns CompletedProcess."""
+    cmd = _command(build, mode(build), PROGRAMS / name, [str(a) for a in args], timeout)
+    return subprocess.run(cmd, env=env_for(build), capture_output=True, text=True,
+                          timeout=timeout + 30)

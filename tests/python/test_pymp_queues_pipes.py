@@ -1,0 +1,31 @@
+"""Queue, SimpleQueue, JoinableQueue and Pipe under 'dragon', and 64 MiB payloads."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'programs'))
+import harness  # noqa: E402
+
+
+def test_queues(build):
+    r = harness.run_program(build, 'queues.py')
+    assert r.returncode == 0, r.stdout + r.stderr
+    for line in ('queue basics ok', 'bounded ok', 'producers ok', 'echo ok', 'close ok',
+                 'simplequeue ok', 'joinablequeue ok'):
+        assert line in r.stdout
+
+
+def test_pipes(build):
+    r = harness.run_program(build, 'pipes.py')
+    assert r.returncode == 0, r.stdout + r.stderr
+    for line in ('duplex ok', 'duplex child ok', 'one-way ok', 'wait ok', 'close ok'):
+        assert line in r.stdout
+
+
+def test_64_mib_payloads_through_queue_and_pipe(build):
+    r = harness.run_program(build, 'large_payloads.py', timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for kind in ('bytes', 'bytearray'):
+        assert 'queue %s ok' % kind in r.stdout and 'pipe %s ok' % kind in r.stdout
+    if 'numpy not importable' not in r.stdout:
+        assert 'queue numpy ok' in r.stdout and 'pipe numpy ok' in r.stdout
