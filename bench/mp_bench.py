@@ -1,0 +1,157 @@
+"""Dragon's start method against stock multiprocessing, in one run.
+
+    dragon bench/mp_bench.py [--quick]
+    (or, without the launcher: python3 tests/python/programs/fake_node.py bench/mp_bench.py)
+
+Prints one row per measurement: the time (or rate) for each start method and
+the ratio stock/dragon (above 1: dragon is faster).
+"""
+
+import multiprocessing as mp
+import sys
+import time
+
+import dragon  # noqa: F401
+
+METHODS = ['dragon', 'spawn', 'forkserver', 'fork']
+QUICK = '--quick' in sys.argv
+
+
+def noop():
+    pass
+
+
+def queue_echo(inq, outq, n):
+    for _ in range(n):
+        outq.put(inq.get())
+
+
+def pipe_echo(conn, n):
+    for _ in range(n):
+        conn.send_bytes(conn.recv_bytes())
+
+
+def queue_produce(q, n, payload):
+    for _ in range(n):
+        q.put(payload)
+
+
+def timed(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def seq_start(ctx, n=10 if QUICK else 30):
+    def run():
+        for _ in range(n):
+            p = ctx.Process(target=noop)
+            p.start()
+            p.join(60)
+    return timed(run) / n * 1e3, 'ms/process'
+
+
+def burst_start(ctx, n=16):
+    def run():
+        procs = [ctx.Process(target=noop) for _ in range(n)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+    return timed(run) * 1e3, 'ms for 16'
+
+
+def queue_pingpong(ctx, n=500 if QUICK else 2000):
+    inq, outq = ctx.Queue(), ctx.Queue()
+    p = ctx.Process(target=queue_echo, args=(inq, outq, n))
+    p.start()
+    inq.put(b'x' * 8)
+    outq.get()          # warm: the child is up
+
+    def run():
+        for _ in range(n - 1):
+            inq.put(b'x' * 8)
+            outq.get()
+    t = timed(run)
+    p.join(60)
+    return t / (n - 1) * 1e6, 'us/round trip'
+
+
+def pipe_pingpong(ctx, n=500 if QUICK else 2000):
+    a, b = ctx.Pipe()
+    p = ctx.Process(target=pipe_echo, args=(b, n))
+    p.start()
+    a.send_bytes(b'x' * 8)
+    a.recv_bytes()
+
+    def run():
+        for _ in range(n - 1):
+            a.send_bytes(b'x' * 8)
+            a.recv_bytes()
+    t = timed(run)
+    p.join(60)
+    return t / (n - 1) * 1e6, 'us/round trip'
+
+
+def queue_stream(ctx, n, payload):
+    q = ctx.Queue()
+    p = ctx.Process(target=queue_produce, args=(q, n, payload))
+    p.start()
+    q.get()             # the first item waits for the child's start; not timed
+
+    def run():
+        for _ in range(n - 1):
+            q.get()
+    t = timed(run)
+    p.join(60)
+    return t, n - 1
+
+
+def small_objects(ctx):
+    t, n = queue_stream(ctx, 5000 if QUICK else 20000, (1, 'two', 3.0))
+    return n / t / 1e3, 'k items/s'
+
+
+def mib_1(ctx):
+    t, n = queue_stream(ctx, 50 if QUICK else 200, bytearray(1 << 20))
+    return n * 1 / t / 1024, 'GiB/s'
+
+
+def mib_64(ctx):
+    t, n = queue_stream(ctx, 3 if QUICK else 6, bytearray(64 << 20))
+    return n * 64 / t / 1024, 'GiB/s'
+
+
+BENCHES = [('Process start+join, sequential', seq_start, False),
+           ('16 Processes at once', burst_start, False),
+           ('Queue ping-pong 8 B', queue_pingpong, False),
+           ('Pipe ping-pong 8 B', pipe_pingpong, False),
+           ('Queue small objects', small_objects, True),
+           ('Queue 1 MiB bandwidth', mib_1, True),
+           ('Queue 64 MiB bandwidth', mib_64, True)]
+
+
+def main():
+    mp.set_start_method('dragon')
+    header = '%-32s' % 'benchmark' + ''.join('%12s' % m for m in METHODS) + '  unit'
+    print(header)
+    print('-' * len(header))
+    ratios = {m: [] for m in METHODS[1:]}
+    for title, bench, higher_is_better in BENCHES:
+        values = {}
+        for method in METHODS:
+            values[method], unit = bench(mp.get_context(method))
+        print('%-32s' % title + ''.join('%12.3g' % values[m] for m in METHODS) + '  ' + unit,
+              flush=True)
+        for m in METHODS[1:]:
+            ratio = (values['dragon'] / values[m] if higher_is_better
+                     else values[m] / values['dragon'])
+            ratios[m].append('%.2fx' % ratio)
+    print()
+    print('dragon speed-up over each stock method (above 1: dragon is faster):')
+    for m in METHODS[1:]:
+        print('  vs %-11s' % m + ' '.join('%8s' % r for r in ratios[m]))
+
+
+if __name__ == '__main__':
+    main()
