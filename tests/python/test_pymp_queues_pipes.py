@@ -29,3 +29,4 @@ def test_64_mib_payloads_through_queue_and_pipe(build):
         assert 'queue %s ok' % kind in r.stdout and 'pipe %s ok' % kind in r.stdout
     if 'numpy not importable' not in r.stdout:
         assert 'queue numpy ok' in r.stdout and 'pipe numpy ok' in r.stdout
+        assert 'numpy zero-copy ok' in r.stdout

@@ -31,6 +31,15 @@ def payloads():
     yield 'numpy', np.arange(SIZE // 8, dtype=np.float64)
 
 
+def in_received_block(arr):
+    '''The array is a view of the pool block the message arrived in (no copy).'''
+    base = arr.base
+    while base is not None and not isinstance(base, memoryview):
+        base = getattr(base, 'base', None)
+    return (isinstance(base, memoryview) and type(base.obj).__name__ == 'Message'
+            and base.obj.zero_copy)
+
+
 def same(a, b):
     if type(a) is not type(b):
         return False
@@ -58,7 +67,9 @@ if __name__ == '__main__':
         back = a.recv()
         assert same(obj, back), kind
         if kind == 'numpy':
+            assert in_received_block(back)
             back[0] = 42.0          # a received array is writable
+            print('numpy zero-copy ok', flush=True)
         print('pipe', kind, 'ok', flush=True)
     for p in procs:
         p.join(60)
