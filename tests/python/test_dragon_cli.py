@@ -1,0 +1,201 @@
+"""The dragon command end to end with non-Python programs: command line, exit
+codes, output forwarding and labels, stdin, signals, teardown, dragon-cleanup."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import clean_env, run
+
+
+def dragon(build, *args, **kwargs):
+    return run([str(build / "bin" / "dragon"), *args], timeout=kwargs.pop("timeout", 60), **kwargs)
+
+
+def start(build, *args, **env):
+    return subprocess.Popen([str(build / "bin" / "dragon"), *args], env=clean_env(**env),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def job_processes(job):
+    """Processes (of any kind) carrying DRAGON_JOB_ID=job in their environment."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if f"DRAGON_JOB_ID={job}".encode() in env:
+            found.append(int(entry))
+    return found
+
+
+def cleanup_would_remove(build):
+    out = run([str(build / "bin" / "dragon-cleanup"), "--dry-run"]).stdout
+    return {line for line in out.splitlines() if line.startswith("would ")}
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes(build):
+    before = cleanup_would_remove(build)
+    yield
+    left = cleanup_would_remove(build) - before
+    assert not left, left
+
+
+def test_help_and_version(build):
+    r = dragon(build, "--help")
+    assert r.returncode == 0 and "Usage: dragon [options] PROG [ARGS...]" in r.stdout
+    for opt in ["--nodes", "--single-node-override", "--wlm", "--transport", "--memory", "--port",
+                "--network-prefix", "--no-label", "--basic-label", "--verbose-label", "--log-level"]:
+        assert opt in r.stdout, opt
+    assert dragon(build, "--version").stdout.startswith("dragon 0.1.0")
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "no program given"),
+    (["--frobnicate", "true"], "unrecognised option '--frobnicate'"),
+    (["missing_program.py"], "cannot run missing_program.py: no such file"),
+    (["no-such-command-anywhere"], "not found on PATH"),
+    (["-N", "0", "true"], "--nodes must be at least 1"),
+    (["--basic-label", "--verbose-label", "true"], "choose one of"),
+])
+def test_bad_command_lines_exit_2_and_start_nothing(build, args, message):
+    before = set(os.listdir("/dev/shm"))
+    r = dragon(build, *args)
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr and "Try 'dragon --help'" in r.stderr
+    assert set(os.listdir("/dev/shm")) == before
+
+
+def test_options_after_prog_belong_to_prog(build):
+    r = dragon(build, "/bin/echo", "-l", "--nodes", "x")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "-l --nodes x\n"
+
+
+@pytest.mark.parametrize("script,code", [("exit 0", 0), ("exit 7", 7), ("kill -9 $$", 137),
+                                         ("kill -SEGV $$", 139)])
+def test_exit_code_is_the_head_programs(build, script, code):
+    assert dragon(build, "/bin/sh", "-c", script).returncode == code
+
+
+def test_named_unavailable_launcher_is_an_error(build):
+    r = dragon(build, "-w", "slurmm", "true")
+    assert r.returncode == 1
+    assert "no launcher plugin named 'slurmm'" in r.stderr
+
+
+def test_stdout_and_stderr_lines_arrive_whole_and_in_order(build):
+    script = ("i=0; while [ $i -lt 2000 ]; do echo out-$i-abcdefghijklmnopqrstuvwxyz; "
+              "echo err-$i >&2; i=$((i+1)); done; printf tail-without-newline")
+    r = dragon(build, "/bin/sh", "-c", script)
+    assert r.returncode == 0
+    out = r.stdout.split("\n")
+    assert out[:-1] == [f"out-{i}-abcdefghijklmnopqrstuvwxyz" for i in range(2000)]
+    assert out[-1] == "tail-without-newline"
+    assert r.stderr.split("\n")[:-1] == [f"err-{i}" for i in range(2000)]
+
+
+def test_labels(build):
+    basic = dragon(build, "--basic-label", "/bin/sh", "-c", "echo hi; echo oops >&2")
+    pid = basic.stdout.split(":")[0]
+    assert pid.isdigit() and basic.stdout == f"{pid}: hi\n" and basic.stderr.endswith(f"{pid}: oops\n")
+    verbose = dragon(build, "--verbose-label", "/bin/sh", "-c", "echo hi; echo oops >&2")
+    assert verbose.stdout.startswith("[stdout node 0 ") and verbose.stdout.endswith("] hi\n")
+    assert "[stderr node 0 " in verbose.stderr
+    plain = dragon(build, "/bin/sh", "-c", "echo hi")
+    assert plain.stdout == "hi\n"
+
+
+def test_stdin_reaches_the_head_program(build):
+    r = run([str(build / "bin" / "dragon"), "/bin/cat"], input="line one\nline two\n")
+    assert r.returncode == 0 and r.stdout == "line one\nline two\n"
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_tears_everything_down(build, signum, code):
+    p = start(build, "/bin/sh", "-c", "echo started; sleep 600 & sleep 600; wait")
+    assert p.stdout.readline() == "started\n"
+    job = f"j{p.pid}"
+    assert job_processes(job), "the job's processes should be running"
+    t0 = time.monotonic()
+    p.send_signal(signum)
+    p.communicate(timeout=10)
+    assert p.returncode == code
+    assert time.monotonic() - t0 < 5.5
+    assert job_processes(job) == []
+
+
+def test_program_ignoring_signals_is_killed_within_the_grace(build):
+    p = start(build, "/bin/sh", "-c", "trap '' TERM INT; echo started; while :; do sleep 1; done")
+    assert p.stdout.readline() == "started\n"
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    p.communicate(timeout=15)
+    assert p.returncode == 143
+    assert time.monotonic() - t0 < 7
+    assert job_processes(f"j{p.pid}") == []
+
+
+def test_second_interrupt_forces(build):
+    p = start(build, "/bin/sh", "-c", "trap '' TERM INT; echo started; while :; do sleep 1; done")
+    assert p.stdout.readline() == "started\n"
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    p.communicate(timeout=15)
+    assert p.returncode == 130
+    assert time.monotonic() - t0 < 3
+    assert job_processes(f"j{p.pid}") == []
+
+
+def test_orphans_of_the_head_program_are_ended(build):
+    r = dragon(build, "/bin/sh", "-c", "(sleep 600 &) ; echo done")
+    assert r.returncode == 0 and r.stdout == "done\n"
+
+
+def test_simulated_nodes(build):
+    r = dragon(build, "-N", "3", "-l", "debug", "/bin/sh", "-c", "echo node-$DRAGON_NODE_INDEX")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "node-0\n"
+    assert "wired up as node 2 of 3" in r.stderr
+
+
+def test_pool_is_created_with_the_selected_memory_plugin(build):
+    r = dragon(build, "--memory", "posix_shm", "/bin/sh", "-c",
+               'echo $DRAGON_NODE_POOL $DRAGON_MEMORY; ls /dev/shm')
+    assert r.returncode == 0, r.stderr
+    pool, memory = r.stdout.split("\n")[0].split()
+    assert memory == "posix_shm" and pool.startswith("dragon-j") and pool in r.stdout.split("\n")[1:]
+
+
+def test_bad_pool_size_is_a_clear_error(build):
+    r = run([str(build / "bin" / "dragon"), "true"], env=clean_env(DRAGON_DEFAULT_SEG_SZ="lots"))
+    assert r.returncode != 0
+    assert "DRAGON_DEFAULT_SEG_SZ='lots'" in r.stderr
+
+
+def test_cleanup_after_a_killed_frontend(build):
+    p = start(build, "/bin/sh", "-c", "echo started; sleep 600")
+    assert p.stdout.readline() == "started\n"
+    job = f"j{p.pid}"
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=10)
+    r = run([str(build / "bin" / "dragon-cleanup")])
+    assert r.returncode == 0
+    deadline = time.monotonic() + 5
+    while job_processes(job) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job_processes(job) == []
+    assert not [n for n in os.listdir("/dev/shm") if n.startswith(f"dragon-{job}-")]
+    again = run([str(build / "bin" / "dragon-cleanup")])
+    assert "nothing to remove" in again.stdout
