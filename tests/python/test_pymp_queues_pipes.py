@@ -30,3 +30,9 @@ def test_64_mib_payloads_through_queue_and_pipe(build):
     if 'numpy not importable' not in r.stdout:
         assert 'queue numpy ok' in r.stdout and 'pipe numpy ok' in r.stdout
         assert 'numpy zero-copy ok' in r.stdout
+
+
+def test_stock_pool_and_process_pool_executor_run_on_dragon(build):
+    r = harness.run_program(build, 'pool_executor.py')
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'pool ok' in r.stdout and 'executor ok' in r.stdout
