@@ -42,6 +42,8 @@ Message::Message(Message &&o) noexcept
     : small_(std::move(o.small_)), block_(std::exchange(o.block_, nullptr)),
       pool_(std::move(o.pool_)), size_(std::exchange(o.size_, 0))
 {
+    if (!block_ && size_ <= sizeof inline_)
+        std::memcpy(inline_, o.inline_, size_);
 }
 
 Message &Message::operator=(Message &&o) noexcept
@@ -302,8 +304,12 @@ Channel::Outcome Channel::recv_once(Message &out)
         size_t size = size_t(length & ((uint64_t(1) << slot_kind_shift) - 1));
         bool got = kind != kind_tombstone;
         if (kind == kind_inline) {
-            out.small_.resize(size);
-            std::memcpy(out.small_.data(), payload(s), size);
+            if (size <= sizeof out.inline_) {
+                std::memcpy(out.inline_, payload(s), size);
+            } else {
+                out.small_.resize(size);
+                std::memcpy(out.small_.data(), payload(s), size);
+            }
             out.size_ = size;
         } else if (kind == kind_block) {
             uint64_t handle;

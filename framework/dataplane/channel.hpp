@@ -42,7 +42,10 @@ public:
     Message &operator=(const Message &) = delete;
     ~Message();
 
-    const std::byte *data() const { return block_ ? block_ : small_.data(); }
+    const std::byte *data() const
+    {
+        return block_ ? block_ : size_ <= sizeof inline_ ? inline_ : small_.data();
+    }
     size_t size() const { return size_; }
     std::string str() const { return std::string(reinterpret_cast<const char *>(data()), size_); }
     bool zero_copy() const { return block_ != nullptr; }
@@ -52,6 +55,8 @@ public:
 
 private:
     friend class Channel;
+    // Small payloads land here without a heap allocation; larger inline slots use small_.
+    std::byte inline_[240];
     std::vector<std::byte> small_;
     std::byte *block_ = nullptr;
     std::shared_ptr<Pool> pool_;
