@@ -10,6 +10,8 @@
 # EOFError: a channel cannot tell which processes still hold an end.
 #
 
+import os
+
 from multiprocessing import BufferTooShort
 
 from . import _dragon
@@ -21,6 +23,8 @@ __all__ = ['Connection', 'Pipe']
 PIPE_CAPACITY = 1024     # messages in flight per direction before send() blocks
 PIPE_SLOT_SIZE = 256     # payloads up to 240 bytes travel inline in the slot
 
+_inherited_readiness = []
+
 
 class Connection:
     '''One end of a Pipe.'''
@@ -31,6 +35,7 @@ class Connection:
         self._readable = recv_channel is not None
         self._writable = send_channel is not None
         self._readiness = None
+        self._readiness_pid = None
         self._closed = False
 
     # -- state
@@ -62,16 +67,28 @@ class Connection:
     def fileno(self):
         '''File descriptor readable while a message waits (a per-process eventfd).'''
         self._check_closed()
-        if self._readiness is None:
+        # A readiness fd is mirrored by a thread, which a fork does not copy.
+        if self._readiness is None or self._readiness_pid != os.getpid():
+            self._drop_readiness()
             self._readiness = (self._recv_ch or self._send_ch).readiness_fd()
+            self._readiness_pid = os.getpid()
         return self._readiness.fileno()
+
+    def _drop_readiness(self):
+        readiness, self._readiness = self._readiness, None
+        if readiness is None:
+            return
+        if self._readiness_pid == os.getpid():
+            readiness.close()
+        else:
+            # Inherited through a fork: its thread does not exist here, and joining
+            # it would never return. Keep it (and its fd) for the process's life.
+            _inherited_readiness.append(readiness)
 
     def close(self):
         if not self._closed:
             self._closed = True
-            if self._readiness is not None:
-                self._readiness.close()
-                self._readiness = None
+            self._drop_readiness()
             self._recv_ch = self._send_ch = None
 
     def __enter__(self):
@@ -82,7 +99,7 @@ class Connection:
 
     def __del__(self):
         if getattr(self, '_readiness', None) is not None:
-            self._readiness.close()
+            self._drop_readiness()
 
     # -- sending
 

@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'programs'))
 import harness  # noqa: E402
 
@@ -44,3 +46,17 @@ def test_clear_error_when_not_started_by_dragon(build):
     for what in ('start', 'Queue', 'Pipe'):
         line = next(l for l in r.stdout.splitlines() if l.startswith(what + ' error:'))
         assert 'run it as `dragon not_under_dragon.py`' in line, line
+
+
+def test_warm_server_started_by_dragon_node_runs_children(build):
+    """The real launcher, no stand-in: dragon-node starts dragon.warm_server, puts the
+    package on PYTHONPATH, and forwards a child's stderr (this program needs no pool)."""
+    if not (build / 'bin' / 'dragon-node').exists():
+        pytest.skip('dragon-node is not built')
+    env = harness.env_for(build)
+    del env['PYTHONPATH']
+    r = subprocess.run([str(build / 'bin' / 'dragon'), str(harness.PROGRAMS / 'child_exception.py')],
+                       env=env, capture_output=True, text=True, timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert 'exitcode 1' in r.stdout
+    assert 'ValueError: boom-from-the-child' in r.stderr
