@@ -33,7 +33,7 @@ std::string cache_key(const std::string &plugin, const std::string &name) { retu
 
 Pool::Pool(Segment segment, const std::string &plugin_name, bool owner)
     : segment_(std::move(segment)), name_(segment_.name()), plugin_name_(plugin_name),
-      header_(static_cast<PoolHeader *>(segment_.data())),
+      lock_what_("pool " + name_), header_(static_cast<PoolHeader *>(segment_.data())),
       base_(static_cast<uint8_t *>(segment_.data())), owner_pid_(owner ? getpid() : 0)
 {
 }
@@ -118,7 +118,7 @@ void Pool::destroy()
 template <typename Fn> auto Pool::locked(Timeout timeout, Fn &&fn) const
 {
     Buddy buddy(&header_->buddy, base_ + header_->units_offset, base_ + header_->heap_offset);
-    header_->lock.lock(Deadline(timeout), "pool " + name_, [&] { buddy.rebuild(); });
+    header_->lock.lock(Deadline(timeout), lock_what_, [&] { buddy.rebuild(); });
     struct Unlock {
         PoolHeader *h;
         ~Unlock() { h->lock.unlock(); }

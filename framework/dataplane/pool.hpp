@@ -77,6 +77,7 @@ private:
     Segment segment_;
     std::string name_;
     std::string plugin_name_;
+    std::string lock_what_; // "pool <name>", built once: lock() is on every allocate/free
     PoolHeader *header_;
     uint8_t *base_;
     int owner_pid_; // creator's pid, or 0: only the creator's process removes the segment
