@@ -33,7 +33,7 @@ from dragon import _dragon                       # noqa: F401
 from dragon import popen_dragon
 
 HEADER = popen_dragon.HEADER
-# A client sends its header at once after connecting; a stuck one is dropped.
+# Bounds reading a request that has started to arrive, and a child reading its payload.
 CLIENT_TIMEOUT = 10.0
 REAP_INTERVAL = 1.0
 
@@ -44,6 +44,7 @@ class WarmServer(object):
         self.listener = listener
         self.control = control
         self.children = {}              # pid -> client connection (the sentinel)
+        self.pending = set()            # connections whose request has not arrived yet
         self.sig_r, self.sig_w = os.pipe()
         os.set_blocking(self.sig_r, False)
         os.set_blocking(self.sig_w, False)
@@ -88,12 +89,20 @@ class WarmServer(object):
                 conn, _ = self.listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            try:
-                self.start_child(conn)
-            except Exception as e:
-                print('dragon.warm_server: cannot start a process: %r' % (e,),
-                      file=sys.stderr, flush=True)
-                conn.close()
+            # Read the request when it is there: a slow client never holds up others.
+            self.pending.add(conn)
+            self.selector.register(conn, selectors.EVENT_READ,
+                                   lambda conn=conn: self.request(conn))
+
+    def request(self, conn):
+        self.selector.unregister(conn)
+        self.pending.discard(conn)
+        try:
+            self.start_child(conn)
+        except Exception as e:
+            print('dragon.warm_server: cannot start a process: %r' % (e,),
+                  file=sys.stderr, flush=True)
+            conn.close()
 
     def reap(self):
         while True:
@@ -161,9 +170,10 @@ class WarmServer(object):
         self.control.close()
         os.close(self.sig_r)
         os.close(self.sig_w)
-        for other in self.children.values():
+        for other in list(self.children.values()) + list(self.pending):
             other.close()
         self.children.clear()
+        self.pending.clear()
 
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)

@@ -26,7 +26,7 @@ def test_process_lifecycle(build):
     r = harness.run_program(build, 'process_lifecycle.py')
     assert r.returncode == 0, r.stdout + r.stderr
     for line in ('identity ok', 'exitcode ok', 'terminate ok', 'kill ok', 'sentinels ok',
-                 'parent alive ok'):
+                 'parent alive ok', 'no runtime sockets inherited ok'):
         assert line in r.stdout
 
 

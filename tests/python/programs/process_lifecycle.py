@@ -3,6 +3,7 @@
 import multiprocessing as mp
 import os
 import signal
+import socket
 import sys
 import time
 from multiprocessing.connection import wait
@@ -23,6 +24,23 @@ def sleeper(seconds):
 
 def exit_with(code):
     sys.exit(code)
+
+
+def runtime_sockets_seen(q):
+    '''The warm server's listening socket or node control socket, if inherited.'''
+    seen = []
+    for name in os.listdir('/proc/self/fd'):
+        fd = int(name)
+        try:
+            s = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        with s:
+            if s.type == socket.SOCK_SEQPACKET:
+                seen.append('control socket')
+            elif s.family == socket.AF_UNIX and s.getsockname() == os.environ['DRAGON_WARM_SOCKET']:
+                seen.append('listening socket')
+    q.put(seen)
 
 
 def wait_for_parent_alive(q):
@@ -92,6 +110,16 @@ if __name__ == '__main__':
             pending.pop(s).join(5)
     assert not pending and all(p.exitcode == 0 for p in procs)
     print('sentinels ok', flush=True)
+
+    # A client that connects and says nothing holds up nobody.
+    stalled = socket.socket(socket.AF_UNIX)
+    stalled.connect(os.environ['DRAGON_WARM_SOCKET'])
+    p = mp.Process(target=runtime_sockets_seen, args=(q,))
+    p.start()
+    assert q.get(timeout=30) == []
+    p.join(30)
+    stalled.close()
+    print('no runtime sockets inherited ok', flush=True)
 
     p = mp.Process(target=wait_for_parent_alive, args=(q,))
     p.start()
