@@ -115,8 +115,10 @@ if __name__ == '__main__':
     stalled = socket.socket(socket.AF_UNIX)
     stalled.connect(os.environ['DRAGON_WARM_SOCKET'])
     p = mp.Process(target=runtime_sockets_seen, args=(q,))
+    t0 = time.monotonic()
     p.start()
     assert q.get(timeout=30) == []
+    assert time.monotonic() - t0 < 5, "a stalled client held up the warm server"
     p.join(30)
     stalled.close()
     print('no runtime sockets inherited ok', flush=True)
