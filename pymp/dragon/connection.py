@@ -6,13 +6,20 @@
 # works on Connections and Process sentinels together. Connections pickle to
 # their channel descriptors; the receiving process attaches the same channels.
 #
-# Unlike an OS pipe, closing one end does not make the other end's recv() raise
-# EOFError: a channel cannot tell which processes still hold an end.
+# End of file, as with an OS pipe: a Pipe's sending end is counted in a small
+# "writers" channel holding one token per holder (the creator's, plus one per
+# pickled copy, taken at pickling so a copy in transit counts). Closing an end,
+# its garbage collection, or the exit of its process (a multiprocessing
+# finalizer) takes a token back; whoever takes the last one sends an EOF marker
+# after the data, so the reader's recv() raises EOFError, poll() is True and the
+# readiness fd is readable. A SIGKILLed holder never gives its token back: then,
+# unlike an OS pipe, the reader sees no EOF.
 #
 
 import os
 
 from multiprocessing import BufferTooShort
+from multiprocessing import util
 
 from . import _dragon
 from . import reduction
@@ -23,15 +30,37 @@ __all__ = ['Connection', 'Pipe']
 PIPE_CAPACITY = 1024     # messages in flight per direction before send() blocks
 PIPE_SLOT_SIZE = 256     # payloads up to 240 bytes travel inline in the slot
 
+WRITER_TOKENS = 1024     # holders (processes, copies) of one sending end
+EOF_MARKER = b'\x02dragon-eof\x02'
+
 _inherited_readiness = []
+
+
+def _release_writer(writers, channel):
+    '''One holder of a sending end is gone; the last one marks end of file.'''
+    try:
+        writers.try_recv()
+        if writers.size() == 0:
+            channel.try_send(EOF_MARKER)
+    except Exception:
+        pass                # the channels were destroyed: nobody is reading
 
 
 class Connection:
     '''One end of a Pipe.'''
 
-    def __init__(self, recv_channel=None, send_channel=None):
+    def __init__(self, recv_channel=None, send_channel=None, writers=None):
         self._recv_ch = recv_channel
         self._send_ch = send_channel
+        self._writers = writers
+        self._writer_release = None
+        if writers is not None:
+            self._holder_pid = os.getpid()
+            self._hold_writer()
+            # A child's Process._bootstrap clears the finalizers (also the one made
+            # while unpickling its arguments) and then runs the after-fork hooks.
+            util.register_after_fork(self, Connection._hold_writer)
+        self._eof = False
         self._readable = recv_channel is not None
         self._writable = send_channel is not None
         self._readiness = None
@@ -39,6 +68,17 @@ class Connection:
         self._closed = False
 
     # -- state
+
+    def _hold_writer(self):
+        if self._writers is None:
+            return
+        if self._holder_pid != os.getpid():
+            # A copy made by fork, not by pickling: one more holder.
+            self._writers.try_send(b'')
+            self._holder_pid = os.getpid()
+        # Gives the token back at close(), at garbage collection or at the process's exit.
+        self._writer_release = util.Finalize(self, _release_writer,
+                                             (self._writers, self._send_ch), exitpriority=-100)
 
     def _check_closed(self):
         if self._closed:
@@ -89,7 +129,9 @@ class Connection:
         if not self._closed:
             self._closed = True
             self._drop_readiness()
-            self._recv_ch = self._send_ch = None
+            if self._writer_release is not None:
+                self._writer_release()
+            self._recv_ch = self._send_ch = self._writers = None
 
     def __enter__(self):
         return self
@@ -134,7 +176,7 @@ class Connection:
         self._check_readable()
         if maxlength is not None and maxlength < 0:
             raise ValueError("negative maxlength")
-        msg = self._recv_ch.recv()
+        msg = self._recv_message()
         if maxlength is not None and len(msg) > maxlength:
             raise OSError("bad message length")
         return msg.tobytes()
@@ -149,29 +191,57 @@ class Connection:
                 raise ValueError("negative offset")
             elif offset > bytesize:
                 raise ValueError("offset too large")
+            if self._eof:
+                raise EOFError
             got = self._recv_ch.recv_into(m.cast('B'), offset * itemsize)
-        if not isinstance(got, int):
-            raise BufferTooShort(got.tobytes())
+            if not isinstance(got, int):
+                self._check_eof(got)
+                raise BufferTooShort(got.tobytes())
+            start = offset * itemsize
+            if got == len(EOF_MARKER) and m.cast('B')[start:start + got] == EOF_MARKER:
+                self._at_eof()
         return got
 
     def recv(self):
         self._check_closed()
         self._check_readable()
-        return reduction.recv_object(self._recv_ch)
+        return reduction.loads_message(self._recv_message())
 
     def poll(self, timeout=0.0):
         '''Whether there is data to read, waiting up to `timeout` (None: forever).'''
         self._check_closed()
         self._check_readable()
-        return self._recv_ch.poll(timeout)
+        return self._eof or self._recv_ch.poll(timeout)
+
+    def _recv_message(self):
+        if self._eof:
+            raise EOFError
+        msg = self._recv_ch.recv()
+        self._check_eof(msg)
+        return msg
+
+    def _check_eof(self, msg):
+        if len(msg) == len(EOF_MARKER) and msg.tobytes() == EOF_MARKER:
+            self._at_eof()
+
+    def _at_eof(self):
+        self._eof = True
+        # Put the marker back for the other holders of this receiving end.
+        self._recv_ch.try_send(EOF_MARKER)
+        raise EOFError
 
     # -- pickling: by channel descriptors
 
     def __reduce__(self):
         self._check_closed()
+        if self._writers is not None:
+            # The copy holds the sending end from now on, even while in transit.
+            if not self._writers.try_send(b''):
+                raise OSError('too many copies of this connection (%d)' % WRITER_TOKENS)
         return (_rebuild_connection,
                 (self._recv_ch.descriptor if self._recv_ch else None,
-                 self._send_ch.descriptor if self._send_ch else None))
+                 self._send_ch.descriptor if self._send_ch else None,
+                 self._writers.descriptor if self._writers else None))
 
     def __repr__(self):
         state = 'closed' if self._closed else (
@@ -180,20 +250,27 @@ class Connection:
         return '<%s %s>' % (type(self).__name__, state)
 
 
-def _rebuild_connection(recv_desc, send_desc):
+def _rebuild_connection(recv_desc, send_desc, writers_desc=None):
     attach = _dragon.Channel.attach
     return Connection(attach(recv_desc) if recv_desc else None,
-                      attach(send_desc) if send_desc else None)
+                      attach(send_desc) if send_desc else None,
+                      attach(writers_desc) if writers_desc else None)
 
 
 def _new_channel():
     return _dragon.Channel.create(runtime.node_pool(), PIPE_CAPACITY, PIPE_SLOT_SIZE)
 
 
+def _new_writers():
+    writers = _dragon.Channel.create(runtime.node_pool(), WRITER_TOKENS, 64)
+    writers.send(b'', 0)        # the creator's end
+    return writers
+
+
 def Pipe(duplex=True):
     '''Returns (conn1, conn2); with duplex=False conn1 only receives, conn2 only sends.'''
     if duplex:
         a, b = _new_channel(), _new_channel()
-        return Connection(a, b), Connection(b, a)
+        return Connection(a, b, _new_writers()), Connection(b, a, _new_writers())
     ch = _new_channel()
-    return Connection(recv_channel=ch), Connection(send_channel=ch)
+    return Connection(recv_channel=ch), Connection(send_channel=ch, writers=_new_writers())

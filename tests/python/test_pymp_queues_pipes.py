@@ -18,7 +18,7 @@ def test_queues(build):
 def test_pipes(build):
     r = harness.run_program(build, 'pipes.py')
     assert r.returncode == 0, r.stdout + r.stderr
-    for line in ('duplex ok', 'duplex child ok', 'one-way ok', 'wait ok', 'close ok'):
+    for line in ('duplex ok', 'duplex child ok', 'one-way ok', 'wait ok', 'eof ok', 'close ok'):
         assert line in r.stdout
 
 

@@ -15,6 +15,11 @@ def echo(conn):
         conn.send(obj)
 
 
+def send_three_and_exit(w):
+    for i in range(3):
+        w.send(i)
+
+
 def write_later(w, delay, payload):
     time.sleep(delay)
     w.send_bytes(payload)
@@ -90,7 +95,44 @@ if __name__ == '__main__':
     assert wait([r], 0.05) == []
     print('wait ok', flush=True)
 
-    for c in (a, b, r, w, r2, w2):
+    # End of file: once every holder of the sending end has closed it or exited.
+    r3, w3 = mp.Pipe(duplex=False)
+    w3.send('last')
+    w3.close()
+    assert r3.recv() == 'last'
+    for _ in range(2):
+        try:
+            r3.recv()
+        except EOFError:
+            pass
+        else:
+            raise AssertionError('expected EOFError after the writer closed')
+    assert r3.poll(0)
+    r4, w4 = mp.Pipe(duplex=False)
+    sender = mp.Process(target=send_three_and_exit, args=(w4,))
+    sender.start()
+    w4.close()              # the child's copy keeps the end open
+    got = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert wait([r4], 30) == [r4]
+        try:
+            got.append(r4.recv())
+        except EOFError:
+            break
+    assert got == [0, 1, 2], got
+    sender.join(30)
+    d1, d2 = mp.Pipe()
+    d2.close()
+    try:
+        d1.recv_bytes()
+    except EOFError:
+        pass
+    else:
+        raise AssertionError('expected EOFError on a duplex pipe')
+    print('eof ok', flush=True)
+
+    for c in (a, b, r, w, r2, w2, r3, r4, d1):
         c.close()
     try:
         a.send(1)
