@@ -193,12 +193,11 @@ class Connection:
                 raise ValueError("offset too large")
             if self._eof:
                 raise EOFError
-            got = self._recv_ch.recv_into(m.cast('B'), offset * itemsize)
+            got = self._recv_ch.recv_into(m.cast('B'), offset)   # offset in bytes, as stock
             if not isinstance(got, int):
                 self._check_eof(got)
                 raise BufferTooShort(got.tobytes())
-            start = offset * itemsize
-            if got == len(EOF_MARKER) and m.cast('B')[start:start + got] == EOF_MARKER:
+            if got == len(EOF_MARKER) and m.cast('B')[offset:offset + got] == EOF_MARKER:
                 self._at_eof()
         return got
 

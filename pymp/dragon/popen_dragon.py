@@ -4,7 +4,8 @@
 #
 # The client connects to DRAGON_WARM_SOCKET and sends one header (payload length,
 # SCM_RIGHTS: the read end of a pipe whose write end we keep, which becomes the
-# child's parent sentinel, then any fds passed with duplicate_for_child), then
+# child's parent sentinel, our resource tracker's fd, so that the child shares it
+# as with spawn and forkserver, then any fds passed with duplicate_for_child), then
 # the payload: our environment, the preparation data and the pickled Process.
 # The server forks, replies with the child's pid, and later writes the child's
 # returncode and closes the connection: that connection is our sentinel.
@@ -17,6 +18,7 @@ import socket
 import struct
 
 from multiprocessing import forkserver
+from multiprocessing import resource_tracker
 from multiprocessing import spawn
 from multiprocessing import util
 from multiprocessing.context import reduction, set_spawning_popen
@@ -68,7 +70,8 @@ class DragonPopen(object):
             reduction.dump(process_obj, buf)
         finally:
             set_spawning_popen(None)
-        if len(self._fds) + 1 > MAX_FDS:
+        tracker_fd = resource_tracker.getfd()
+        if len(self._fds) + 2 > MAX_FDS:
             raise ValueError('too many fds')
 
         child_r, parent_w = os.pipe()
@@ -77,7 +80,7 @@ class DragonPopen(object):
                 client.settimeout(START_TIMEOUT)
                 client.connect(runtime.warm_socket_path())
                 payload = buf.getbuffer()
-                socket.send_fds(client, [HEADER.pack(len(payload))], [child_r] + self._fds)
+                socket.send_fds(client, [HEADER.pack(len(payload))], [child_r, tracker_fd] + self._fds)
                 client.sendall(payload)
                 del payload
                 self.pid = _read_pid(client)

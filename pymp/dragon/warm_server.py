@@ -24,7 +24,7 @@ import multiprocessing.connection                # noqa: F401
 import multiprocessing.queues                    # noqa: F401
 import pickle
 import threading                                 # noqa: F401
-from multiprocessing import forkserver, process, spawn
+from multiprocessing import forkserver, process, resource_tracker, spawn
 
 import dragon                                    # noqa: F401
 import dragon.connection                         # noqa: F401
@@ -126,7 +126,7 @@ class WarmServer(object):
     def start_child(self, conn):
         conn.settimeout(CLIENT_TIMEOUT)
         header, fds, _, _ = socket.recv_fds(conn, HEADER.size, popen_dragon.MAX_FDS)
-        if len(header) != HEADER.size or not fds:
+        if len(header) != HEADER.size or len(fds) < 2:
             for fd in fds:
                 os.close(fd)
             raise ValueError('malformed request')
@@ -191,7 +191,8 @@ class WarmServer(object):
         conn.close()
 
         parent_sentinel = fds[0]
-        popen_dragon._inherited_fds[:] = fds[1:]
+        resource_tracker._resource_tracker._fd = fds[1]
+        popen_dragon._inherited_fds[:] = fds[2:]
         with io.BytesIO(data) as from_parent:
             environ = pickle.load(from_parent)
             os.environ.clear()

@@ -63,7 +63,7 @@ if __name__ == '__main__':
     assert r.recv_bytes_into(buf, 3) == 10 and buf[3:13] == b'0123456789'
     arr = array.array('i', [0] * 4)
     w.send_bytes(array.array('i', [7, 8]))
-    assert r.recv_bytes_into(arr, 1) == 8 and arr.tolist() == [0, 7, 8, 0]
+    assert r.recv_bytes_into(arr, 4) == 8 and arr.tolist() == [0, 7, 8, 0]   # offset in bytes
     w.send_bytes(b'x' * 100)
     try:
         r.recv_bytes_into(bytearray(10))
