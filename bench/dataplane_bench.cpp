@@ -30,7 +30,10 @@ namespace {
 constexpr double row_seconds = 1.5;
 constexpr Timeout op_timeout = 10s;
 
-double now_s() { return Deadline::now_ns() * 1e-9; }
+double now_s()
+{
+    return Deadline::now_ns() * 1e-9;
+}
 
 pid_t spawn(const std::function<void()> &body)
 {
@@ -229,8 +232,14 @@ double alloc_free_rate(const std::shared_ptr<Pool> &pool, int processes)
     return total;
 }
 
-std::string rate(double per_s) { return fixed(per_s / 1e6, 2) + " M/s"; }
-std::string gbps(double bytes_per_s) { return fixed(bytes_per_s / 1e9, 2) + " GB/s"; }
+std::string rate(double per_s)
+{
+    return fixed(per_s / 1e6, 2) + " M/s";
+}
+std::string gbps(double bytes_per_s)
+{
+    return fixed(bytes_per_s / 1e9, 2) + " GB/s";
+}
 
 } // namespace
 
@@ -239,8 +248,8 @@ int main()
     (void)job_id();
     std::string plugin = std::getenv("DRAGON_MEMORY") ? std::getenv("DRAGON_MEMORY") : "posix_shm";
     auto pool = Pool::create(MemoryPlugin::named(plugin), segment_name("bench"), size_t(256) << 20);
-    std::printf("dataplane_bench: memory plugin %s, 256 MiB pool, %.1f s per row\n\n", plugin.c_str(),
-                row_seconds);
+    std::printf("dataplane_bench: memory plugin %s, 256 MiB pool, %.1f s per row\n\n",
+                plugin.c_str(), row_seconds);
     print_header();
 
     double ch = channel_pingpong(pool);
@@ -250,8 +259,8 @@ int main()
     print_row("ping-pong 8 B one-way: channel", fixed(ch, 3) + " us", "", "");
     print_row("ping-pong 8 B one-way: pipe", fixed(pp, 3) + " us", fixed(pp / ch, 1) + "x",
               "pipe / channel (floor >= 10x)");
-    print_row("ping-pong 8 B one-way: UNIX socketpair", fixed(sp, 3) + " us", fixed(sp / ch, 1) + "x",
-              "socketpair / channel");
+    print_row("ping-pong 8 B one-way: UNIX socketpair", fixed(sp, 3) + " us",
+              fixed(sp / ch, 1) + "x", "socketpair / channel");
     if (ucx.ok)
         print_row("ping-pong 8 B one-way: ucx_perftest posix", fixed(ucx.one_way_us, 3) + " us",
                   fixed(ch / ucx.one_way_us, 2) + "x",

@@ -40,7 +40,8 @@ UcxLatency ucx_tag_latency(int iterations)
     }
     int port = 20000 + getpid() % 20000;
     std::string env = "UCX_TLS=posix,self UCX_NET_DEVICES=lo timeout 30 ";
-    std::string args = " -t tag_lat -s 8 -n " + std::to_string(iterations) + " -p " + std::to_string(port);
+    std::string args =
+        " -t tag_lat -s 8 -n " + std::to_string(iterations) + " -p " + std::to_string(port);
     pid_t server = fork();
     if (server == 0) {
         std::string cmd = env + "ucx_perftest" + args + " >/dev/null 2>&1";
@@ -74,7 +75,8 @@ UcxLatency ucx_tag_latency(int iterations)
         r.why = "ucx_perftest gave no result: " + last;
         return r;
     }
-    // "Final: <iters> <p50 lat> <avg lat> <overall lat> <bw avg> <bw overall> <rate avg> <rate overall>"
+    // "Final: <iters> <p50 lat> <avg lat> <overall lat> <bw avg> <bw overall> <rate avg> <rate
+    // overall>"
     std::istringstream line(out.substr(at + 6));
     double iters, p50, avg, overall;
     if (!(line >> iters >> p50 >> avg >> overall)) {

@@ -28,7 +28,8 @@ int main(int argc, char **argv)
             dragon::log::set_level(dragon::log::parse_level(*options.log_level));
         command = dragon::cli::resolve_program(options.program);
     } catch (const dragon::cli::UsageError &e) {
-        std::cerr << "dragon: " << e.what() << "\n" << "Try 'dragon --help'.\n";
+        std::cerr << "dragon: " << e.what() << "\n"
+                  << "Try 'dragon --help'.\n";
         return 2;
     } catch (const dragon::Error &e) {
         std::cerr << "dragon: " << e.what() << "\n";

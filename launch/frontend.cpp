@@ -15,8 +15,8 @@
 #include <csignal>
 #include <cstring>
 #include <filesystem>
-#include <utility>
 #include <unistd.h>
+#include <utility>
 
 namespace dragon::cli {
 namespace {
@@ -33,8 +33,8 @@ std::string sibling_program(const std::string &name)
         throw Error(DRAGON_ERR_INTERNAL, "cannot locate the dragon executable: " + ec.message());
     auto path = self.parent_path() / name;
     if (access(path.c_str(), X_OK) != 0)
-        throw Error(DRAGON_ERR_NOT_FOUND, "cannot find " + path.string() +
-                                              ": the Dragon installation is incomplete");
+        throw Error(DRAGON_ERR_NOT_FOUND,
+                    "cannot find " + path.string() + ": the Dragon installation is incomplete");
     return path.string();
 }
 
@@ -113,20 +113,23 @@ Plan plan_job(const FrontendOptions &options, const std::vector<std::string> &co
         log::warning(w);
 
     std::string single = "local";
-    Selected launcher = registry.select(
-        DRAGON_PLUGIN_LAUNCHER, options.single_node_override ? &single : override_of(options.launcher));
+    Selected launcher =
+        registry.select(DRAGON_PLUGIN_LAUNCHER,
+                        options.single_node_override ? &single : override_of(options.launcher));
     log::info(launcher.decision);
     Selected memory = registry.select(DRAGON_PLUGIN_MEMORY, override_of(options.memory));
     log::info(memory.decision);
     if (options.transport || std::getenv("DRAGON_TRANSPORT_AGENT"))
-        log::info(registry.select(DRAGON_PLUGIN_TRANSPORT, override_of(options.transport)).decision);
+        log::info(
+            registry.select(DRAGON_PLUGIN_TRANSPORT, override_of(options.transport)).decision);
 
     Plan plan;
     plan.launcher = launcher.plugin;
     plan.memory = memory.plugin->name();
     plan.nodes = options.single_node_override ? 1 : options.nodes;
-    plan.node_argv = {sibling_program("dragon-node"), "--labels", label_mode_name(options.labels),
-                      "--log-level", log::level_name(log::level()), "--"};
+    plan.node_argv = {sibling_program("dragon-node"),  "--labels",
+                      label_mode_name(options.labels), "--log-level",
+                      log::level_name(log::level()),   "--"};
     plan.node_argv.insert(plan.node_argv.end(), command.begin(), command.end());
     plan.node_env = {"DRAGON_JOB_ID=" + job, "DRAGON_MEMORY=" + plan.memory,
                      "DRAGON_FRONTEND_PID=" + std::to_string(getpid())};

@@ -41,9 +41,9 @@ po::options_description describe()
 }
 
 // Options that consume the following argument when not written as --opt=value or -Xvalue.
-const std::set<std::string> takes_value = {"-l", "--log-level", "-N",        "--nodes",
-                                           "-w", "--wlm",       "-t",        "--transport",
-                                           "-p", "--port",      "--memory",  "--network-prefix"};
+const std::set<std::string> takes_value = {"-l", "--log-level", "-N",       "--nodes",
+                                           "-w", "--wlm",       "-t",       "--transport",
+                                           "-p", "--port",      "--memory", "--network-prefix"};
 
 } // namespace
 

@@ -21,7 +21,7 @@ struct FrontendOptions {
     std::optional<std::string> launcher; // -w/--wlm, else DRAGON_LAUNCHER
     std::optional<std::string> transport;
     std::optional<std::string> memory;
-    uint16_t port = 0;                   // 0: ephemeral
+    uint16_t port = 0; // 0: ephemeral
     std::string network_prefix;
     LabelMode labels = LabelMode::None;
     std::vector<std::string> program; // PROG ARGS...

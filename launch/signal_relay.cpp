@@ -27,7 +27,13 @@ void install_termination_handlers()
         sigaction(signum, &action, nullptr);
 }
 
-int first_termination_signal() { return first_signal.load(); }
-int termination_signal_count() { return signal_count.load(); }
+int first_termination_signal()
+{
+    return first_signal.load();
+}
+int termination_signal_count()
+{
+    return signal_count.load();
+}
 
 } // namespace dragon::cli

@@ -21,7 +21,10 @@ void init_from_environment(std::string_view program_name)
     set_level(debug && *debug ? DRAGON_LOG_DEBUG : DRAGON_LOG_WARNING);
 }
 
-void set_program(std::string_view program_name) { program = std::string(program_name); }
+void set_program(std::string_view program_name)
+{
+    program = std::string(program_name);
+}
 
 dragon_log_level parse_level(std::string_view text)
 {

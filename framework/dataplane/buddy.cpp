@@ -11,8 +11,14 @@ constexpr uint8_t state_free = 0x40;
 constexpr uint8_t state_used = 0x80;
 constexpr uint8_t state_mask = 0xC0;
 
-uint8_t encode(uint8_t state, int order) { return uint8_t(state | order); }
-int order_of(uint8_t b) { return b & 0x3F; }
+uint8_t encode(uint8_t state, int order)
+{
+    return uint8_t(state | order);
+}
+int order_of(uint8_t b)
+{
+    return b & 0x3F;
+}
 
 // One-byte stores are single instructions; the release fence keeps the
 // crash-ordering of the updates documented in buddy.hpp.
@@ -47,8 +53,8 @@ void Buddy::init(uint64_t heap_size)
     uint64_t off = 0;
     while (off + (uint64_t(1) << buddy_min_order) <= s_->heap_size) {
         int order = int(s_->max_order);
-        while (order > buddy_min_order &&
-               ((off & ((uint64_t(1) << order) - 1)) || off + (uint64_t(1) << order) > s_->heap_size))
+        while (order > buddy_min_order && ((off & ((uint64_t(1) << order) - 1)) ||
+                                           off + (uint64_t(1) << order) > s_->heap_size))
             --order;
         store(unit(off), encode(state_free, order));
         push(order, off);

@@ -44,7 +44,9 @@ struct BuddyState {
 // A view binding the shared state to this process's mapping of the heap.
 class Buddy {
 public:
-    Buddy(BuddyState *state, uint8_t *units, uint8_t *heap) : s_(state), units_(units), heap_(heap) {}
+    Buddy(BuddyState *state, uint8_t *units, uint8_t *heap) : s_(state), units_(units), heap_(heap)
+    {
+    }
 
     // Number of state bytes needed for a heap of `heap_size` bytes.
     static size_t unit_bytes(size_t heap_size) { return heap_size >> buddy_min_order; }

@@ -24,7 +24,10 @@ constexpr int64_t sleep_slice_ns = 50'000'000;
 
 constexpr std::string_view descriptor_prefix = "dragon-channel:";
 
-std::byte *payload(SlotHeader *s) { return reinterpret_cast<std::byte *>(s + 1); }
+std::byte *payload(SlotHeader *s)
+{
+    return reinterpret_cast<std::byte *>(s + 1);
+}
 
 // Moves `position` from `from` to from + 1 unless someone already did; never changes `from`.
 void advance(std::atomic<uint64_t> &position, uint64_t from)
@@ -32,7 +35,10 @@ void advance(std::atomic<uint64_t> &position, uint64_t from)
     position.compare_exchange_strong(from, from + 1, std::memory_order_acq_rel);
 }
 
-void store_length(SlotHeader *s, uint64_t value) { __atomic_store_n(&s->length, value, __ATOMIC_RELAXED); }
+void store_length(SlotHeader *s, uint64_t value)
+{
+    __atomic_store_n(&s->length, value, __ATOMIC_RELAXED);
+}
 
 } // namespace
 
@@ -65,7 +71,10 @@ Message::~Message()
     }
 }
 
-void *Message::release() { return std::exchange(block_, nullptr); }
+void *Message::release()
+{
+    return std::exchange(block_, nullptr);
+}
 
 // ---- Channel lifetime -----------------------------------------------------------------------
 
@@ -138,7 +147,10 @@ Channel &Channel::operator=(Channel &&o) noexcept
     return *this;
 }
 
-Channel::~Channel() { release(); }
+Channel::~Channel()
+{
+    release();
+}
 
 void Channel::release()
 {
@@ -188,9 +200,18 @@ std::string Channel::descriptor() const
            std::to_string(pool_->handle_of(header_));
 }
 
-uint32_t Channel::capacity() const { return header_->capacity; }
-uint32_t Channel::inline_max() const { return header_->inline_max; }
-bool Channel::destroyed() const { return header_->destroyed.load(std::memory_order_acquire) != 0; }
+uint32_t Channel::capacity() const
+{
+    return header_->capacity;
+}
+uint32_t Channel::inline_max() const
+{
+    return header_->inline_max;
+}
+bool Channel::destroyed() const
+{
+    return header_->destroyed.load(std::memory_order_acquire) != 0;
+}
 
 size_t Channel::size() const
 {
@@ -282,9 +303,7 @@ Channel::Outcome Channel::recv_once(Message &out)
             continue;
         }
         switch (slot_phase(st)) {
-        case slot_taking:
-            advance(h->dequeue_pos, pos);
-            continue;
+        case slot_taking: advance(h->dequeue_pos, pos); continue;
         case slot_claimed:
             if (!process_dead(slot_pid(st)))
                 return Outcome::would_block; // the producer is still writing
@@ -391,10 +410,9 @@ void Channel::send_payload(uint64_t kind, const void *data, size_t size, const D
     bool sent = wait_until([&] { return send_once(kind, data, size); }, header_->recv_event,
                            header_->send_waiters, deadline);
     if (!sent)
-        throw Error(DRAGON_ERR_TIMEOUT, "send on channel " + descriptor() +
-                                            " timed out: the channel is full (" +
-                                            std::to_string(capacity()) +
-                                            " messages) and no receiver took one in time");
+        throw Error(DRAGON_ERR_TIMEOUT,
+                    "send on channel " + descriptor() + " timed out: the channel is full (" +
+                        std::to_string(capacity()) + " messages) and no receiver took one in time");
 }
 
 void Channel::send(const void *data, size_t size, Timeout timeout)
@@ -403,8 +421,8 @@ void Channel::send(const void *data, size_t size, Timeout timeout)
     check_alive();
     if (size <= header_->inline_max)
         return send_payload(kind_inline, data, size, deadline);
-    void *block = pool_->allocate(size, timeout == wait_forever ? wait_forever :
-                                        Timeout(deadline.remaining_ns()));
+    void *block = pool_->allocate(size, timeout == wait_forever ? wait_forever
+                                                                : Timeout(deadline.remaining_ns()));
     std::memcpy(block, data, size);
     try {
         send_block(block, size, deadline);
@@ -422,7 +440,8 @@ void Channel::send_block(void *block, size_t size, Timeout timeout)
 void Channel::send_block(void *block, size_t size, const Deadline &deadline)
 {
     if (size >= (uint64_t(1) << slot_kind_shift))
-        throw Error(DRAGON_ERR_INVALID, "message of " + std::to_string(size) + " bytes is too large");
+        throw Error(DRAGON_ERR_INVALID,
+                    "message of " + std::to_string(size) + " bytes is too large");
     uint64_t handle = pool_->handle_of(block);
     send_payload(kind_block, &handle, size, deadline);
 }

@@ -88,7 +88,10 @@ public:
     // Blocks up to `timeout` while full; throws dragon::Error (TIMEOUT; UNAVAILABLE if
     // destroyed; NO_MEMORY if a large message finds no pool room in time).
     void send(const void *data, size_t size, Timeout timeout = wait_forever);
-    void send(const std::string &s, Timeout timeout = wait_forever) { send(s.data(), s.size(), timeout); }
+    void send(const std::string &s, Timeout timeout = wait_forever)
+    {
+        send(s.data(), s.size(), timeout);
+    }
     // Non-blocking: false if the channel is full (or a large message finds no room).
     bool try_send(const void *data, size_t size);
     // Zero-copy send of a block from this channel's pool; ownership passes to the
@@ -118,7 +121,10 @@ public:
 
 private:
     enum class Outcome { done, would_block, repaired };
-    Channel(std::shared_ptr<Pool> pool, ChannelHeader *header) : pool_(std::move(pool)), header_(header) {}
+    Channel(std::shared_ptr<Pool> pool, ChannelHeader *header)
+        : pool_(std::move(pool)), header_(header)
+    {
+    }
     SlotHeader *slot(uint64_t pos) const;
     Outcome send_once(uint64_t kind, const void *data, size_t size);
     Outcome recv_once(Message &out);
@@ -126,9 +132,9 @@ private:
     void notify_senders();
     void send_payload(uint64_t kind, const void *data, size_t size, const Deadline &deadline);
     void send_block(void *block, size_t size, const Deadline &deadline);
-    template <typename Attempt>
-    bool wait_until(Attempt &&attempt, std::atomic<uint32_t> &event, std::atomic<uint32_t> &waiters,
-                    const Deadline &deadline);
+    template <typename Attempt> bool wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,
+                                                std::atomic<uint32_t> &waiters,
+                                                const Deadline &deadline);
     void check_alive() const;
     void release();
 

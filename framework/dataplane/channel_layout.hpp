@@ -30,9 +30,18 @@ inline uint64_t slot_state(uint64_t seq, SlotPhase phase, uint32_t pid)
     return (seq << (64 - slot_seq_bits)) | (uint64_t(phase) << slot_pid_bits) |
            (pid & ((1u << slot_pid_bits) - 1));
 }
-inline uint64_t slot_seq(uint64_t state) { return state >> (64 - slot_seq_bits); }
-inline SlotPhase slot_phase(uint64_t state) { return SlotPhase((state >> slot_pid_bits) & 3); }
-inline uint32_t slot_pid(uint64_t state) { return uint32_t(state & ((1u << slot_pid_bits) - 1)); }
+inline uint64_t slot_seq(uint64_t state)
+{
+    return state >> (64 - slot_seq_bits);
+}
+inline SlotPhase slot_phase(uint64_t state)
+{
+    return SlotPhase((state >> slot_pid_bits) & 3);
+}
+inline uint32_t slot_pid(uint64_t state)
+{
+    return uint32_t(state & ((1u << slot_pid_bits) - 1));
+}
 // seq - pos as a signed distance in the 40-bit sequence space.
 inline int64_t slot_distance(uint64_t seq, uint64_t pos)
 {

@@ -25,7 +25,8 @@ void wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns)
 
 void wake_all(std::atomic<uint32_t> *word)
 {
-    syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+    syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAKE, INT_MAX, nullptr, nullptr,
+            0);
 }
 
 } // namespace dragon::futex

@@ -18,7 +18,10 @@ namespace {
 // holder is stopped, not slow.
 constexpr Timeout lock_timeout = std::chrono::seconds(30);
 
-size_t round_up(size_t v, size_t to) { return (v + to - 1) / to * to; }
+size_t round_up(size_t v, size_t to)
+{
+    return (v + to - 1) / to * to;
+}
 
 std::mutex cache_mutex;
 std::map<std::string, std::weak_ptr<Pool>> &cache()
@@ -27,7 +30,10 @@ std::map<std::string, std::weak_ptr<Pool>> &cache()
     return *pools;
 }
 
-std::string cache_key(const std::string &plugin, const std::string &name) { return plugin + ":" + name; }
+std::string cache_key(const std::string &plugin, const std::string &name)
+{
+    return plugin + ":" + name;
+}
 
 } // namespace
 
@@ -135,10 +141,10 @@ void *Pool::try_allocate(size_t size)
 void *Pool::allocate(size_t size, Timeout timeout)
 {
     if (size > header_->buddy.heap_size)
-        throw Error(DRAGON_ERR_NO_MEMORY,
-                    "pool " + name_ + " cannot hold " + std::to_string(size) + " bytes: its heap is " +
-                        std::to_string(header_->buddy.heap_size) +
-                        " bytes; raise DRAGON_DEFAULT_SEG_SZ");
+        throw Error(DRAGON_ERR_NO_MEMORY, "pool " + name_ + " cannot hold " + std::to_string(size) +
+                                              " bytes: its heap is " +
+                                              std::to_string(header_->buddy.heap_size) +
+                                              " bytes; raise DRAGON_DEFAULT_SEG_SZ");
     Deadline deadline(timeout);
     for (;;) {
         uint32_t seen = header_->free_event.load(std::memory_order_acquire);
@@ -148,7 +154,8 @@ void *Pool::allocate(size_t size, Timeout timeout)
             throw_exhausted(size, timeout);
         // Announce, then sleep unless a free happened since `seen`.
         header_->alloc_waiters.fetch_add(1, std::memory_order_seq_cst);
-        futex::wait(&header_->free_event, seen, std::min<int64_t>(deadline.remaining_ns(), 100'000'000));
+        futex::wait(&header_->free_event, seen,
+                    std::min<int64_t>(deadline.remaining_ns(), 100'000'000));
         header_->alloc_waiters.fetch_sub(1, std::memory_order_seq_cst);
     }
 }
@@ -156,8 +163,10 @@ void *Pool::allocate(size_t size, Timeout timeout)
 void Pool::throw_exhausted(size_t size, Timeout timeout) const
 {
     PoolStats s = stats();
-    std::string waited = timeout == no_wait ? "" :
-                         " after waiting " + std::to_string(timeout.count() / 1'000'000) + " ms";
+    std::string waited =
+        timeout == no_wait
+            ? ""
+            : " after waiting " + std::to_string(timeout.count() / 1'000'000) + " ms";
     throw Error(DRAGON_ERR_NO_MEMORY,
                 "pool " + name_ + " exhausted: " + std::to_string(s.bytes_in_use) + " of " +
                     std::to_string(s.capacity) + " bytes in use, no free block of " +
@@ -173,7 +182,8 @@ void Pool::free(void *ptr)
     uint64_t off = static_cast<uint8_t *>(ptr) - (base_ + header_->heap_offset);
     bool ok = locked(lock_timeout, [&](Buddy &b) { return b.free(off); });
     if (!ok)
-        throw Error(DRAGON_ERR_INVALID, "pool " + name_ + ": free of offset " + std::to_string(off) +
+        throw Error(DRAGON_ERR_INVALID, "pool " + name_ + ": free of offset " +
+                                            std::to_string(off) +
                                             " which is not an allocated block (double free?)");
     header_->free_event.fetch_add(1, std::memory_order_seq_cst);
     if (header_->alloc_waiters.load(std::memory_order_seq_cst) > 0)

@@ -11,7 +11,10 @@ namespace {
 
 uint32_t cached_pid = 0;
 
-void refresh_pid() { cached_pid = uint32_t(getpid()); }
+void refresh_pid()
+{
+    cached_pid = uint32_t(getpid());
+}
 
 struct PidCache {
     PidCache()

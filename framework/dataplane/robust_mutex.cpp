@@ -42,12 +42,15 @@ void RobustMutex::lock(const Deadline &deadline, const std::string &what,
     }
     if (rc == ETIMEDOUT)
         throw Error(DRAGON_ERR_TIMEOUT, what + ": lock not acquired before the deadline; another "
-                                              "process holds it (a stopped or stuck process?)");
+                                               "process holds it (a stopped or stuck process?)");
     if (rc != 0)
         throw Error(DRAGON_ERR_INTERNAL, what + ": cannot lock: " + errno_text(rc) +
                                              "; the shared state may be corrupt, recreate it");
 }
 
-void RobustMutex::unlock() { pthread_mutex_unlock(&mutex); }
+void RobustMutex::unlock()
+{
+    pthread_mutex_unlock(&mutex);
+}
 
 } // namespace dragon

@@ -51,7 +51,10 @@ void reap_available()
 
 } // namespace
 
-void become_subreaper() { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+void become_subreaper()
+{
+    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
 
 std::vector<pid_t> descendants_of(pid_t root)
 {

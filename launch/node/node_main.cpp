@@ -33,15 +33,15 @@ int main(int argc, char **argv)
     namespace po = boost::program_options;
     po::options_description options("dragon-node options (started by dragon, not by hand)");
     options.add_options()("labels", po::value<std::string>()->default_value("none"))(
-        "log-level", po::value<std::string>())(
-        "command", po::value<std::vector<std::string>>()->multitoken());
+        "log-level", po::value<std::string>())("command",
+                                               po::value<std::vector<std::string>>()->multitoken());
     po::positional_options_description positional;
     positional.add("command", -1);
     dragon::node::NodeConfig config;
     try {
         po::variables_map vm;
-        po::store(
-            po::command_line_parser(argc, argv).options(options).positional(positional).run(), vm);
+        po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(),
+                  vm);
         po::notify(vm);
         if (vm.count("log-level"))
             dragon::log::set_level(dragon::log::parse_level(vm["log-level"].as<std::string>()));

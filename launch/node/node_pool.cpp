@@ -38,7 +38,10 @@ NodePool::NodePool(MemoryPlugin plugin, Segment segment)
 {
 }
 
-NodePool::~NodePool() { destroy(); }
+NodePool::~NodePool()
+{
+    destroy();
+}
 
 std::vector<std::string> NodePool::environment() const
 {

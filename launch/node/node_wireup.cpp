@@ -21,7 +21,10 @@ NodeWireup::NodeWireup(wireup::PmixPeer peer, std::vector<PeerFacts> peers)
     peer_.emplace(std::move(peer));
 }
 
-void NodeWireup::finish() { peer_.reset(); }
+void NodeWireup::finish()
+{
+    peer_.reset();
+}
 
 NodeWireup wire_up_node(const std::string &hostname)
 {

@@ -28,7 +28,10 @@ OutputForwarder::OutputForwarder(cli::LabelMode mode, uint32_t node_index, std::
 {
 }
 
-void OutputForwarder::add(int fd, int stream, pid_t pid) { sources_[fd] = Source{stream, pid, {}}; }
+void OutputForwarder::add(int fd, int stream, pid_t pid)
+{
+    sources_[fd] = Source{stream, pid, {}};
+}
 
 std::vector<int> OutputForwarder::fds() const
 {
@@ -46,8 +49,8 @@ void OutputForwarder::emit(const Source &source, std::string_view line)
     case cli::LabelMode::Basic: out = std::to_string(source.pid) + ": "; break;
     case cli::LabelMode::Verbose:
         out = std::string("[") + (source.stream == 1 ? "stdout" : "stderr") + " node " +
-              std::to_string(node_index_) + " " + hostname_ + " pid " +
-              std::to_string(source.pid) + "] ";
+              std::to_string(node_index_) + " " + hostname_ + " pid " + std::to_string(source.pid) +
+              "] ";
         break;
     }
     out.append(line);

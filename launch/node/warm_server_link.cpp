@@ -88,8 +88,8 @@ bool WarmServerLink::start(const std::vector<std::string> &base_env, OutputForwa
     std::vector<std::string> env = base_env;
     env.push_back("DRAGON_WARM_LISTEN_FD=" + std::to_string(listen_fd_));
     env.push_back("DRAGON_NODE_CONTROL_FD=" + std::to_string(server_control_fd_));
-    StartedProcess p = start_process({python, "-m", "dragon.warm_server"}, env,
-                                     {listen_fd_, server_control_fd_});
+    StartedProcess p =
+        start_process({python, "-m", "dragon.warm_server"}, env, {listen_fd_, server_control_fd_});
     pid_ = p.pid;
     output.add(p.stdout_fd, 1, p.pid);
     output.add(p.stderr_fd, 2, p.pid);

@@ -4,7 +4,6 @@
 namespace dragon::test {
 namespace {
 
-
 class ChannelStressP : public PoolTest {};
 
 void expect_clean(const StressResult &r)

@@ -27,7 +27,8 @@ protected:
     void SetUp() override
     {
         DRAGON_SKIP_UNLESS_AVAILABLE(GetParam());
-        pool = Pool::create(MemoryPlugin::named(GetParam()), unique_segment_name("dp"), pool_size());
+        pool =
+            Pool::create(MemoryPlugin::named(GetParam()), unique_segment_name("dp"), pool_size());
     }
     void TearDown() override { pool.reset(); } // the creator's last reference removes it
     virtual size_t pool_size() const { return test_pool_size; }
@@ -97,9 +98,9 @@ inline std::vector<int> reap_all(const std::vector<pid_t> &pids,
     return codes;
 }
 
-#define DRAGON_INSTANTIATE_FOR_MEMORY_PLUGINS(suite)                                              \
-    INSTANTIATE_TEST_SUITE_P(MemoryPlugins, suite,                                                \
-                             ::testing::ValuesIn(::dragon::test::memory_plugin_names()),          \
+#define DRAGON_INSTANTIATE_FOR_MEMORY_PLUGINS(suite)                                               \
+    INSTANTIATE_TEST_SUITE_P(MemoryPlugins, suite,                                                 \
+                             ::testing::ValuesIn(::dragon::test::memory_plugin_names()),           \
                              [](const auto &info) { return info.param; })
 
 } // namespace dragon::test

@@ -91,8 +91,9 @@ TEST_P(PoolBasics, ExhaustionFailsAtOnceWithoutWaiting)
         EXPECT_EQ(e.status(), DRAGON_ERR_NO_MEMORY);
         std::string msg = e.what();
         EXPECT_NE(msg.find("exhausted"), std::string::npos) << msg;
-        EXPECT_NE(msg.find(std::to_string(test_pool_size) + " of " + std::to_string(test_pool_size)),
-                  std::string::npos)
+        EXPECT_NE(
+            msg.find(std::to_string(test_pool_size) + " of " + std::to_string(test_pool_size)),
+            std::string::npos)
             << msg;
         EXPECT_NE(msg.find("DRAGON_DEFAULT_SEG_SZ"), std::string::npos) << msg;
     }
