@@ -4,38 +4,18 @@
 #include "core/job.hpp"
 #include "core/log.hpp"
 #include "core/text.hpp"
-
-#include <cstdlib>
+#include "dataplane/pool_size.hpp"
 
 namespace dragon::node {
-namespace {
-
-size_t configured_pool_size()
-{
-    const char *env = std::getenv("DRAGON_DEFAULT_SEG_SZ");
-    std::string text = env && *env ? env : "4G";
-    auto size = text::parse_size(text);
-    if (!size)
-        throw Error(DRAGON_ERR_INVALID, "DRAGON_DEFAULT_SEG_SZ='" + text +
-                                            "' is not a size: use bytes or a suffix, e.g. 4G");
-    return *size;
-}
-
-} // namespace
 
 NodePool NodePool::create(uint32_t node_index)
 {
     MemoryPlugin plugin = MemoryPlugin::selected();
     std::string name = segment_name("pool-n" + std::to_string(node_index));
-    Segment segment = plugin.create(name, configured_pool_size());
-    log::debug("node pool ", name, " (", text::format_size(segment.size()), ") on memory plugin ",
-               plugin.name());
-    return NodePool(plugin, std::move(segment));
-}
-
-NodePool::NodePool(MemoryPlugin plugin, Segment segment)
-    : plugin_(plugin), segment_(std::move(segment)), name_(segment_.name())
-{
+    auto pool = Pool::create(plugin, name, default_pool_size());
+    log::debug("node pool ", name, " (", text::format_size(pool->stats().capacity),
+               ") on memory plugin ", plugin.name());
+    return NodePool(std::move(pool));
 }
 
 NodePool::~NodePool()
@@ -45,19 +25,19 @@ NodePool::~NodePool()
 
 std::vector<std::string> NodePool::environment() const
 {
-    return {"DRAGON_NODE_POOL=" + name_, "DRAGON_MEMORY=" + plugin_.name()};
+    return {"DRAGON_NODE_POOL=" + pool_->name(), "DRAGON_MEMORY=" + pool_->plugin_name()};
 }
 
 void NodePool::destroy()
 {
-    if (!segment_.valid())
+    if (!pool_)
         return;
     try {
-        segment_.unlink();
+        pool_->destroy();
     } catch (const Error &e) {
         log::warning(e.what());
     }
-    segment_.detach();
+    pool_.reset();
 }
 
 } // namespace dragon::node

@@ -1,9 +1,11 @@
-// The node's memory pool: one segment from the selected memory plugin, sized by
-// DRAGON_DEFAULT_SEG_SZ, named within the job, removed when the node ends.
+// The node's memory pool: a data-plane Pool in one segment of the selected memory
+// plugin, sized by DRAGON_DEFAULT_SEG_SZ, named within the job. Every process of
+// the node attaches it (DRAGON_NODE_POOL); the node removes it when it ends.
 #pragma once
 
-#include "core/memory.hpp"
+#include "dataplane/pool.hpp"
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,10 +22,8 @@ public:
     void destroy();
 
 private:
-    NodePool(MemoryPlugin plugin, Segment segment);
-    MemoryPlugin plugin_;
-    Segment segment_;
-    std::string name_;
+    explicit NodePool(std::shared_ptr<Pool> pool) : pool_(std::move(pool)) {}
+    std::shared_ptr<Pool> pool_;
 };
 
 } // namespace dragon::node
