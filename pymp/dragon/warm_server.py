@@ -15,7 +15,6 @@ import os
 import selectors
 import signal
 import socket
-import struct
 import sys
 
 # Imported here so that children forked from us have them ready.
@@ -141,11 +140,14 @@ class WarmServer(object):
                 os.close(err_r)
                 code = self.child_main(conn, length, fds, out_w, err_w)
             except BaseException:
-                import traceback
-                traceback.print_exc()
+                try:
+                    import traceback
+                    traceback.print_exc()
+                    sys.stderr.flush()
+                except BaseException:
+                    pass
             finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
+                # Never return into the server's loop; _bootstrap flushed the streams.
                 os._exit(code)
         for fd in fds + [out_w, err_w]:
             os.close(fd)
