@@ -134,28 +134,29 @@ def test_signal_tears_everything_down(build, signum, code):
     assert job_processes(job) == []
 
 
-def test_program_ignoring_signals_is_killed_within_the_grace(build):
+def stop_stubborn_program(build, signals):
+    """Starts a head program that ignores SIGTERM and SIGINT, sends `signals` to dragon
+    0.3 s apart; returns (exit code, seconds from the first signal to dragon's exit)."""
     p = start(build, "/bin/sh", "-c", "trap '' TERM INT; echo started; while :; do sleep 1; done")
     assert p.stdout.readline() == "started\n"
     t0 = time.monotonic()
-    p.send_signal(signal.SIGTERM)
+    for i, signum in enumerate(signals):
+        if i:
+            time.sleep(0.3)
+        p.send_signal(signum)
     p.communicate(timeout=15)
-    assert p.returncode == 143
-    assert time.monotonic() - t0 < 7
     assert job_processes(f"j{p.pid}") == []
+    return p.returncode, time.monotonic() - t0
+
+
+def test_program_ignoring_signals_is_killed_within_the_grace(build):
+    code, seconds = stop_stubborn_program(build, [signal.SIGTERM])
+    assert code == 143 and seconds < 7
 
 
 def test_second_interrupt_forces(build):
-    p = start(build, "/bin/sh", "-c", "trap '' TERM INT; echo started; while :; do sleep 1; done")
-    assert p.stdout.readline() == "started\n"
-    t0 = time.monotonic()
-    p.send_signal(signal.SIGINT)
-    time.sleep(0.3)
-    p.send_signal(signal.SIGINT)
-    p.communicate(timeout=15)
-    assert p.returncode == 130
-    assert time.monotonic() - t0 < 3
-    assert job_processes(f"j{p.pid}") == []
+    code, seconds = stop_stubborn_program(build, [signal.SIGINT, signal.SIGINT])
+    assert code == 130 and seconds < 3
 
 
 def test_orphans_of_the_head_program_are_ended(build):
@@ -184,18 +185,44 @@ def test_bad_pool_size_is_a_clear_error(build):
     assert "DRAGON_DEFAULT_SEG_SZ='lots'" in r.stderr
 
 
-def test_cleanup_after_a_killed_frontend(build):
+def wait_until_gone(job, seconds=8):
+    deadline = time.monotonic() + seconds
+    while job_processes(job) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return job_processes(job)
+
+
+def job_segments(job):
+    return [n for n in os.listdir("/dev/shm") if n.startswith(f"dragon-{job}-")]
+
+
+def test_killed_frontend_takes_the_job_down(build):
     p = start(build, "/bin/sh", "-c", "echo started; sleep 600")
     assert p.stdout.readline() == "started\n"
     job = f"j{p.pid}"
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=10)
+    assert wait_until_gone(job) == []
+    assert job_segments(job) == []
+
+
+def test_cleanup_after_everything_of_ours_was_killed(build):
+    p = start(build, "/bin/sh", "-c", "echo started; sleep 600")
+    assert p.stdout.readline() == "started\n"
+    job = f"j{p.pid}"
+    nodes = [pid for pid in job_processes(job)
+             if open(f"/proc/{pid}/comm").read().strip() == "dragon-node"]
+    assert nodes
+    # A crash of every node and the frontend (nodes first, so none starts its teardown).
+    for pid in [*nodes, p.pid]:
+        os.kill(pid, signal.SIGKILL)
+    p.wait(timeout=10)
+    time.sleep(0.2)
+    assert job_processes(job) and job_segments(job), "the head program and pool should remain"
     r = run([str(build / "bin" / "dragon-cleanup")])
     assert r.returncode == 0
-    deadline = time.monotonic() + 5
-    while job_processes(job) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert job_processes(job) == []
-    assert not [n for n in os.listdir("/dev/shm") if n.startswith(f"dragon-{job}-")]
+    assert f"of job {job}" in r.stdout and "segment posix_shm:dragon-" in r.stdout, r.stdout
+    assert wait_until_gone(job) == []
+    assert job_segments(job) == []
     again = run([str(build / "bin" / "dragon-cleanup")])
-    assert "nothing to remove" in again.stdout
+    assert f"of job {job}" not in again.stdout

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -123,6 +124,7 @@ pid_t spawn_node(const std::string &program, const std::vector<std::string> &arg
                     std::string("local launcher: pipe2 failed: ") + std::strerror(errno));
     Fd report_read{fds[0]}, report_write{fds[1]};
 
+    const pid_t frontend = getpid();
     pid_t pid = fork();
     if (pid < 0)
         throw Error(DRAGON_ERR_NO_MEMORY, std::string("local launcher: fork failed: ") +
@@ -130,6 +132,11 @@ pid_t spawn_node(const std::string &program, const std::vector<std::string> &arg
                                               ": too many processes or too little memory");
     if (pid == 0) {
         setpgid(0, 0); // its own group: our signals reach this node and its children only
+        // If the frontend dies, even by SIGKILL, the node still tears down in order:
+        // it ends every process below it and removes its segments.
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != frontend)
+            _exit(1); // the frontend died before the line above took effect
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, nullptr);

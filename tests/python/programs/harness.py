@@ -5,6 +5,7 @@ that starts the real warm server). DRAGON_PYMP_HARNESS=dragon|fake forces one.""
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 
 PROGRAMS = pathlib.Path(__file__).resolve().parent
@@ -52,5 +53,18 @@ def mode(build):
 def run_program(build, name, *args, timeout=60):
     """Runs tests/python/programs/<name> as a Dragon job; returns CompletedProcess."""
     cmd = _command(build, mode(build), PROGRAMS / name, [str(a) for a in args], timeout)
-    return subprocess.run(cmd, env=env_for(build), capture_output=True, text=True,
-                          timeout=timeout + 30)
+    proc = subprocess.Popen(cmd, env=env_for(build), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=timeout + 30)
+    except subprocess.TimeoutExpired:
+        # Stop the job the way a user would, so it tears down and leaves nothing behind.
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        raise AssertionError(f'{name} did not finish within {timeout + 30} s\n'
+                             f'stdout:\n{out}\nstderr:\n{err}')
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
