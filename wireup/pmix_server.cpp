@@ -155,6 +155,11 @@ PmixServer::PmixServer(const std::string &nspace, uint32_t num_ranks, AbortHandl
                     "release the previous launch first");
     try {
         auto until = Clock::now() + deadline;
+        // OpenPMIx 4.2's shared-memory data store (gds/shmem) costs each client ~40 ms
+        // to set up, more than the whole rest of a node's wire-up; the hash store is as
+        // correct for the handful of keys a node exchanges. Server and nodes (which
+        // inherit this environment) must agree; a user's own choice wins.
+        setenv("PMIX_MCA_gds", "hash", 0);
         tmpdir_ = std::make_unique<PrivateTmpdir>("dragon-pmix-");
         static pmix_server_module_t module = Module::table();
         InfoList init;
