@@ -217,6 +217,8 @@ int run_frontend(const FrontendOptions &options, const std::vector<std::string> 
 
     for (const auto &left : sweep_job_segments(job))
         log::warning("removed segment ", left, " that the job left behind");
+    for (const auto &left : sweep_job_directories(job))
+        log::debug("removed directory ", left, " that a killed node left behind");
 
     if (int signum = first_termination_signal())
         return 128 + signum;

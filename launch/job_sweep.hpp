@@ -10,4 +10,8 @@ namespace dragon {
 // plugin; returns what it removed, as "plugin:name".
 std::vector<std::string> sweep_job_segments(const std::string &job);
 
+// Removes the job's private directories in $TMPDIR ("dragon-<job>-*") that killed nodes
+// could not remove themselves; returns their paths.
+std::vector<std::string> sweep_job_directories(const std::string &job);
+
 } // namespace dragon

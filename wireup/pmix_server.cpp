@@ -160,7 +160,10 @@ PmixServer::PmixServer(const std::string &nspace, uint32_t num_ranks, AbortHandl
         // correct for the handful of keys a node exchanges. Server and nodes (which
         // inherit this environment) must agree; a user's own choice wins.
         setenv("PMIX_MCA_gds", "hash", 0);
-        tmpdir_ = std::make_unique<PrivateTmpdir>("dragon-pmix-");
+        // Named after the job, so that dragon-cleanup can remove it if we are killed.
+        const char *job = std::getenv("DRAGON_JOB_ID");
+        std::string job_tag = job && *job ? job : "p" + std::to_string(getpid());
+        tmpdir_ = std::make_unique<PrivateTmpdir>("dragon-" + job_tag + "-pmix-");
         static pmix_server_module_t module = Module::table();
         InfoList init;
         std::string dir = tmpdir_->path().string();

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -53,7 +54,7 @@ int main(int argc, char **argv)
             return rc;
         bool all = vm.count("all") > 0, dry = vm.count("dry-run") > 0;
 
-        size_t processes = 0, segments = 0;
+        size_t processes = 0, segments = 0, directories = 0;
         for (const auto &[job, remains] : dragon::cleanup::scan_jobs()) {
             auto liveness = dragon::cleanup::job_liveness(job);
             if (!all && liveness != dragon::cleanup::Liveness::Dead) {
@@ -70,20 +71,29 @@ int main(int argc, char **argv)
             for (const auto &s : remains.segments)
                 std::cout << (dry ? "would remove" : "removed") << " segment " << s << " of job "
                           << job << "\n";
+            for (const auto &d : remains.directories)
+                std::cout << (dry ? "would remove" : "removed") << " directory " << d << " of job "
+                          << job << "\n";
             if (!dry) {
                 // Processes first: a live process could otherwise re-create what we remove.
                 kill_and_wait(remains.processes);
                 for (const auto &s : remains.segments)
                     remove_segment(s);
+                for (const auto &d : remains.directories) {
+                    std::error_code ec;
+                    std::filesystem::remove_all(d, ec);
+                }
             }
             processes += remains.processes.size();
             segments += remains.segments.size();
+            directories += remains.directories.size();
         }
-        if (processes + segments == 0)
+        if (processes + segments + directories == 0)
             std::cout << "dragon-cleanup: nothing to remove\n";
         else
             std::cout << "dragon-cleanup: " << (dry ? "would remove " : "removed ") << processes
-                      << " process(es) and " << segments << " segment(s)\n";
+                      << " process(es), " << segments << " segment(s) and " << directories
+                      << " directory(ies)\n";
         return 0;
     });
 }

@@ -4,6 +4,7 @@
 #include "core/memory.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <dirent.h>
 #include <fstream>
 #include <iterator>
@@ -65,6 +66,22 @@ std::map<std::string, JobRemains> scan_jobs()
             if (!job.empty())
                 jobs[job].segments.push_back(p->name() + ":" + name);
         }
+    }
+    // Private directories (the node's sockets, the local launcher's PMIx server):
+    // "dragon-<job>-<rest>" in $TMPDIR, owned by this user.
+    const char *tmp = std::getenv("TMPDIR");
+    std::string tmpdir = tmp && *tmp ? tmp : "/tmp";
+    if (DIR *dir = opendir(tmpdir.c_str())) {
+        while (const dirent *entry = readdir(dir)) {
+            std::string name = entry->d_name;
+            std::string job = job_of_segment(name);
+            struct stat st {};
+            std::string path = tmpdir + "/" + name;
+            if (!job.empty() && lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+                st.st_uid == getuid())
+                jobs[job].directories.push_back(path);
+        }
+        closedir(dir);
     }
     DIR *proc = opendir("/proc");
     if (!proc)

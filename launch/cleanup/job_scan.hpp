@@ -12,6 +12,7 @@ namespace dragon::cleanup {
 struct JobRemains {
     std::vector<std::string> segments; // "plugin:name"
     std::vector<pid_t> processes;
+    std::vector<std::string> directories; // private dirs in $TMPDIR: "dragon-<job>-..."
 };
 
 // Job id -> what it has here. Only this user's processes and segments.

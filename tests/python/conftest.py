@@ -42,8 +42,10 @@ def info_json(build, **env):
 
 
 def dragon_segments():
+    """Segments, and the private directories jobs keep in $TMPDIR."""
     found = set()
-    for d in SEGMENT_DIRS:
+    tmp = pathlib.Path(os.environ.get("TMPDIR", "/tmp"))
+    for d in SEGMENT_DIRS + [tmp]:
         if d.is_dir():
             found.update(str(p) for p in d.iterdir() if p.name.startswith("dragon-"))
     return found
@@ -54,4 +56,4 @@ def no_leftover_segments():
     before = dragon_segments()
     yield
     left = dragon_segments() - before
-    assert not left, f"segments left behind: {sorted(left)}"
+    assert not left, f"segments or directories left behind: {sorted(left)}"

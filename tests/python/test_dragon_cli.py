@@ -196,14 +196,24 @@ def job_segments(job):
     return [n for n in os.listdir("/dev/shm") if n.startswith(f"dragon-{job}-")]
 
 
+def job_directories(job):
+    tmp = os.environ.get("TMPDIR", "/tmp")
+    return [n for n in os.listdir(tmp) if n.startswith(f"dragon-{job}-")]
+
+
 def test_killed_frontend_takes_the_job_down(build):
     p = start(build, "/bin/sh", "-c", "echo started; sleep 600")
     assert p.stdout.readline() == "started\n"
     job = f"j{p.pid}"
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=10)
+    # The nodes notice and tear down by themselves ...
     assert wait_until_gone(job) == []
     assert job_segments(job) == []
+    # ... but the frontend's own PMIx directory needs dragon-cleanup.
+    r = run([str(build / "bin" / "dragon-cleanup")])
+    assert f"of job {job}" in r.stdout, r.stdout
+    assert job_directories(job) == []
 
 
 def test_cleanup_after_everything_of_ours_was_killed(build):
@@ -224,5 +234,6 @@ def test_cleanup_after_everything_of_ours_was_killed(build):
     assert f"of job {job}" in r.stdout and "segment posix_shm:dragon-" in r.stdout, r.stdout
     assert wait_until_gone(job) == []
     assert job_segments(job) == []
+    assert job_directories(job) == []
     again = run([str(build / "bin" / "dragon-cleanup")])
     assert f"of job {job}" not in again.stdout
