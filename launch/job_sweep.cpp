@@ -6,6 +6,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace dragon {
 
@@ -29,18 +31,28 @@ std::vector<std::string> sweep_job_segments(const std::string &job)
     return removed;
 }
 
-std::vector<std::string> sweep_job_directories(const std::string &job)
+std::vector<std::string> private_directories(const std::string &prefix)
 {
     namespace fs = std::filesystem;
-    std::vector<std::string> removed;
     const char *tmp = std::getenv("TMPDIR");
-    std::string prefix = std::string(segment_prefix) + job + "-";
+    std::vector<std::string> found;
     std::error_code ec;
     for (const auto &entry : fs::directory_iterator(tmp && *tmp ? tmp : "/tmp", ec)) {
-        if (entry.path().filename().string().rfind(prefix, 0) != 0 || !entry.is_directory(ec))
-            continue;
-        if (fs::remove_all(entry.path(), ec) > 0)
-            removed.push_back(entry.path().string());
+        struct stat st {};
+        if (entry.path().filename().string().rfind(prefix, 0) == 0 &&
+            lstat(entry.path().c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == getuid())
+            found.push_back(entry.path().string());
+    }
+    return found;
+}
+
+std::vector<std::string> sweep_job_directories(const std::string &job)
+{
+    std::vector<std::string> removed;
+    for (const auto &path : private_directories(std::string(segment_prefix) + job + "-")) {
+        std::error_code ec;
+        if (std::filesystem::remove_all(path, ec) > 0)
+            removed.push_back(path);
     }
     return removed;
 }

@@ -25,6 +25,12 @@ std::string find_executable(const std::string &name)
     return "";
 }
 
+std::string python_interpreter_name()
+{
+    const char *configured = std::getenv("DRAGON_PYTHON");
+    return configured && *configured ? configured : "python3";
+}
+
 std::vector<std::string> resolve_program(const std::vector<std::string> &program)
 {
     const std::string &prog = program.at(0);
@@ -32,8 +38,7 @@ std::vector<std::string> resolve_program(const std::vector<std::string> &program
     if (prog.ends_with(".py")) {
         if (!fs::is_regular_file(prog))
             throw UsageError("cannot run " + prog + ": no such file");
-        const char *configured = std::getenv("DRAGON_PYTHON");
-        std::string python = configured && *configured ? configured : "python3";
+        std::string python = python_interpreter_name();
         std::string resolved = find_executable(python);
         if (resolved.empty())
             throw UsageError("cannot run " + prog + ": the interpreter '" + python +

@@ -10,6 +10,9 @@ namespace dragon::cli {
 // Throws UsageError (exit 2) when PROG or the interpreter cannot be found or executed.
 std::vector<std::string> resolve_program(const std::vector<std::string> &program);
 
+// DRAGON_PYTHON if set, else "python3": the interpreter for .py programs and warm servers.
+std::string python_interpreter_name();
+
 // The executable `name` would run: itself if it has a '/', else the first match on PATH.
 std::string find_executable(const std::string &name);
 

@@ -1,11 +1,14 @@
 #include "job_scan.hpp"
 
+#include "job_sweep.hpp"
+
 #include "core/job.hpp"
 #include "core/memory.hpp"
 
 #include <csignal>
 #include <cstdlib>
 #include <dirent.h>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sys/stat.h>
@@ -67,21 +70,11 @@ std::map<std::string, JobRemains> scan_jobs()
                 jobs[job].segments.push_back(p->name() + ":" + name);
         }
     }
-    // Private directories (the node's sockets, the local launcher's PMIx server):
-    // "dragon-<job>-<rest>" in $TMPDIR, owned by this user.
-    const char *tmp = std::getenv("TMPDIR");
-    std::string tmpdir = tmp && *tmp ? tmp : "/tmp";
-    if (DIR *dir = opendir(tmpdir.c_str())) {
-        while (const dirent *entry = readdir(dir)) {
-            std::string name = entry->d_name;
-            std::string job = job_of_segment(name);
-            struct stat st {};
-            std::string path = tmpdir + "/" + name;
-            if (!job.empty() && lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
-                st.st_uid == getuid())
-                jobs[job].directories.push_back(path);
-        }
-        closedir(dir);
+    // Private directories (the node's sockets, the local launcher's PMIx server).
+    for (const auto &path : private_directories(std::string(segment_prefix))) {
+        std::string job = job_of_segment(std::filesystem::path(path).filename().string());
+        if (!job.empty())
+            jobs[job].directories.push_back(path);
     }
     DIR *proc = opendir("/proc");
     if (!proc)

@@ -68,12 +68,13 @@ int run_node(const NodeConfig &config)
 {
     become_subreaper();
     SignalChannel signals;
-    NodeWireup wireup = wire_up_node(hostname());
+    const std::string host = hostname();
+    NodeWireup wireup = wire_up_node(host);
     const uint32_t index = wireup.node_index();
     log::set_program("dragon-node[" + std::to_string(index) + "]");
     NodePool pool = NodePool::create(index);
 
-    OutputForwarder output(config.labels, index, hostname());
+    OutputForwarder output(config.labels, index, host);
     WarmServerLink warm(index);
     std::vector<std::string> env = pool.environment();
     for (auto &e : warm.environment())

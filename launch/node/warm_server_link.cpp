@@ -27,18 +27,9 @@ std::string python_package_dir()
 }
 
 WarmServerLink::WarmServerLink(uint32_t node_index)
+    : dir_(std::string(segment_prefix) + job_id() + "-n" + std::to_string(node_index) + "-"),
+      socket_path_((dir_.path() / "warm.sock").string())
 {
-    const char *tmp = std::getenv("TMPDIR");
-    std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/dragon-" + job_id() + "-n" +
-                          std::to_string(node_index) + "-XXXXXX";
-    std::vector<char> buf(pattern.begin(), pattern.end());
-    buf.push_back('\0');
-    if (!mkdtemp(buf.data()))
-        throw Error(DRAGON_ERR_INTERNAL,
-                    "cannot create a private directory " + pattern + ": " + errno_text(errno));
-    dir_ = buf.data();
-    socket_path_ = dir_ + "/warm.sock";
-
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (socket_path_.size() >= sizeof addr.sun_path)
@@ -63,8 +54,6 @@ WarmServerLink::~WarmServerLink()
     for (int fd : {listen_fd_, control_fd_, server_control_fd_})
         if (fd >= 0)
             close(fd);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
 }
 
 std::vector<std::string> WarmServerLink::environment() const
@@ -79,8 +68,7 @@ bool WarmServerLink::start(const std::vector<std::string> &base_env, OutputForwa
         log::debug("no dragon Python package in ", package, ": no warm server");
         return false;
     }
-    const char *configured = std::getenv("DRAGON_PYTHON");
-    std::string python = cli::find_executable(configured && *configured ? configured : "python3");
+    std::string python = cli::find_executable(cli::python_interpreter_name());
     if (python.empty()) {
         log::debug("no Python interpreter found: no warm server");
         return false;

@@ -10,6 +10,8 @@
 
 #include "output_forwarder.hpp"
 
+#include "wireup/private_tmpdir.hpp"
+
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -40,7 +42,8 @@ public:
     std::optional<pid_t> pid() const { return pid_; }
 
 private:
-    std::string dir_, socket_path_;
+    wireup::PrivateTmpdir dir_; // removed with the socket in it when the link goes
+    std::string socket_path_;
     int listen_fd_ = -1, control_fd_ = -1, server_control_fd_ = -1;
     std::optional<pid_t> pid_;
 };
