@@ -189,6 +189,7 @@ void Channel::destroy()
     header_->recv_event.fetch_add(1);
     futex::wake_all(&header_->send_event);
     futex::wake_all(&header_->recv_event);
+    futex::wake_all(&header_->sem_value);
     PoolHeader *ph = pool_->header();
     ph->channel_event.fetch_add(1);
     futex::wake_all(&ph->channel_event);

@@ -72,6 +72,10 @@ class Channel {
 public:
     // A new channel inside `pool`. Throws dragon::Error.
     static Channel create(std::shared_ptr<Pool> pool, const ChannelOptions &options = {});
+    // A semaphore channel: it carries a count from 0 to `maximum` instead of messages
+    // (Dragon's semaphore channels). Locks and semaphores are built on it so that
+    // whatever reaches a channel from another node reaches them too. Throws dragon::Error.
+    static Channel create_semaphore(std::shared_ptr<Pool> pool, uint32_t initial, uint32_t maximum);
     // A channel from its descriptor(), in any process of the job on this node.
     static Channel attach(const std::string &descriptor);
 
@@ -101,6 +105,16 @@ public:
     // Blocks up to `timeout` while empty; throws dragon::Error on timeout/destroyed.
     Message recv(Timeout timeout = wait_forever);
     std::optional<Message> try_recv();
+
+    // Semaphore channels only (else DRAGON_ERR_INVALID). P: takes one unit, waiting up
+    // to `timeout` while the count is 0; false on timeout; throws if destroyed.
+    bool sem_acquire(Timeout timeout = wait_forever);
+    // V: gives one unit back and wakes one waiter; false (and no change) if the
+    // count is already at its maximum.
+    bool sem_release();
+    uint32_t sem_value() const;
+    uint32_t sem_max() const;
+    bool is_semaphore() const;
 
     // A message is waiting (a snapshot).
     bool readable() const;
@@ -136,6 +150,8 @@ private:
                                                 std::atomic<uint32_t> &waiters,
                                                 const Deadline &deadline);
     void check_alive() const;
+    void check_semaphore() const;
+    bool sem_try_take();
     void release();
 
     std::shared_ptr<Pool> pool_;

@@ -69,6 +69,12 @@ struct alignas(64) ChannelHeader {
     // Bumped after a receive while senders (or readiness watchers) sleep.
     alignas(64) std::atomic<uint32_t> recv_event;
     std::atomic<uint32_t> send_waiters;
+
+    // A semaphore channel (Channel::create_semaphore) carries a count instead of
+    // messages; it is also the futex word its waiters sleep on while it is 0.
+    alignas(64) std::atomic<uint32_t> sem_value;
+    std::atomic<uint32_t> sem_waiters;
+    uint32_t sem_max; // 0: a message channel
 };
 
 // Slots are slot_size apart (a multiple of 64), so each starts on its own cache line.

@@ -29,4 +29,9 @@ void wake_all(std::atomic<uint32_t> *word)
             0);
 }
 
+void wake_one(std::atomic<uint32_t> *word)
+{
+    syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAKE, 1, nullptr, nullptr, 0);
+}
+
 } // namespace dragon::futex

@@ -16,6 +16,9 @@ void wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns);
 // Wakes every sleeper on the word, in every process.
 void wake_all(std::atomic<uint32_t> *word);
 
+// Wakes at most one sleeper on the word (a semaphore hands one unit to one waiter).
+void wake_one(std::atomic<uint32_t> *word);
+
 // Spin hint for busy-wait loops.
 inline void cpu_relax()
 {
