@@ -1,0 +1,91 @@
+# Shared by the api_*.py programs: the start method comes from argv[1] (default
+# 'dragon'; 'spawn' runs the same body as a reference), optional further
+# arguments select checks by name. Every check prints 'begin <name>', then
+# 'ok <name>' or 'FAIL <name>: <error>' (traceback on stderr); a check that
+# hangs gets every thread's traceback on stderr and ends the program.
+import faulthandler
+import multiprocessing as mp
+import os
+import sys
+import time
+import traceback
+
+import dragon  # noqa: F401  (registers the start method, as a user program would)
+
+WATCHDOG = 60      # seconds one check may take before the program is ended
+LONG = 30          # timeout of every wait that is expected to succeed
+_checks = []
+
+
+def method():
+    return sys.argv[1] if len(sys.argv) > 1 else 'dragon'
+
+
+def check(fn):
+    '''Registers fn as the check named after it (without a leading "check_").'''
+    name = fn.__name__[6:] if fn.__name__.startswith('check_') else fn.__name__
+    _checks.append((name, fn))
+    return fn
+
+
+def expect(exc_type, fn, *args, **kwargs):
+    '''fn(*args) must raise exc_type; returns the exception.'''
+    try:
+        result = fn(*args, **kwargs)
+    except exc_type as e:
+        return e
+    raise AssertionError(f'expected {exc_type.__name__}, got {result!r}')
+
+
+def wait_until(predicate, timeout=LONG, what='condition'):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f'timed out waiting for {what}')
+        time.sleep(0.01)
+
+
+def join_all(procs, timeout=LONG):
+    '''Joins every process (bounded) and asserts they all exited with 0.'''
+    for p in procs:
+        p.join(timeout)
+    codes = [p.exitcode for p in procs]
+    assert codes == [0] * len(procs), f'child exit codes {codes}'
+
+
+def _reap_children():
+    # After a failed check: children it left behind must not hold up the rest.
+    for p in mp.active_children():
+        p.kill()
+    for p in mp.active_children():
+        p.join(5)
+
+
+def main():
+    print('job', os.environ.get('DRAGON_JOB_ID', '-'), flush=True)
+    mp.set_start_method(method())
+    selected = sys.argv[2:]
+    failed = []
+    for name, fn in _checks:
+        if selected and name not in selected:
+            continue
+        print('begin', name, flush=True)
+        faulthandler.dump_traceback_later(WATCHDOG, exit=True)
+        try:
+            fn()
+        except Exception as e:  # report, then go on with the next check
+            failed.append(name)
+            first = (str(e).splitlines() or [''])[0]
+            print(f'FAIL {name}: {type(e).__name__}: {first}', flush=True)
+            print(f'--- traceback of check {name}', file=sys.stderr)
+            traceback.print_exc()
+            sys.stderr.flush()
+            _reap_children()
+        else:
+            print('ok', name, flush=True)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
+    print('done', len(failed), 'failed', flush=True)
+    # Interpreter exit (pool finalizers, joining children) is bounded as well.
+    faulthandler.dump_traceback_later(WATCHDOG, exit=True)
+    sys.exit(1 if failed else 0)
