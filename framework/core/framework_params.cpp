@@ -26,6 +26,8 @@ void register_framework_params(ParamRegistry &params)
          "interpreter that runs a .py PROG (a name on PATH or a path)"},
         {"DRAGON_NODE_INDEX", DRAGON_PARAM_STRING, "", "set by the launcher: this node's index"},
         {"DRAGON_NUM_NODES", DRAGON_PARAM_STRING, "", "set by the launcher: the job's node count"},
+        {"DRAGON_JOB_CPUS", DRAGON_PARAM_STRING, "",
+         "set by dragon-node: the CPUs the job may use (cpu_count() under 'dragon')"},
         {"DRAGON_NODE_POOL", DRAGON_PARAM_STRING, "",
          "set by dragon-node: the segment name of this node's memory pool"},
         {"DRAGON_FRONTEND_PID", DRAGON_PARAM_STRING, "",

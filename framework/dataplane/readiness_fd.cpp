@@ -38,25 +38,31 @@ ReadinessFd::~ReadinessFd()
     close(fd_);
 }
 
+bool ReadinessFd::refresh()
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    bool ready = channel_.destroyed() || channel_.readable();
+    if (ready && !signalled_) {
+        uint64_t one = 1;
+        signalled_ = write(fd_, &one, sizeof one) == sizeof one;
+    } else if (!ready && signalled_) {
+        uint64_t count;
+        (void)!read(fd_, &count, sizeof count);
+        signalled_ = false;
+    }
+    return ready;
+}
+
 void ReadinessFd::run()
 {
     ChannelHeader *h = channel_.header();
-    bool signalled = false;
     while (!stop_.load()) {
         // Register on both events first, then look: a change after the look wakes us.
         uint32_t sent = h->send_event.load(std::memory_order_acquire);
         uint32_t taken = h->recv_event.load(std::memory_order_acquire);
         h->recv_waiters.fetch_add(1, std::memory_order_seq_cst);
         h->send_waiters.fetch_add(1, std::memory_order_seq_cst);
-        bool ready = channel_.destroyed() || channel_.readable();
-        if (ready && !signalled) {
-            uint64_t one = 1;
-            signalled = write(fd_, &one, sizeof one) == sizeof one;
-        } else if (!ready && signalled) {
-            uint64_t count;
-            (void)!read(fd_, &count, sizeof count);
-            signalled = false;
-        }
+        bool ready = refresh();
         if (!stop_.load()) {
             // Readable: the next change of interest is a receive; empty: a send.
             if (ready)

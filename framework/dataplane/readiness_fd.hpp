@@ -12,11 +12,20 @@
 // caller still calls try_recv(), which may find nothing if another process won
 // the race (as with any shared socket). Not inherited across fork (the thread is
 // not); create one per process.
+//
+// The helper thread lags behind: right after this process receives the last
+// message, the eventfd may still be readable for a moment. A caller that waits
+// on the fd and then does a blocking receive (as CPython's concurrent.futures
+// and multiprocessing.pool do) would then block on an empty channel, so a
+// receiver calls refresh() after receiving: it brings the eventfd up to date at
+// once. Both refresh() and the thread look and update under one mutex, so the
+// state last applied is always one observed after the caller's receive.
 #pragma once
 
 #include "dataplane/channel.hpp"
 
 #include <atomic>
+#include <mutex>
 #include <thread>
 
 namespace dragon {
@@ -30,6 +39,8 @@ public:
     ~ReadinessFd();
 
     int fd() const { return fd_; }
+    // Makes the eventfd match the channel now; returns whether it is readable.
+    bool refresh();
 
 private:
     void run();
@@ -37,6 +48,8 @@ private:
     const Channel &channel_;
     int fd_ = -1;
     std::atomic<bool> stop_{false};
+    std::mutex mutex_;       // guards signalled_ and the eventfd's count
+    bool signalled_ = false; // the eventfd holds a count
     std::thread thread_;
 };
 

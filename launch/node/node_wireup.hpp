@@ -1,5 +1,5 @@
 // A dragon-node's place in the job, learned through PMIx: every node Puts its facts
-// (host, pid; transport addresses as they come), Commits, Fences with data collection
+// (host, pid, usable CPUs; transport addresses as they come), Commits, Fences with data collection
 // and Gets its peers'. Each step has a deadline.
 #pragma once
 
@@ -15,6 +15,7 @@ namespace dragon::node {
 struct PeerFacts {
     std::string host;
     long pid = 0;
+    long cpus = 0; // CPUs its processes may use (its affinity mask)
 };
 
 class NodeWireup {
@@ -23,6 +24,8 @@ public:
     uint32_t node_index() const { return index_; }
     uint32_t node_count() const { return count_; }
     const std::vector<PeerFacts> &peers() const { return peers_; }
+    // The CPUs the whole job may use: every node's usable CPUs, summed.
+    long job_cpus() const;
     // Leave PMIx (idempotent).
     void finish();
 

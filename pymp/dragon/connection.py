@@ -194,6 +194,7 @@ class Connection:
             if self._eof:
                 raise EOFError
             got = self._recv_ch.recv_into(m.cast('B'), offset)   # offset in bytes, as stock
+            self._refresh_readiness()
             if not isinstance(got, int):
                 self._check_eof(got)
                 raise BufferTooShort(got.tobytes())
@@ -216,8 +217,15 @@ class Connection:
         if self._eof:
             raise EOFError
         msg = self._recv_ch.recv()
+        self._refresh_readiness()
         self._check_eof(msg)
         return msg
+
+    def _refresh_readiness(self):
+        # After a receive the fd must not stay readable on an empty channel: callers
+        # wait() on it and then recv() without a timeout (see readiness_fd.hpp).
+        if self._readiness is not None and self._readiness_pid == os.getpid():
+            self._readiness.refresh()
 
     def _check_eof(self, msg):
         if len(msg) == len(EOF_MARKER) and msg.tobytes() == EOF_MARKER:

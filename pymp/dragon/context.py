@@ -6,6 +6,7 @@
 import multiprocessing
 from multiprocessing import context as _mp_context
 from multiprocessing import process
+from multiprocessing import queues
 from multiprocessing import spawn
 
 __all__ = ['DragonProcess', 'DragonContext', 'register']
@@ -40,10 +41,37 @@ class DragonContext(_mp_context.BaseContext):
         from .connection import Pipe
         return Pipe(duplex)
 
+    def Lock(self):
+        from .synchronize import Lock
+        return Lock(ctx=self.get_context())
+
+    def RLock(self):
+        from .synchronize import RLock
+        return RLock(ctx=self.get_context())
+
+    def Semaphore(self, value=1):
+        from .synchronize import Semaphore
+        return Semaphore(value, ctx=self.get_context())
+
+    def BoundedSemaphore(self, value=1):
+        from .synchronize import BoundedSemaphore
+        return BoundedSemaphore(value, ctx=self.get_context())
+
+    def Barrier(self, parties, action=None, timeout=None):
+        from .synchronize import Barrier
+        return Barrier(parties, action, timeout, ctx=self.get_context())
+
+    def cpu_count(self):
+        '''The CPUs the job may use: the sum over its nodes of each node's usable CPUs.'''
+        from .runtime import job_cpu_count
+        return job_cpu_count()
+
 
 # Factories that multiprocessing's default context must route to Dragon's when
 # 'dragon' is the selected start method (stock ones cannot cross nodes).
-_ROUTED = ('Queue', 'JoinableQueue', 'SimpleQueue', 'Pipe')
+# (Condition and Event need no routing: CPython's are built from the context's locks.)
+_ROUTED = ('Queue', 'JoinableQueue', 'SimpleQueue', 'Pipe', 'Lock', 'RLock', 'Semaphore',
+           'BoundedSemaphore', 'Barrier', 'cpu_count')
 
 
 def _routed(name, stock):
@@ -71,6 +99,22 @@ def _preparation_data_for_stock_children(stock):
     return get_preparation_data
 
 
+def _queue_init_on_channels(stock_init):
+    # CPython's own Queue class (concurrent.futures subclasses it) with a 'dragon'
+    # context: its pipe becomes a channel pipe, so no OS pipe has to reach the
+    # children (it could not reach another node).
+    def __init__(self, maxsize=0, *, ctx):
+        stock_init(self, maxsize, ctx=ctx)
+        if isinstance(ctx, DragonContext):
+            from .connection import Pipe
+            self._reader.close()
+            self._writer.close()
+            self._reader, self._writer = Pipe(duplex=False)
+            self._reset()
+    __init__.stock = stock_init
+    return __init__
+
+
 def register():
     '''Registers 'dragon' with multiprocessing; spawn, fork and forkserver are unchanged.'''
     if 'dragon' in _mp_context._concrete_contexts:
@@ -86,6 +130,7 @@ def register():
     for name in _ROUTED:
         setattr(default_cls, name, _routed(name, getattr(default_cls, name)))
     spawn.get_preparation_data = _preparation_data_for_stock_children(spawn.get_preparation_data)
+    queues.Queue.__init__ = _queue_init_on_channels(queues.Queue.__init__)
     # multiprocessing's module namespace holds methods bound at its import.
     for name in _ROUTED + ('get_all_start_methods',):
         setattr(multiprocessing, name, getattr(_mp_context._default_context, name))

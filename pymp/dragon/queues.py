@@ -237,7 +237,9 @@ class SimpleQueue(object):
 
     def get(self):
         self._check_closed()
-        return reduction.recv_object(self._items)
+        obj = reduction.recv_object(self._items)
+        self._reader._refresh_readiness()
+        return obj
 
     def put(self, obj):
         self._check_closed()

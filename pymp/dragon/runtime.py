@@ -7,7 +7,7 @@ import os
 import sys
 
 __all__ = ['DragonRuntimeError', 'in_dragon_job', 'require_runtime', 'node_pool',
-           'warm_socket_path']
+           'warm_socket_path', 'job_cpu_count']
 
 
 class DragonRuntimeError(RuntimeError):
@@ -51,3 +51,12 @@ def node_pool():
 def warm_socket_path():
     require_runtime()
     return os.environ['DRAGON_WARM_SOCKET']
+
+
+def job_cpu_count():
+    '''The CPUs the job may use (dragon-node sums its nodes' usable CPUs into
+    DRAGON_JOB_CPUS); outside a job, the CPUs this process may use.'''
+    value = os.environ.get('DRAGON_JOB_CPUS', '')
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return len(os.sched_getaffinity(0))

@@ -49,6 +49,12 @@ struct ReadinessWatch {
             throw py::value_error("readiness fd is closed");
         return readiness->fd();
     }
+    bool refresh()
+    {
+        if (!readiness)
+            return false;
+        return readiness->refresh();
+    }
     void close()
     {
         py::gil_scoped_release unlocked; // joining the helper thread takes up to a slice
@@ -108,6 +114,8 @@ void bind_channel(py::module_ &m)
 
     py::class_<ReadinessWatch>(m, "ReadinessFd")
         .def("fileno", &ReadinessWatch::fileno)
+        .def("refresh", &ReadinessWatch::refresh,
+             "Brings the fd up to date now (after this process received)")
         .def("close", &ReadinessWatch::close);
 
     py::class_<Channel>(m, "Channel")

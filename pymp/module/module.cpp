@@ -16,4 +16,5 @@ PYBIND11_MODULE(_dragon, m)
           "The full segment name 'dragon-<job>-<local>'");
     dragon::py_module::bind_pool(m);
     dragon::py_module::bind_channel(m);
+    dragon::py_module::bind_semlock(m);
 }

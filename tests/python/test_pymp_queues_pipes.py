@@ -2,7 +2,6 @@
 
 import os
 
-import pytest
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), 'programs'))
@@ -34,10 +33,6 @@ def test_64_mib_payloads_through_queue_and_pipe(build):
         assert 'numpy zero-copy ok' in r.stdout
 
 
-@pytest.mark.skipif(os.environ.get('DRAGON_RUN_KNOWN_HANGS') != '1',
-                    reason='multiprocessing.Pool/ProcessPoolExecutor on "dragon" hang in about one '
-                           'run in three (a worker stays blocked; not yet diagnosed); '
-                           'DRAGON_RUN_KNOWN_HANGS=1 runs it')
 def test_stock_pool_and_process_pool_executor_run_on_dragon(build):
     r = harness.run_program(build, 'pool_executor.py')
     assert r.returncode == 0, r.stdout + r.stderr

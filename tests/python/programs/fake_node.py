@@ -53,6 +53,7 @@ def main(argv):
         listener.listen(256)
         node_end, server_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ, DRAGON_JOB_ID=job, DRAGON_NODE_INDEX='0', DRAGON_NUM_NODES='1',
+                   DRAGON_JOB_CPUS=str(len(os.sched_getaffinity(0))),
                    DRAGON_NODE_POOL=pool.name, DRAGON_MEMORY=pool.plugin_name,
                    DRAGON_WARM_SOCKET=path)
         server_env = dict(env, DRAGON_WARM_LISTEN_FD=str(listener.fileno()),
