@@ -79,6 +79,9 @@ class Queue(object):
             raise ValueError(f"Queue {self!r} is closed")
 
     def put(self, obj, block=True, timeout=None):
+        if self._slots is None and timeout is None and block and not self._closed:
+            # The common case, kept short: unbounded, blocking, no timeout.
+            return reduction.send_object(self._items, obj)
         self._check_closed()
         t = _timeout(block, timeout)
         if self._slots is not None:
@@ -103,10 +106,11 @@ class Queue(object):
         self._check_closed()
         t = _timeout(block, timeout)
         try:
-            message = self._items.recv(t)
+            message = self._items.recv_payload(t)
         except TimeoutError:
             raise _queue.Empty from None
-        self._give_back_slot()
+        if self._slots is not None:
+            self._slots.try_send(b'')
         return reduction.loads_message(message)
 
     def qsize(self):

@@ -38,8 +38,31 @@ class _BytesOutOfBand:
         return bytes, (pickle.PickleBuffer(self.data),)
 
 
+# Types none of multiprocessing's extra reducers applies to, inside or out.
+_PLAIN = frozenset((int, float, str, bool, complex, type(None)))
+_PLAIN_ITEMS_MAX = 16
+
+
+def _is_plain(obj):
+    '''Small plain data (the bulk of queue traffic), which the C pickler alone handles:
+    setting up a Pickler with the extra reducers costs several times more.'''
+    t = type(obj)
+    if t in _PLAIN:
+        return True
+    if t is bytes:
+        return len(obj) < BYTES_OOB_MIN
+    if (t is tuple or t is list) and len(obj) <= _PLAIN_ITEMS_MAX:
+        for x in obj:
+            if type(x) not in _PLAIN:
+                return False
+        return True
+    return False
+
+
 def dumps_parts(obj):
     '''Returns [pickle stream, *raw out-of-band buffers].'''
+    if _is_plain(obj):
+        return [pickle.dumps(obj, 5)]
     if type(obj) is bytes and len(obj) >= BYTES_OOB_MIN:
         obj = _BytesOutOfBand(obj)
     buffers = []
@@ -47,22 +70,37 @@ def dumps_parts(obj):
     return [stream] + [b.raw() for b in buffers]
 
 
-class _Pickler(ForkingPickler):
-    '''ForkingPickler (multiprocessing's reducers) with protocol 5 out-of-band buffers.'''
+_table = None
+_table_key = None
 
-    def __init__(self, file, buffer_callback):
-        pickle.Pickler.__init__(self, file, 5, buffer_callback=buffer_callback)
-        self.dispatch_table = self._copyreg_dispatch_table.copy()
-        self.dispatch_table.update(self._extra_reducers)
+
+def _dispatch_table():
+    '''ForkingPickler's reducers (multiprocessing's and any registered later) over
+    copyreg's, merged once and again only when either registry grows: merging on
+    every call cost more than pickling a small object.'''
+    global _table, _table_key
+    extra = ForkingPickler._extra_reducers
+    base = ForkingPickler._copyreg_dispatch_table
+    key = (len(extra), len(base))
+    if key != _table_key:
+        table = base.copy()
+        table.update(extra)
+        _table, _table_key = table, key
+    return _table
 
 
 def _dumps(obj, buffer_callback):
     buf = io.BytesIO()
-    _Pickler(buf, buffer_callback).dump(obj)
+    pickler = pickle.Pickler(buf, 5, buffer_callback=buffer_callback)
+    pickler.dispatch_table = _dispatch_table()
+    pickler.dump(obj)
     return buf.getbuffer()
 
 
 def send_object(channel, obj, timeout=None):
+    if _is_plain(obj):
+        channel.send(pickle.dumps(obj, 5), timeout)
+        return
     parts = dumps_parts(obj)
     if len(parts) == 1:
         channel.send(parts[0], timeout)
@@ -75,6 +113,8 @@ def _align(n):
 
 
 def loads_message(message):
+    if type(message) is bytes:
+        return pickle.loads(message)     # an inline message: never a parts block
     view = memoryview(message)
     if len(view) and view[0] == _PARTS_TAG:
         count, = _COUNT.unpack_from(view, 8)
@@ -89,4 +129,4 @@ def loads_message(message):
 
 
 def recv_object(channel, timeout=None):
-    return loads_message(channel.recv(timeout))
+    return loads_message(channel.recv_payload(timeout))

@@ -155,6 +155,22 @@ void bind_channel(py::module_ &m)
                 return ch.recv(t);
             },
             py::arg("timeout") = py::none())
+        .def(
+            "recv_payload",
+            [](Channel &ch, const py::object &timeout) -> py::object {
+                Timeout t = to_timeout(timeout);
+                Message msg;
+                {
+                    py::gil_scoped_release unlocked;
+                    msg = ch.recv(t);
+                }
+                if (msg.zero_copy())
+                    return py::cast(std::move(msg));
+                return py::bytes(reinterpret_cast<const char *>(msg.data()), msg.size());
+            },
+            py::arg("timeout") = py::none(),
+            "As recv(), but an inline message comes as bytes (cheaper for small objects) and "
+            "only a pool block as a Message")
         .def("try_recv",
              [](Channel &ch) -> py::object {
                  std::optional<Message> msg;
