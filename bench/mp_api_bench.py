@@ -120,6 +120,11 @@ class Row:
             if isinstance(obj, mp.process.BaseProcess):
                 procs = [obj]
             elif hasattr(obj, '_pool'):                     # multiprocessing.Pool
+                # terminate() also stops it replacing killed workers; it may hang too.
+                try:
+                    bounded(obj.terminate, 5, 'Pool.terminate()')
+                except Exception:       # noqa: B902 (the kill below is what counts)
+                    pass
                 procs = list(obj._pool)
             elif hasattr(obj, '_processes'):                # ProcessPoolExecutor
                 procs = list((obj._processes or {}).values())
@@ -388,8 +393,8 @@ def main():
                     traceback.print_exc()
                 continue
             best = values.setdefault(method, got)
-            for key, value in got.items():
-                best[key] = (max if direction[key] else min)(best[key], value)
+            for key in direction:
+                best[key] = (max if direction[key] else min)(best[key], got[key])
         for key, title, unit, higher in rows:
             cells = ''.join('%11s' % ('FAILED' if m in errors else '%.3g' % values[m][key])
                             for m in METHODS)
