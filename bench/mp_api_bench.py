@@ -360,10 +360,10 @@ def measure(group, ctx):
 
 def main():
     only = [a for a in sys.argv[1:] if not a.startswith('-')]
-    print('start methods: %s; %d workers per Pool/executor (os.cpu_count()); '
-          'best of %d runs of %d repetitions each%s'
-          % (' vs '.join(METHODS), NCPU, len(ORDER) // len(METHODS), REPEAT,
-             ' (--quick)' if QUICK else ''))
+    runs = len(ORDER) // len(METHODS)
+    print('start methods: %s; %d workers per Pool/executor (os.cpu_count()); best of %s%d '
+          'repetitions%s' % (' vs '.join(METHODS), NCPU, '%d runs x ' % runs if runs > 1 else '',
+                             REPEAT, ' (--quick)' if QUICK else ''))
     header = ('%-38s' % 'row' + ''.join('%11s' % m for m in METHODS)
               + '  %-10s %8s  %s' % ('unit', 'speed-up', 'floor: dragon >= spawn'))
     print(header)
