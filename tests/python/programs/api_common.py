@@ -2,11 +2,13 @@
 # 'dragon'; 'spawn' runs the same body as a reference), optional further
 # arguments select checks by name. Every check prints 'begin <name>', then
 # 'ok <name>' or 'FAIL <name>: <error>' (traceback on stderr); a check that
-# hangs gets every thread's traceback on stderr and ends the program.
+# hangs fails after WATCHDOG seconds with every thread's traceback on stderr,
+# and the next check runs.
 import faulthandler
 import multiprocessing as mp
 import os
 import sys
+import threading
 import time
 import traceback
 
@@ -45,6 +47,28 @@ def wait_until(predicate, timeout=LONG, what='condition'):
         time.sleep(0.01)
 
 
+def within(timeout, fn, *args, **kwargs):
+    '''fn(*args) for a call that has no timeout of its own (Pool.join(),
+    Pool.apply(), shutdown()): run in a thread, and if it has not returned within
+    timeout seconds, fail the check instead of hanging the program.'''
+    result = {}
+
+    def call():
+        try:
+            result['value'] = fn(*args, **kwargs)
+        except BaseException as e:
+            result['error'] = e
+    t = threading.Thread(target=call, daemon=True)
+    t.start()
+    t.join(timeout)
+    if t.is_alive():
+        raise AssertionError(f'{getattr(fn, "__qualname__", fn)}() did not return within '
+                             f'{timeout} s')
+    if 'error' in result:
+        raise result['error']
+    return result.get('value')
+
+
 def join_all(procs, timeout=LONG):
     '''Joins every process (bounded) and asserts they all exited with 0.'''
     for p in procs:
@@ -61,6 +85,20 @@ def _reap_children():
         p.join(5)
 
 
+def _run_check(name, fn, failed):
+    try:
+        fn()
+    except Exception as e:  # report, then go on with the next check
+        failed.append(name)
+        first = (str(e).splitlines() or [''])[0]
+        print(f'FAIL {name}: {type(e).__name__}: {first}', flush=True)
+        print(f'--- traceback of check {name}', file=sys.stderr)
+        traceback.print_exc()
+        sys.stderr.flush()
+    else:
+        print('ok', name, flush=True)
+
+
 def main():
     print('job', os.environ.get('DRAGON_JOB_ID', '-'), flush=True)
     mp.set_start_method(method())
@@ -70,21 +108,18 @@ def main():
         if selected and name not in selected:
             continue
         print('begin', name, flush=True)
-        faulthandler.dump_traceback_later(WATCHDOG, exit=True)
-        try:
-            fn()
-        except Exception as e:  # report, then go on with the next check
+        # In a thread, so that a check that hangs fails alone and the rest still run.
+        t = threading.Thread(target=_run_check, args=(name, fn, failed), daemon=True)
+        t.start()
+        t.join(WATCHDOG)
+        if t.is_alive():
             failed.append(name)
-            first = (str(e).splitlines() or [''])[0]
-            print(f'FAIL {name}: {type(e).__name__}: {first}', flush=True)
-            print(f'--- traceback of check {name}', file=sys.stderr)
-            traceback.print_exc()
-            sys.stderr.flush()
+            print(f'FAIL {name}: hung: did not finish within {WATCHDOG} s', flush=True)
+            print(f'--- traceback of check {name} (hung; every thread)', file=sys.stderr,
+                  flush=True)
+            faulthandler.dump_traceback(sys.stderr, all_threads=True)
+        if name in failed:
             _reap_children()
-        else:
-            print('ok', name, flush=True)
-        finally:
-            faulthandler.cancel_dump_traceback_later()
     print('done', len(failed), 'failed', flush=True)
     # Interpreter exit (pool finalizers, joining children) is bounded as well.
     faulthandler.dump_traceback_later(WATCHDOG, exit=True)

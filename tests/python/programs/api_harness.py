@@ -41,9 +41,9 @@ class ProgramRun:
         return self.stderr[-4000:]
 
     def assert_ok(self, check):
-        if f'ok {check}' in self.lines:
-            return
         fail = [l for l in self.lines if l.startswith(f'FAIL {check}:')]
+        if not fail and f'ok {check}' in self.lines:
+            return
         if fail:
             why = fail[0]
         elif f'begin {check}' in self.lines:
