@@ -40,7 +40,7 @@ QUICK = '--quick' in sys.argv
 # neither method always goes first on a machine whose load drifts.
 ORDER = METHODS if QUICK else METHODS + METHODS[::-1]
 NCPU = os.cpu_count() or 1
-REPEAT = 2 if QUICK else 3
+REPEAT = 2 if QUICK else 5
 TASKS = 10000                           # Pool.map and executor rows, as the issue asks
 PAIRS = 200000 if QUICK else 1000000    # uncontended acquire/release pairs
 CONTENDERS = 8
