@@ -23,10 +23,14 @@ def method():
     return sys.argv[1] if len(sys.argv) > 1 else 'dragon'
 
 
-def check(fn):
-    '''Registers fn as the check named after it (without a leading "check_").'''
+def check(fn=None, *, main_thread=False):
+    '''Registers fn as the check named after it (without a leading "check_").
+    Checks run in a thread of their own (a hung one fails alone), or with
+    main_thread=True in the main thread (a hung one ends the program).'''
+    if fn is None:
+        return lambda f: check(f, main_thread=main_thread)
     name = fn.__name__[6:] if fn.__name__.startswith('check_') else fn.__name__
-    _checks.append((name, fn))
+    _checks.append((name, fn, main_thread))
     return fn
 
 
@@ -104,10 +108,17 @@ def main():
     mp.set_start_method(method())
     selected = sys.argv[2:]
     failed = []
-    for name, fn in _checks:
+    for name, fn, in_main_thread in _checks:
         if selected and name not in selected:
             continue
         print('begin', name, flush=True)
+        if in_main_thread:
+            faulthandler.dump_traceback_later(WATCHDOG, exit=True)
+            _run_check(name, fn, failed)
+            faulthandler.cancel_dump_traceback_later()
+            if name in failed:
+                _reap_children()
+            continue
         # In a thread, so that a check that hangs fails alone and the rest still run.
         t = threading.Thread(target=_run_check, args=(name, fn, failed), daemon=True)
         t.start()

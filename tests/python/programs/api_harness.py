@@ -16,7 +16,7 @@ def program_checks(name):
     """Check names registered in programs/<name>, in order (read from its source)."""
     checks, pending = [], False
     for line in (PROGRAMS / name).read_text().splitlines():
-        if line.strip() == '@check':
+        if line.startswith('@check'):
             pending = True
         elif pending and line.startswith('def '):
             fn = line[4:line.index('(')]
