@@ -40,6 +40,20 @@ def init(tag, started=None):
     _tag, _started = tag, started
 
 
+_counter = _lock = None
+
+
+def init_shared(counter, lock):
+    global _counter, _lock
+    _counter, _lock = counter, lock
+
+
+def count(_):
+    with _lock:
+        _counter.value += 1
+    return os.getpid()
+
+
 def tagged(x):
     return (_tag, x)
 
@@ -190,6 +204,20 @@ def check_pool_initializer_and_initargs():
     with new_pool(2, init, ('positional',)) as pool:
         assert pool.apply_async(tagged, (1,)).get(timeout=LONG) == ('positional', 1)
         finish(pool)
+
+
+@check
+def check_pool_workers_share_value_and_lock_from_initargs():
+    counter, lock = mp.RawValue('i', 0), mp.Lock()      # inherited through initargs
+    with new_pool(2, initializer=init_shared, initargs=(counter, lock)) as pool:
+        pool.map(count, range(400), chunksize=1)
+        finish(pool)
+    assert counter.value == 400, counter.value
+    v = mp.Value('i', 0)
+    with new_pool(2, initializer=init_shared, initargs=(v, v.get_lock())) as pool:
+        assert len(pool.map(count, range(200), chunksize=5)) == 200
+        finish(pool)
+    assert v.value == 200, v.value
 
 
 @check

@@ -3,6 +3,7 @@
 # Usage: api_sync.py [start-method [check...]]
 import functools
 import multiprocessing as mp
+import pickle
 import queue
 import threading
 
@@ -29,6 +30,21 @@ def try_acquire(lock, out):
     out.put(('try', got))
     if got:
         lock.release()
+
+
+def blocked_acquire(lock, out, release=False):
+    out.put('trying')
+    got = lock.acquire(timeout=LONG)
+    out.put(('got', got))
+    if got and release:
+        lock.release()
+
+
+def count_under(lock, counter, rounds):
+    for _ in range(rounds):
+        with lock:
+            v = counter.value        # unsynchronized RawValue: only the lock protects it
+            counter.value = v + 1
 
 
 def hold_rlock(rlock, out, go):
@@ -107,6 +123,19 @@ def barrier_party(b, out, rounds=1):
             out.put(('broken',))
 
 
+def failing_action():
+    raise ValueError('barrier action failed')
+
+
+def barrier_outcome(b, out):
+    try:
+        b.wait(timeout=LONG)
+    except Exception as e:
+        out.put(type(e).__name__)
+    else:
+        out.put('passed')
+
+
 def barrier_default_timeout(b, out):
     try:
         b.wait()
@@ -154,6 +183,51 @@ def check_lock_held_by_parent_blocks_child_and_any_process_may_release():
     assert lock.acquire(False) is True
     lock.release()
     expect(ValueError, lock.release)                 # documented: unlocked lock -> ValueError
+
+
+@check
+def check_blocked_acquire_wakes_when_another_process_releases():
+    out = mp.Queue()
+    lock, rlock, sem, bsem = mp.Lock(), mp.RLock(), mp.Semaphore(0), mp.BoundedSemaphore(1)
+    assert bsem.acquire(timeout=LONG)
+    for prim in (lock, rlock, sem, bsem):
+        if prim in (lock, rlock):
+            assert prim.acquire(timeout=LONG)
+        p = start(blocked_acquire, prim, out, prim in (lock, rlock))
+        assert out.get(timeout=LONG) == 'trying'
+        expect(queue.Empty, out.get, timeout=0.3)       # blocked while we hold it
+        prim.release()                                  # wakes the blocked child
+        assert out.get(timeout=LONG) == ('got', True)
+        join_all([p])
+
+
+@check
+def check_semaphore_wakes_every_blocked_waiter():
+    sem, out = mp.Semaphore(0), mp.Queue()
+    procs = [start(blocked_acquire, sem, out) for _ in range(3)]
+    assert [out.get(timeout=LONG) for _ in procs] == ['trying'] * 3
+    for _ in procs:
+        sem.release()
+    assert [out.get(timeout=LONG) for _ in procs] == [('got', True)] * 3
+    join_all(procs)
+    assert sem.get_value() == 0
+
+
+@check
+def check_lock_rlock_semaphore_mutual_exclusion_exact_totals():
+    for lock in (mp.Lock(), mp.RLock(), mp.Semaphore(1), mp.BoundedSemaphore(1)):
+        counter = mp.RawValue('i', 0)
+        procs = [start(count_under, lock, counter, 300) for _ in range(3)]
+        join_all(procs, timeout=60)
+        assert counter.value == 900, (type(lock).__name__, counter.value)
+
+
+@check
+def check_sync_objects_pickle_only_through_inheritance():
+    for make in (mp.Lock, mp.RLock, mp.Semaphore, mp.BoundedSemaphore, mp.Condition,
+                 mp.Event, lambda: mp.Barrier(2)):
+        err = expect(RuntimeError, pickle.dumps, make())
+        assert 'inheritance' in str(err), err
 
 
 @check
@@ -317,6 +391,18 @@ def check_barrier_abort_breaks_waiters_and_reset_repairs():
     theirs = [out.get(timeout=LONG)[1] for _ in procs]
     assert sorted([mine] + theirs) == [0, 1, 2]
     join_all(procs)
+
+
+@check
+def check_barrier_action_error_breaks_it():
+    b, out = mp.Barrier(2, action=failing_action), mp.Queue()
+    p = start(barrier_outcome, b, out)
+    barrier_outcome(b, out)
+    got = sorted(out.get(timeout=LONG) for _ in range(2))
+    # The process that ran the action gets its error, the other a broken barrier.
+    assert got == ['BrokenBarrierError', 'ValueError'], got
+    assert b.broken
+    join_all([p])
 
 
 @check
