@@ -62,7 +62,9 @@ uint32_t Channel::sem_max() const
 bool Channel::sem_try_take()
 {
     auto &value = header_->sem_value;
-    uint32_t v = value.load(std::memory_order_relaxed);
+    // seq_cst (a plain load on x86): a sleeper's look after registering must be
+    // ordered against a releaser's look at the waiter count (see sem_release).
+    uint32_t v = value.load(std::memory_order_seq_cst);
     while (v > 0)
         if (value.compare_exchange_weak(v, v - 1, std::memory_order_acquire,
                                         std::memory_order_relaxed))
@@ -110,11 +112,11 @@ bool Channel::sem_release()
     do {
         if (v >= h->sem_max)
             return false;
-    } while (!h->sem_value.compare_exchange_weak(v, v + 1, std::memory_order_release,
+    } while (!h->sem_value.compare_exchange_weak(v, v + 1, std::memory_order_seq_cst,
                                                  std::memory_order_relaxed));
-    // Pairs with the waiter's increment-then-recheck: one of us sees the other.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (h->sem_waiters.load(std::memory_order_relaxed) > 0)
+    // All seq_cst, no fence: a waiter registers then looks at the value, we change
+    // the value then look at the waiters; one of us sees the other.
+    if (h->sem_waiters.load(std::memory_order_seq_cst) > 0)
         futex::wake_one(&h->sem_value);
     return true;
 }

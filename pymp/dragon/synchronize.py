@@ -40,7 +40,7 @@ class SemLock(object):
                              % (value, SEM_VALUE_MAX))
         name = '%s-%d-%d' % (process.current_process()._config.get('semprefix', '/mp'),
                              os.getpid(), next(_names))
-        self._semlock = _dragon.SemLock(runtime.node_pool(), kind, value, maxvalue, name)
+        self._semlock = _dragon.semlock_create(runtime.node_pool(), kind, value, maxvalue, name)
         util.debug('created semlock with handle %s' % self._semlock.handle)
         self._make_methods()
         util.register_after_fork(self, SemLock._after_fork)
@@ -66,7 +66,7 @@ class SemLock(object):
         return (sl.handle, sl.kind, sl.maxvalue, sl.name)
 
     def __setstate__(self, state):
-        self._semlock = _dragon.SemLock.attach(*state)
+        self._semlock = _dragon.semlock_attach(*state)
         util.debug('recreated blocker with handle %r' % state[0])
         self._make_methods()
 

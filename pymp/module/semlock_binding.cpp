@@ -3,11 +3,14 @@
 // semaphore channel of the node's pool. Ownership (count, owning thread) is kept
 // per process as CPython does; the count itself lives in the channel.
 //
-// Waits release the GIL and are sliced so that a signal (Ctrl-C) interrupts an
-// acquire() without a timeout, as it does in CPython.
+// A plain CPython type rather than a pybind11 class: acquire() and release() are
+// called millions of times a second, and pybind11's argument dispatch cost five
+// times the lock operation itself. Waits release the GIL and are sliced so that
+// a signal (Ctrl-C) interrupts an acquire() without a timeout, as in CPython.
 #include "bindings.hpp"
 #include "timeout.hpp"
 
+#include "core/error.hpp"
 #include "dataplane/channel.hpp"
 
 #include <algorithm>
@@ -23,125 +26,287 @@ constexpr int recursive_mutex = 0;
 constexpr int semaphore = 1;
 constexpr int64_t signal_check_ns = 100'000'000;
 
-class SemLock {
-public:
-    SemLock(Channel channel, int kind, uint32_t maxvalue, std::string name)
-        : channel_(std::move(channel)), kind_(kind), maxvalue_(maxvalue), name_(std::move(name))
-    {
-        if (kind_ != recursive_mutex && kind_ != semaphore)
-            throw py::value_error("unrecognized kind " + std::to_string(kind_));
-    }
-
-    bool acquire(bool block, const py::object &timeout)
-    {
-        if (kind_ == recursive_mutex && is_mine()) {
-            ++count_;
-            return true;
-        }
-        bool got = channel_.sem_acquire(no_wait);
-        if (!got && block) {
-            Timeout t = to_timeout(timeout);
-            if (t != no_wait)
-                got = wait(t);
-        }
-        if (got) {
-            ++count_;
-            last_tid_ = PyThread_get_thread_ident();
-        }
-        return got;
-    }
-
-    void release()
-    {
-        if (kind_ == recursive_mutex) {
-            if (!is_mine()) {
-                PyErr_SetString(PyExc_AssertionError,
-                                "attempt to release recursive lock not owned by thread");
-                throw py::error_already_set();
-            }
-            if (count_ > 1) {
-                --count_;
-                return;
-            }
-        }
-        if (!channel_.sem_release())
-            throw py::value_error("semaphore or lock released too many times");
-        --count_;
-    }
-
-    bool is_mine() const { return count_ > 0 && last_tid_ == PyThread_get_thread_ident(); }
-    long count() const { return count_; }
-    uint32_t value() const { return channel_.sem_value(); }
-    void after_fork() { count_ = 0; }
-    int kind() const { return kind_; }
-    uint32_t maxvalue() const { return maxvalue_; }
-    const std::string &name() const { return name_; }
-    std::string descriptor() const { return channel_.descriptor(); }
-
-private:
-    bool wait(Timeout timeout)
-    {
-        Deadline deadline(timeout);
-        for (;;) {
-            int64_t slice = std::min(deadline.remaining_ns(), signal_check_ns);
-            bool got;
-            {
-                py::gil_scoped_release unlocked;
-                got = channel_.sem_acquire(Timeout(slice));
-            }
-            if (got)
-                return true;
-            if (PyErr_CheckSignals() != 0)
-                throw py::error_already_set();
-            if (deadline.expired())
-                return false;
-        }
-    }
-
-    Channel channel_;
-    int kind_;
-    uint32_t maxvalue_;
-    std::string name_;
-    long count_ = 0;
-    unsigned long last_tid_ = 0;
+struct SemLockObject {
+    PyObject_HEAD Channel *channel;
+    int kind;
+    unsigned maxvalue;
+    long count;
+    unsigned long last_tid;
+    PyObject *name;
 };
+
+bool is_mine(const SemLockObject *s)
+{
+    return s->count > 0 && s->last_tid == PyThread_get_thread_ident();
+}
+
+PyObject *raise_dragon_error(const std::exception &e)
+{
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+    return nullptr;
+}
+
+// Waits for a unit in GIL-free slices; -1 with a Python error set, else 0/1.
+int wait_for_unit(SemLockObject *s, const Deadline &deadline)
+{
+    for (;;) {
+        int64_t slice = std::min(deadline.remaining_ns(), signal_check_ns);
+        bool got = false;
+        const char *error = nullptr;
+        std::string message;
+        Py_BEGIN_ALLOW_THREADS
+        try {
+            got = s->channel->sem_acquire(Timeout(slice));
+        } catch (const std::exception &e) {
+            message = e.what();
+            error = message.c_str();
+        }
+        Py_END_ALLOW_THREADS if (error)
+        {
+            PyErr_SetString(PyExc_RuntimeError, error);
+            return -1;
+        }
+        if (got)
+            return 1;
+        if (PyErr_CheckSignals() != 0)
+            return -1;
+        if (deadline.expired())
+            return 0;
+    }
+}
+
+// acquire(block=True, timeout=None)
+PyObject *semlock_acquire(SemLockObject *s, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames)
+{
+    PyObject *block = nargs > 0 ? args[0] : Py_True;
+    PyObject *timeout = nargs > 1 ? args[1] : Py_None;
+    if (nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "acquire() takes at most 2 arguments");
+        return nullptr;
+    }
+    for (Py_ssize_t i = 0; kwnames && i < PyTuple_GET_SIZE(kwnames); ++i) {
+        PyObject *value = args[nargs + i];
+        if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), "block") == 0) {
+            block = value;
+        } else if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, i), "timeout") == 0) {
+            timeout = value;
+        } else {
+            PyErr_Format(PyExc_TypeError, "acquire() got an unexpected keyword argument '%U'",
+                         PyTuple_GET_ITEM(kwnames, i));
+            return nullptr;
+        }
+    }
+    if (s->kind == recursive_mutex && is_mine(s)) {
+        ++s->count;
+        Py_RETURN_TRUE;
+    }
+    int blocking = PyObject_IsTrue(block);
+    if (blocking < 0)
+        return nullptr;
+    int got;
+    try {
+        got = s->channel->sem_acquire(no_wait);
+    } catch (const std::exception &e) {
+        return raise_dragon_error(e);
+    }
+    if (!got && blocking) {
+        Timeout t = wait_forever;
+        if (timeout != Py_None) {
+            double seconds = PyFloat_AsDouble(timeout);
+            if (seconds == -1.0 && PyErr_Occurred())
+                return nullptr;
+            t = to_timeout(py::float_(std::max(seconds, 0.0)));
+        }
+        if (t != no_wait) {
+            got = wait_for_unit(s, Deadline(t));
+            if (got < 0)
+                return nullptr;
+        }
+    }
+    if (!got)
+        Py_RETURN_FALSE;
+    ++s->count;
+    s->last_tid = PyThread_get_thread_ident();
+    Py_RETURN_TRUE;
+}
+
+PyObject *semlock_release(SemLockObject *s, PyObject *)
+{
+    if (s->kind == recursive_mutex) {
+        if (!is_mine(s)) {
+            PyErr_SetString(PyExc_AssertionError,
+                            "attempt to release recursive lock not owned by thread");
+            return nullptr;
+        }
+        if (s->count > 1) {
+            --s->count;
+            Py_RETURN_NONE;
+        }
+    }
+    bool released;
+    try {
+        released = s->channel->sem_release();
+    } catch (const std::exception &e) {
+        return raise_dragon_error(e);
+    }
+    if (!released) {
+        PyErr_SetString(PyExc_ValueError, "semaphore or lock released too many times");
+        return nullptr;
+    }
+    --s->count;
+    Py_RETURN_NONE;
+}
+
+PyObject *semlock_enter(SemLockObject *s, PyObject *)
+{
+    return semlock_acquire(s, nullptr, 0, nullptr);
+}
+
+PyObject *semlock_exit(SemLockObject *s, PyObject *)
+{
+    return semlock_release(s, nullptr);
+}
+
+PyObject *semlock_count(SemLockObject *s, PyObject *)
+{
+    return PyLong_FromLong(s->count);
+}
+
+PyObject *semlock_is_mine(SemLockObject *s, PyObject *)
+{
+    return PyBool_FromLong(is_mine(s));
+}
+
+PyObject *semlock_get_value(SemLockObject *s, PyObject *)
+{
+    return PyLong_FromUnsignedLong(s->channel->sem_value());
+}
+
+PyObject *semlock_is_zero(SemLockObject *s, PyObject *)
+{
+    return PyBool_FromLong(s->channel->sem_value() == 0);
+}
+
+PyObject *semlock_after_fork(SemLockObject *s, PyObject *)
+{
+    s->count = 0;
+    Py_RETURN_NONE;
+}
+
+PyObject *semlock_kind(SemLockObject *s, void *)
+{
+    return PyLong_FromLong(s->kind);
+}
+
+PyObject *semlock_maxvalue(SemLockObject *s, void *)
+{
+    return PyLong_FromUnsignedLong(s->maxvalue);
+}
+
+PyObject *semlock_name(SemLockObject *s, void *)
+{
+    return Py_NewRef(s->name);
+}
+
+PyObject *semlock_handle(SemLockObject *s, void *)
+{
+    std::string d = s->channel->descriptor();
+    return PyUnicode_FromStringAndSize(d.data(), Py_ssize_t(d.size()));
+}
+
+void semlock_dealloc(SemLockObject *s)
+{
+    PyTypeObject *type = Py_TYPE(s);
+    delete s->channel;
+    Py_XDECREF(s->name);
+    type->tp_free(reinterpret_cast<PyObject *>(s));
+    Py_DECREF(type); // a heap type: each instance holds a reference to it
+}
+
+PyMethodDef semlock_methods[] = {
+    {"acquire", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(semlock_acquire)),
+     METH_FASTCALL | METH_KEYWORDS, "acquire(block=True, timeout=None) -> bool"},
+    {"release", reinterpret_cast<PyCFunction>(semlock_release), METH_NOARGS, "release()"},
+    {"__enter__", reinterpret_cast<PyCFunction>(semlock_enter), METH_NOARGS, nullptr},
+    {"__exit__", reinterpret_cast<PyCFunction>(semlock_exit), METH_VARARGS, nullptr},
+    {"_count", reinterpret_cast<PyCFunction>(semlock_count), METH_NOARGS, nullptr},
+    {"_is_mine", reinterpret_cast<PyCFunction>(semlock_is_mine), METH_NOARGS, nullptr},
+    {"_get_value", reinterpret_cast<PyCFunction>(semlock_get_value), METH_NOARGS, nullptr},
+    {"_is_zero", reinterpret_cast<PyCFunction>(semlock_is_zero), METH_NOARGS, nullptr},
+    {"_after_fork", reinterpret_cast<PyCFunction>(semlock_after_fork), METH_NOARGS, nullptr},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyGetSetDef semlock_getset[] = {
+    {"kind", reinterpret_cast<getter>(semlock_kind), nullptr, nullptr, nullptr},
+    {"maxvalue", reinterpret_cast<getter>(semlock_maxvalue), nullptr, nullptr, nullptr},
+    {"name", reinterpret_cast<getter>(semlock_name), nullptr, nullptr, nullptr},
+    {"handle", reinterpret_cast<getter>(semlock_handle), nullptr,
+     "the semaphore channel's descriptor", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+PyTypeObject *semlock_type_object = nullptr;
+
+PyTypeObject *semlock_type()
+{
+    if (!semlock_type_object) {
+        static PyType_Slot slots[] = {
+            {Py_tp_dealloc, reinterpret_cast<void *>(semlock_dealloc)},
+            {Py_tp_methods, semlock_methods},
+            {Py_tp_getset, semlock_getset},
+            {Py_tp_doc, const_cast<char *>("A multiprocessing SemLock on a semaphore channel; "
+                                           "made by semlock_create() or semlock_attach()")},
+            {0, nullptr}};
+        static PyType_Spec spec = {"dragon._dragon.SemLock", int(sizeof(SemLockObject)), 0,
+                                   Py_TPFLAGS_DEFAULT, slots};
+        semlock_type_object = reinterpret_cast<PyTypeObject *>(PyType_FromSpec(&spec));
+        if (!semlock_type_object)
+            throw py::error_already_set();
+    }
+    return semlock_type_object;
+}
+
+py::object make_semlock(Channel channel, int kind, unsigned maxvalue, const std::string &name)
+{
+    if (kind != recursive_mutex && kind != semaphore)
+        throw py::value_error("unrecognized kind " + std::to_string(kind));
+    auto *s = PyObject_New(SemLockObject, semlock_type());
+    if (!s)
+        throw py::error_already_set();
+    s->channel = new Channel(std::move(channel));
+    s->kind = kind;
+    s->maxvalue = maxvalue;
+    s->count = 0;
+    s->last_tid = 0;
+    s->name = PyUnicode_FromStringAndSize(name.data(), Py_ssize_t(name.size()));
+    return py::reinterpret_steal<py::object>(reinterpret_cast<PyObject *>(s));
+}
 
 } // namespace
 
 void bind_semlock(py::module_ &m)
 {
-    py::class_<SemLock>(m, "SemLock")
-        .def(py::init([](std::shared_ptr<Pool> pool, int kind, uint32_t value, uint32_t maxvalue,
-                         std::string name) {
-                 return SemLock(Channel::create_semaphore(std::move(pool), value, maxvalue), kind,
-                                maxvalue, std::move(name));
-             }),
-             py::arg("pool"), py::arg("kind"), py::arg("value"), py::arg("maxvalue"),
-             py::arg("name") = "")
-        .def_static(
-            "attach",
-            [](const std::string &descriptor, int kind, uint32_t maxvalue, std::string name) {
-                Channel ch;
-                {
-                    py::gil_scoped_release unlocked;
-                    ch = Channel::attach(descriptor);
-                }
-                return SemLock(std::move(ch), kind, maxvalue, std::move(name));
-            },
-            py::arg("descriptor"), py::arg("kind"), py::arg("maxvalue"), py::arg("name") = "")
-        .def("acquire", &SemLock::acquire, py::arg("block") = true, py::arg("timeout") = py::none())
-        .def("release", &SemLock::release)
-        .def("__enter__", [](SemLock &s) { return s.acquire(true, py::none()); })
-        .def("__exit__", [](SemLock &s, const py::args &) { s.release(); })
-        .def("_count", &SemLock::count)
-        .def("_is_mine", &SemLock::is_mine)
-        .def("_get_value", &SemLock::value)
-        .def("_is_zero", [](const SemLock &s) { return s.value() == 0; })
-        .def("_after_fork", &SemLock::after_fork)
-        .def_property_readonly("kind", &SemLock::kind)
-        .def_property_readonly("maxvalue", &SemLock::maxvalue)
-        .def_property_readonly("name", &SemLock::name)
-        .def_property_readonly("handle", &SemLock::descriptor);
+    m.attr("SemLock") = py::handle(reinterpret_cast<PyObject *>(semlock_type()));
+    m.def(
+        "semlock_create",
+        [](std::shared_ptr<Pool> pool, int kind, uint32_t value, uint32_t maxvalue,
+           const std::string &name) {
+            return make_semlock(Channel::create_semaphore(std::move(pool), value, maxvalue), kind,
+                                maxvalue, name);
+        },
+        py::arg("pool"), py::arg("kind"), py::arg("value"), py::arg("maxvalue"),
+        py::arg("name") = "");
+    m.def(
+        "semlock_attach",
+        [](const std::string &descriptor, int kind, uint32_t maxvalue, const std::string &name) {
+            Channel ch;
+            {
+                py::gil_scoped_release unlocked;
+                ch = Channel::attach(descriptor);
+            }
+            return make_semlock(std::move(ch), kind, maxvalue, name);
+        },
+        py::arg("descriptor"), py::arg("kind"), py::arg("maxvalue"), py::arg("name") = "");
 }
 
 } // namespace dragon::py_module
