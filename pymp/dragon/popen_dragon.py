@@ -53,6 +53,7 @@ class DragonPopen(object):
         util._flush_std_streams()
         self.returncode = None
         self.finalizer = None
+        self._pid = None
         self._fds = []
         self._launch(process_obj)
 
@@ -83,8 +84,6 @@ class DragonPopen(object):
                 socket.send_fds(client, [HEADER.pack(len(payload))], [child_r, tracker_fd] + self._fds)
                 client.sendall(payload)
                 del payload
-                self.pid = _read_pid(client)
-                client.settimeout(None)
                 self.sentinel = client.detach()
         except BaseException:
             os.close(parent_w)
@@ -94,8 +93,17 @@ class DragonPopen(object):
         # parent_w stays open while we live: the child's parent_process() sees us alive.
         self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
 
+    @property
+    def pid(self):
+        # Read when first asked for (or before the returncode): start() returns as
+        # soon as the request is sent, as spawn returns right after fork_exec.
+        if self._pid is None:
+            self._pid = _read_pid(self.sentinel)
+        return self._pid
+
     def poll(self, flag=os.WNOHANG):
         if self.returncode is None:
+            self.pid
             from multiprocessing.connection import wait
             timeout = 0 if flag == os.WNOHANG else None
             if not wait([self.sentinel], timeout):
@@ -137,10 +145,15 @@ class DragonPopen(object):
             self.finalizer()
 
 
-def _read_pid(client):
+def _read_pid(fd):
+    '''The child's pid, the warm server's first reply on the start connection.'''
+    from multiprocessing.connection import wait
     data = b''
     while len(data) < forkserver.SIGNED_STRUCT.size:
-        chunk = client.recv(forkserver.SIGNED_STRUCT.size - len(data))
+        if not wait([fd], START_TIMEOUT):
+            raise runtime.DragonRuntimeError(
+                'the warm server did not start the process within %d s' % START_TIMEOUT)
+        chunk = os.read(fd, forkserver.SIGNED_STRUCT.size - len(data))
         if not chunk:
             raise runtime.DragonRuntimeError(
                 'the warm server closed the connection without starting the process')

@@ -24,6 +24,9 @@ from .connection import Connection
 __all__ = ['Queue', 'SimpleQueue', 'JoinableQueue']
 
 UNBOUNDED_CAPACITY = 8192       # an unbounded Queue's put() blocks beyond this many items
+# A SimpleQueue's put() blocks when it is full, as stock's does when its pipe is
+# (64 KiB); a smaller ring is also quicker to set up (Pool makes three).
+SIMPLE_CAPACITY = 1024
 ITEM_SLOT_SIZE = 256            # pickles up to 240 bytes travel inline
 TASK_TOKEN_CAPACITY = 1 << 16   # unfinished tasks a JoinableQueue can count
 TOKEN_SLOT_SIZE = 64
@@ -209,7 +212,7 @@ class _NoLock(object):
 class SimpleQueue(object):
 
     def __init__(self, *, ctx=None):
-        self._items = _dragon.Channel.create(runtime.node_pool(), UNBOUNDED_CAPACITY,
+        self._items = _dragon.Channel.create(runtime.node_pool(), SIMPLE_CAPACITY,
                                              ITEM_SLOT_SIZE)
         self._after_init()
 
