@@ -115,7 +115,7 @@ RAN_RE = re.compile(r'^Ran (\d+) tests? in ')
 RESULT_RE = re.compile(r'^(OK|FAILED)\b(?: \((.*)\))?$')
 
 
-def parse(stdout, stderr, module):
+def parse(stdout, stderr, module, stopped=False):
     """Outcome per test id (Class.method, or Class.setUpClass for a fixture)
     from unittest's verbose output; plus what the run's summary said."""
     # A test's line may start after other output (concurrent.futures' tearDown
@@ -175,7 +175,8 @@ def parse(stdout, stderr, module):
     if re.search(r'^Timeout \(\d+:\d\d:\d\d\)!', stderr, re.M):
         summary['timeout'] = True
     if pending and pending not in outcomes:
-        outcomes[pending] = 'timeout' if summary['timeout'] else 'no result'
+        # Running when regrtest's --timeout or our --deadline fired.
+        outcomes[pending] = 'timeout' if summary['timeout'] or stopped else 'no result'
     return outcomes, summary
 
 
@@ -322,10 +323,12 @@ def run_method(suite, method, args, workdir):
     with open(out_path, 'w') as out, open(err_path, 'w') as err:
         proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=err, start_new_session=True)
+        stopped = False
         try:
             rc = proc.wait(timeout=args.deadline)
         except subprocess.TimeoutExpired:
             problems.append(f'did not finish within --deadline {args.deadline} s: stopped')
+            stopped = True
             stop(proc, method)
             rc = proc.returncode
         except BaseException:  # ^C: do not leave the job behind
@@ -336,7 +339,7 @@ def run_method(suite, method, args, workdir):
     elapsed = time.monotonic() - start
     stdout = out_path.read_text(errors='replace')
     stderr = err_path.read_text(errors='replace')
-    outcomes, summary = parse(stdout, stderr, module)
+    outcomes, summary = parse(stdout, stderr, module, stopped)
     if summary['timeout']:
         problems.append(f'a test exceeded --timeout {args.timeout} s: the run was cut short')
     if summary['ran'] is None or summary['result'] is None:
