@@ -19,8 +19,18 @@ def square(x):
     return x * x
 
 
-def die(_):
-    os.kill(os.getpid(), signal.SIGKILL)
+def die(_, sig=signal.SIGKILL):
+    os.kill(os.getpid(), sig)
+
+
+def die_on_3(x):
+    if x == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def exit_abruptly(_):
+    os._exit(3)
 
 
 _meeting = None
@@ -65,6 +75,18 @@ def check_executor_worker_killed_inside_with_block():
 
 
 @check
+def check_executor_worker_terminated_or_exiting_breaks_the_pool():
+    for what, fn, args in (('SIGTERM', die, (0, signal.SIGTERM)),
+                           ('os._exit', exit_abruptly, (0,))):
+        ex = cf.ProcessPoolExecutor(1, mp_context=mp.get_context(method()))
+        assert ex.submit(square, 2).result(timeout=LONG) == 4
+        lost = ex.submit(fn, *args)
+        outcome(f'executor {what} lost task', expect(BrokenProcessPool, lost.result,
+                                                     timeout=LONG))
+        within(LONG, ex.shutdown, wait=True)
+
+
+@check
 def check_pool_worker_killed_task_never_completes_pool_goes_on():
     pool = mp.Pool(2, initializer=init, initargs=(mp.Barrier(2),))
     try:
@@ -86,9 +108,12 @@ def check_pool_worker_killed_task_never_completes_pool_goes_on():
 @check
 def check_pool_worker_killed_then_with_block_exits():
     with mp.Pool(1) as pool:
-        lost = pool.apply_async(die, (0,))
-        outcome('pool with-block lost task', expect(mp.TimeoutError, lost.get, timeout=2))
+        lost = pool.apply_async(die, (0, signal.SIGTERM))
+        outcome('pool with-block SIGTERM lost task',
+                expect(mp.TimeoutError, lost.get, timeout=2))
         assert pool.apply_async(square, (5,)).get(timeout=LONG) == 25
+        lost = pool.map_async(die_on_3, range(6), chunksize=1)
+        outcome('pool with-block lost map', expect(mp.TimeoutError, lost.get, timeout=2))
     within(LONG, pool.join)                             # __exit__ terminated it
 
 
