@@ -17,6 +17,7 @@
 #
 
 import os
+import time
 
 from multiprocessing import BufferTooShort
 from multiprocessing import util
@@ -25,7 +26,7 @@ from . import _dragon
 from . import reduction
 from . import runtime
 
-__all__ = ['Connection', 'Pipe']
+__all__ = ['Connection', 'Pipe', 'exact_wait']
 
 PIPE_CAPACITY = 1024     # messages in flight per direction before send() blocks
 PIPE_SLOT_SIZE = 256     # payloads up to 240 bytes travel inline in the slot
@@ -221,6 +222,13 @@ class Connection:
         self._check_eof(msg)
         return msg
 
+    def _ready_now(self):
+        '''Whether recv() would not block, from the channel itself (not the fd).'''
+        if self._closed or self._recv_ch is None:
+            return False
+        self._refresh_readiness()
+        return self._eof or self._recv_ch.readable()
+
     def _refresh_readiness(self):
         # After a receive the fd must not stay readable on an empty channel: callers
         # wait() on it and then recv() without a timeout (see readiness_fd.hpp).
@@ -281,3 +289,30 @@ def Pipe(duplex=True):
         return Connection(a, b, _new_writers()), Connection(b, a, _new_writers())
     ch = _new_channel()
     return Connection(recv_channel=ch), Connection(send_channel=ch, writers=_new_writers())
+
+
+def exact_wait(stock_wait):
+    '''multiprocessing.connection.wait, exact for Dragon Connections.
+
+    A Connection's fd is mirrored from its channel by a helper thread, a moment
+    late. With OS pipes, data sent before a process exits is readable by the time
+    its sentinel is; callers rely on that (concurrent.futures takes a sentinel
+    without a result for a crashed worker). So after the stock wait returns, the
+    Connections are judged by their channels, and one whose fd was stale is dropped.
+    Lists without Dragon Connections go straight to the stock wait.'''
+    def wait(object_list, timeout=None):
+        ours = [o for o in object_list if isinstance(o, Connection)]
+        if not ours:
+            return stock_wait(object_list, timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            ready_ours = [c for c in ours if c._ready_now()]
+            left = 0 if ready_ours else (
+                None if deadline is None else max(0.0, deadline - time.monotonic()))
+            ready = [o for o in stock_wait(object_list, left) if not isinstance(o, Connection)]
+            ready_ours = [c for c in ours if c._ready_now()]
+            if ready or ready_ours or left == 0:
+                return [o for o in object_list if o in ready or o in ready_ours]
+    wait.stock = stock_wait
+    wait.__doc__ = stock_wait.__doc__
+    return wait

@@ -4,6 +4,8 @@
 #
 
 import multiprocessing
+import sys
+from multiprocessing import connection as mp_connection
 from multiprocessing import context as _mp_context
 from multiprocessing import process
 from multiprocessing import queues
@@ -131,6 +133,11 @@ def register():
         setattr(default_cls, name, _routed(name, getattr(default_cls, name)))
     spawn.get_preparation_data = _preparation_data_for_stock_children(spawn.get_preparation_data)
     queues.Queue.__init__ = _queue_init_on_channels(queues.Queue.__init__)
+    from .connection import exact_wait
+    mp_connection.wait = exact_wait(mp_connection.wait)
+    pool_module = sys.modules.get('multiprocessing.pool')
+    if pool_module is not None:       # imported before dragon: it holds the stock wait
+        pool_module.wait = mp_connection.wait
     # multiprocessing's module namespace holds methods bound at its import.
     for name in _ROUTED + ('get_all_start_methods',):
         setattr(multiprocessing, name, getattr(_mp_context._default_context, name))

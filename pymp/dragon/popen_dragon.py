@@ -53,7 +53,6 @@ class DragonPopen(object):
         util._flush_std_streams()
         self.returncode = None
         self.finalizer = None
-        self._pid = None
         self._fds = []
         self._launch(process_obj)
 
@@ -84,6 +83,9 @@ class DragonPopen(object):
                 socket.send_fds(client, [HEADER.pack(len(payload))], [child_r, tracker_fd] + self._fds)
                 client.sendall(payload)
                 del payload
+                # Read now, not lazily: until it is read the sentinel would look ready.
+                self.pid = _read_pid(client.fileno())
+                client.settimeout(None)
                 self.sentinel = client.detach()
         except BaseException:
             os.close(parent_w)
@@ -93,17 +95,8 @@ class DragonPopen(object):
         # parent_w stays open while we live: the child's parent_process() sees us alive.
         self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
 
-    @property
-    def pid(self):
-        # Read when first asked for (or before the returncode): start() returns as
-        # soon as the request is sent, as spawn returns right after fork_exec.
-        if self._pid is None:
-            self._pid = _read_pid(self.sentinel)
-        return self._pid
-
     def poll(self, flag=os.WNOHANG):
         if self.returncode is None:
-            self.pid
             from multiprocessing.connection import wait
             timeout = 0 if flag == os.WNOHANG else None
             if not wait([self.sentinel], timeout):

@@ -1,0 +1,36 @@
+# connection.wait is exact for Dragon Connections: a message sent before a process
+# exits is seen with its sentinel (ProcessPoolExecutor with max_tasks_per_child
+# took a retiring worker for a crashed one when the readiness fd lagged).
+import multiprocessing as mp
+import multiprocessing.connection
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import dragon  # noqa: F401
+
+
+def send_and_exit(conn, i):
+    conn.send(i)
+
+
+def pid(_):
+    return os.getpid()
+
+
+if __name__ == '__main__':
+    ctx = mp.get_context('dragon')
+    r, w = ctx.Pipe(duplex=False)
+    for i in range(50):
+        p = ctx.Process(target=send_and_exit, args=(w, i))
+        p.start()
+        ready = multiprocessing.connection.wait([p.sentinel, r], 30)
+        if p.sentinel in ready:
+            assert r in ready, 'sentinel seen without the message sent before the exit'
+        assert r.recv() == i
+        p.join(30)
+    print('sentinel with message ok', flush=True)
+    for _ in range(5):
+        with ProcessPoolExecutor(2, mp_context=ctx, max_tasks_per_child=1) as ex:
+            pids = [ex.submit(pid, i).result(timeout=30) for i in range(10)]
+        assert len(set(pids)) == 10, pids
+    print('max_tasks_per_child ok', flush=True)
