@@ -46,6 +46,7 @@ SKIPPED = ('skipped',)
 FAILED = ('FAIL', 'ERROR', 'unexpected success',
           'timeout',   # the test was running when the per-test timeout fired
           'no result')  # it started but no outcome was printed (crash, cut short)
+MAX_RESUMES = 3  # new runs after tests that hang past --timeout
 MAX_RERUN = 20  # --rerun-failures runs at most this many failures again
 SKIPPED_EXIT = 77  # CTest's SKIP_RETURN_CODE: the interpreter lacks the suite
 VARIANTS = {
@@ -293,41 +294,17 @@ def sweep(proc, tmpdir, problems):
             p.unlink(missing_ok=True)
 
 
-def run_method(suite, method, args, workdir):
-    """Runs the suite with one start method; returns its result dict."""
-    module = suite.module_name(method)
-    (workdir / f'{module}.py').write_text(suite.module_text(method))
-    for f in suite.copy_files:
-        shutil.copy(f, workdir / f.name)
-    tmpdir = workdir / f'tmp-{method}'
-    tmpdir.mkdir()
-    python = args.python
-    env = {k: v for k, v in os.environ.items() if not k.startswith('DRAGON_')}
-    pythonpath = [str(workdir)]
-    if method == 'dragon':
-        pythonpath.append(str(args.build / 'lib' / 'python3' / 'site-packages'))
-        env['DRAGON_PYTHON'] = python  # the warm servers' interpreter: the same one
-    env['PYTHONPATH'] = os.pathsep.join(pythonpath)
-    env['TMPDIR'] = str(tmpdir)  # the job's private dirs and the suite's temp files
-    cmd = [python, '-m', 'test', '--testdir', str(workdir), module, '-v',
-           '--timeout', str(args.timeout)]
-    for pattern in args.match or ():
-        cmd += ['-m', pattern]
-    if method == 'dragon':
-        cmd = [str(args.build / 'bin' / 'dragon')] + cmd
-    out_path = args.log_dir / f'{suite.name}-{method}.stdout'
-    err_path = args.log_dir / f'{suite.name}-{method}.stderr'
-    print(f'[{suite.name}/{method}] {" ".join(cmd)}', flush=True)
-    start = time.monotonic()
+def run_once(cmd, env, workdir, tmpdir, method, deadline, out_path, err_path):
+    """One regrtest run, bounded by deadline; returns (returncode, stopped, problems)."""
     problems = []
+    stopped = False
     with open(out_path, 'w') as out, open(err_path, 'w') as err:
         proc = subprocess.Popen(cmd, env=env, cwd=workdir, stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=err, start_new_session=True)
-        stopped = False
         try:
-            rc = proc.wait(timeout=args.deadline)
+            rc = proc.wait(timeout=max(deadline, 1))
         except subprocess.TimeoutExpired:
-            problems.append(f'did not finish within --deadline {args.deadline} s: stopped')
+            problems.append('did not finish within --deadline: stopped')
             stopped = True
             stop(proc, method)
             rc = proc.returncode
@@ -336,32 +313,109 @@ def run_method(suite, method, args, workdir):
             sweep(proc, tmpdir, [])
             raise
         sweep(proc, tmpdir, problems)
+    return rc, stopped, problems
+
+
+def list_cases(python, workdir, module, filters, env):
+    """The full ids of the tests a run selects (regrtest --list-cases)."""
+    r = subprocess.run([python, '-m', 'test', '--testdir', str(workdir), module,
+                        '--list-cases', *filters], env=env, cwd=workdir,
+                       capture_output=True, text=True, timeout=300)
+    return [ln.strip() for ln in r.stdout.splitlines() if ln.startswith(module + '.')]
+
+
+def run_method(suite, method, args, workdir):
+    """Runs the suite with one start method; returns its result dict. When a
+    test hangs past --timeout (regrtest then exits), runs the tests after it in
+    a new run (at most MAX_RESUMES times), so that one hang hides nothing else."""
+    module = suite.module_name(method)
+    (workdir / f'{module}.py').write_text(suite.module_text(method))
+    for f in suite.copy_files:
+        shutil.copy(f, workdir / f.name)
+    tmpdir = workdir / f'tmp-{method}'
+    tmpdir.mkdir(exist_ok=True)
+    python = args.python
+    env = {k: v for k, v in os.environ.items() if not k.startswith('DRAGON_')}
+    pythonpath = [str(workdir)]
+    if method == 'dragon':
+        pythonpath.append(str(args.build / 'lib' / 'python3' / 'site-packages'))
+        env['DRAGON_PYTHON'] = python  # the warm servers' interpreter: the same one
+    env['PYTHONPATH'] = os.pathsep.join(pythonpath)
+    env['TMPDIR'] = str(tmpdir)  # the job's private dirs and the suite's temp files
+    filters = []
+    for pattern in args.match or ():
+        filters += ['-m', pattern]
+    if method == 'dragon':
+        for pattern in args.deselect:
+            # A full id is matched exactly, a pattern against the full id.
+            filters += ['--ignore', ('*.' if re.search(r'[*?\[]', pattern) else module + '.')
+                        + pattern]
+    base = [python, '-m', 'test', '--testdir', str(workdir), module, '-v',
+            '--timeout', str(args.timeout)]
+    if method == 'dragon':
+        base = [str(args.build / 'bin' / 'dragon')] + base
+
+    start = time.monotonic()
+    outcomes, problems, runs = {}, [], []
+    selection = filters
+    for attempt in range(1 + MAX_RESUMES):
+        cmd = base + selection
+        stem = f'{suite.name}-{method}' + (f'.resume{attempt}' if attempt else '')
+        out_path, err_path = args.log_dir / f'{stem}.stdout', args.log_dir / f'{stem}.stderr'
+        shown = cmd if len(' '.join(cmd)) < 1000 else cmd[:len(base)] + ['...']
+        print(f'[{suite.name}/{method}] {" ".join(shown)}', flush=True)
+        run_start = time.monotonic()
+        remaining_time = args.deadline - (run_start - start)
+        rc, stopped, run_problems = run_once(cmd, env, workdir, tmpdir, method, remaining_time,
+                                             out_path, err_path)
+        stdout = out_path.read_text(errors='replace')
+        stderr = err_path.read_text(errors='replace')
+        found, summary = parse(stdout, stderr, module, stopped)
+        outcomes.update(found)
+        if summary['ran'] is not None:
+            run = sum(1 for t in found if not is_fixture(t))
+            skipped = sum(1 for o in found.values() if o == 'skipped')
+            if run != summary['ran'] or skipped != summary['counts'].get('skipped', 0):
+                run_problems.append(f'parsed {run} tests, {skipped} skipped, but unittest '
+                                    f'says {summary["ran"]}, '
+                                    f'{summary["counts"].get("skipped", 0)}')
+        hung = sorted(t for t, o in found.items() if o == 'timeout')
+        runs.append({'command': cmd, 'returncode': rc, 'stdout': str(out_path),
+                     'stderr': str(err_path), 'summary': summary, 'hung': hung})
+        problems += run_problems
+        print(f'[{suite.name}/{method}] exit {rc}, {time.monotonic() - run_start:.0f} s, '
+              f'{len(found)} outcomes'
+              + (f'; {"; ".join(run_problems)}' if run_problems else '')
+              + (f'; hung past --timeout {args.timeout} s: {", ".join(hung)}' if hung else ''),
+              flush=True)
+        if summary['ran'] is None and not stopped:
+            tail = stderr.splitlines()[-40:]
+            if tail:
+                print(f'[{suite.name}/{method}] last lines of stderr ({err_path}):')
+                print('\n'.join('    ' + line for line in tail))
+        if summary['ran'] is not None or stopped or not summary['timeout']:
+            break
+        # regrtest exited at a hung test: run the ones it did not reach.
+        remaining = [t for t in list_cases(python, workdir, module, filters, env)
+                     if t[len(module) + 1:] not in outcomes]
+        if not remaining:
+            summary['ran'] = summary['ran'] or 0
+            break
+        if attempt == MAX_RESUMES:
+            problems.append(f'{len(remaining)} tests not run: more than {MAX_RESUMES} hangs')
+            break
+        matchfile = workdir / f'{method}-resume{attempt + 1}.txt'
+        matchfile.write_text('\n'.join(remaining) + '\n')
+        selection = ['--matchfile', str(matchfile)]
+        print(f'[{suite.name}/{method}] resuming with the {len(remaining)} tests not run',
+              flush=True)
     elapsed = time.monotonic() - start
-    stdout = out_path.read_text(errors='replace')
-    stderr = err_path.read_text(errors='replace')
-    outcomes, summary = parse(stdout, stderr, module, stopped)
-    if summary['timeout']:
-        problems.append(f'a test exceeded --timeout {args.timeout} s: the run was cut short')
-    if summary['ran'] is None or summary['result'] is None:
+    if runs[-1]['summary']['ran'] is None:
         problems.append('no unittest summary ("Ran N tests" and OK/FAILED): incomplete run')
-    else:
-        run = sum(1 for t in outcomes if not is_fixture(t))
-        skipped = sum(1 for o in outcomes.values() if o == 'skipped')
-        if run != summary['ran'] or skipped != summary['counts'].get('skipped', 0):
-            problems.append(f'parsed {run} tests, {skipped} skipped, but unittest says '
-                            f'{summary["ran"]}, {summary["counts"].get("skipped", 0)}')
     if not outcomes:
         problems.append('no test outcome found')
-    print(f'[{suite.name}/{method}] exit {rc}, {elapsed:.0f} s, {len(outcomes)} outcomes'
-          f'{"; " + "; ".join(problems) if problems else ""}', flush=True)
-    if problems:
-        tail = stderr.splitlines()[-40:]
-        if tail:
-            print(f'[{suite.name}/{method}] last lines of stderr ({err_path}):')
-            print('\n'.join('    ' + line for line in tail))
-    return {'command': cmd, 'returncode': rc, 'seconds': round(elapsed, 1),
-            'outcomes': outcomes, 'summary': summary, 'problems': problems,
-            'stdout': str(out_path), 'stderr': str(err_path)}
+    return {'seconds': round(elapsed, 1), 'outcomes': outcomes, 'problems': problems,
+            'runs': runs, 'stdout': [r['stdout'] for r in runs]}
 
 
 def rerun(suite, method, args, workdir, tests):
@@ -393,6 +447,13 @@ def read_expected(path):
             sys.exit(f'{path}:{n}: expected "Class.test_name  # reason", got {raw!r}')
         expected[tid] = reason.strip()
     return expected
+
+
+DESELECT = '[deselect]'  # a reason starting so: the test is not run under dragon
+
+
+def deselected(expected):
+    return sorted(p for p, r in expected.items() if r.startswith(DESELECT))
 
 
 def listed(tid, expected):
@@ -460,6 +521,7 @@ def main():
     args.build = args.build.resolve()
     expected_path = args.expected or suite.expected_file
     expected = read_expected(expected_path)
+    args.deselect = deselected(expected)
     if 'dragon' in methods:
         for need in (args.build / 'bin' / 'dragon',
                      args.build / 'lib' / 'python3' / 'site-packages' / 'dragon' / '__init__.py'):
@@ -524,7 +586,7 @@ def report(suite, args, results, expected, expected_path, flaky):
 
     new_failures, listed_passing = [], []
     if dragon:
-        out = pathlib.Path(dragon['stdout']).read_text(errors='replace')
+        out = '\n'.join(pathlib.Path(p).read_text(errors='replace') for p in dragon['stdout'])
         print(f'\nfailures under dragon ({expected_path.name} lists {len(expected)}):')
         for tid, outcome in sorted(dragon['outcomes'].items()):
             if category(outcome) != 'failed':
@@ -535,9 +597,17 @@ def report(suite, args, results, expected, expected_path, flaky):
             elif tid in flaky:
                 note = 'NOT LISTED, but passed when run again: flaky'
             else:
-                note = 'NOT LISTED: ' + first_error_line(out, tid)
-                new_failures.append((tid, outcome, first_error_line(out, tid)))
+                if outcome == 'timeout':
+                    line = f'hung past --timeout {args.timeout} s'
+                elif outcome == 'no result':
+                    line = 'started, no outcome printed (crash?)'
+                else:
+                    line = first_error_line(out, tid)
+                note = 'NOT LISTED: ' + line
+                new_failures.append((tid, outcome, line))
             print(f'  {outcome:10} {tid}  ({note})')
+        for pattern in args.deselect:
+            print(f'  {"not run":10} {pattern}  ({reason_for(pattern, expected)})')
         ran = dragon['outcomes']
         for pattern, reason in sorted(expected.items()):
             hits = [t for t in ran if fnmatch.fnmatchcase(t, pattern)]
@@ -601,6 +671,7 @@ def report(suite, args, results, expected, expected_path, flaky):
             'counts': {m: {v: dict(c) for v, c in per.items()} for m, per in table.items()},
             'comparison': comparison,
             'expected': expected,
+            'deselected_under_dragon': args.deselect,
             'listed_but_passed': listed_passing,
             'flaky': flaky,
             'check_failures': failures,
