@@ -73,6 +73,13 @@ def within(timeout, fn, *args, **kwargs):
     return result.get('value')
 
 
+def start(target, *args):
+    """Starts a Process of the selected method running target(*args)."""
+    p = mp.Process(target=target, args=args)
+    p.start()
+    return p
+
+
 def join_all(procs, timeout=LONG):
     '''Joins every process (bounded) and asserts they all exited with 0.'''
     for p in procs:

@@ -10,7 +10,7 @@ from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Listener
 from multiprocessing.managers import BaseManager, BaseProxy, DictProxy, SyncManager
 
-from api_common import LONG, check, expect, join_all, main, wait_until, within
+from api_common import LONG, check, expect, join_all, main, start, wait_until, within
 
 ROUNDS = 50
 
@@ -183,12 +183,6 @@ def client(address, authkey, out):
             out.put(('reply', c.recv()))
     except AuthenticationError:
         out.put(('AuthenticationError',))
-
-
-def start(target, *args):
-    p = mp.Process(target=target, args=args)
-    p.start()
-    return p
 
 
 # --- checks ---------------------------------------------------------------------

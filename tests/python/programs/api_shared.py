@@ -7,7 +7,7 @@ import pickle
 from multiprocessing import sharedctypes
 from multiprocessing.reduction import ForkingPickler
 
-from api_common import LONG, check, expect, join_all, main, wait_until
+from api_common import LONG, check, expect, join_all, main, start, wait_until
 
 WORKERS = 4
 ROUNDS = 250
@@ -79,12 +79,6 @@ def read_and_set(obj, new, out):
         obj.value = new
     else:
         obj[:] = new
-
-
-def start(target, *args):
-    p = mp.Process(target=target, args=args)
-    p.start()
-    return p
 
 
 # --- checks ---------------------------------------------------------------------

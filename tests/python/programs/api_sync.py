@@ -7,7 +7,7 @@ import pickle
 import queue
 import threading
 
-from api_common import LONG, check, expect, join_all, main, wait_until
+from api_common import LONG, check, expect, join_all, main, start, wait_until
 
 
 # --- children -----------------------------------------------------------------
@@ -143,12 +143,6 @@ def barrier_default_timeout(b, out):
         out.put('broken')
     else:
         out.put('passed')
-
-
-def start(target, *args):
-    p = mp.Process(target=target, args=args)
-    p.start()
-    return p
 
 
 # --- checks ---------------------------------------------------------------------
