@@ -33,8 +33,7 @@ std::vector<size_t> ChannelSet::wait(Timeout timeout)
             return r;
         if (deadline.expired())
             return {};
-        for (int i = 0; i < 16; ++i)
-            futex::cpu_relax();
+        futex::cpu_relax(); // one pause per look, as in Channel::wait_until
     }
     PoolHeader *shared = nullptr;
     bool one_pool = !channels_.empty();
