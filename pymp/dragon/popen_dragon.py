@@ -4,11 +4,13 @@
 #
 # The client connects to DRAGON_WARM_SOCKET and sends one header (payload length,
 # SCM_RIGHTS: the read end of a pipe whose write end we keep, which becomes the
-# child's parent sentinel, our resource tracker's fd, so that the child shares it
-# as with spawn and forkserver, then any fds passed with duplicate_for_child), then
-# the payload: our environment, the preparation data and the pickled Process.
-# The server forks, replies with the child's pid, and later writes the child's
-# returncode and closes the connection: that connection is our sentinel.
+# child's parent sentinel; our resource tracker's fd, so that the child shares it
+# as with spawn and forkserver; the write end of a pipe whose read end is our
+# sentinel, which only the child keeps open, so it turns readable when the child
+# ends; then any fds passed with duplicate_for_child), then the payload: our
+# environment, the preparation data and the pickled Process. start() returns
+# then. The server forks and replies on the connection with the child's pid, and
+# once it has reaped the child, with its returncode.
 #
 
 import io
@@ -53,6 +55,7 @@ class DragonPopen(object):
         util._flush_std_streams()
         self.returncode = None
         self.finalizer = None
+        self._pid = None
         self._fds = []
         self._launch(process_obj)
 
@@ -71,39 +74,57 @@ class DragonPopen(object):
         finally:
             set_spawning_popen(None)
         tracker_fd = resource_tracker.getfd()
-        if len(self._fds) + 2 > MAX_FDS:
+        if len(self._fds) + 3 > MAX_FDS:
             raise ValueError('too many fds')
 
         child_r, parent_w = os.pipe()
+        # The sentinel: a pipe whose write end only the child holds (as with spawn),
+        # so it turns readable when the child exits; we need not wait for the pid.
+        self.sentinel, alive_w = os.pipe()
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
                 client.settimeout(START_TIMEOUT)
                 client.connect(runtime.warm_socket_path())
                 payload = buf.getbuffer()
-                socket.send_fds(client, [HEADER.pack(len(payload))], [child_r, tracker_fd] + self._fds)
+                socket.send_fds(client, [HEADER.pack(len(payload))],
+                                [child_r, tracker_fd, alive_w] + self._fds)
                 client.sendall(payload)
                 del payload
-                # Read now, not lazily: until it is read the sentinel would look ready.
-                self.pid = _read_pid(client.fileno())
                 client.settimeout(None)
-                self.sentinel = client.detach()
+                # The warm server answers here: the pid, later the returncode.
+                self._status = client.detach()
         except BaseException:
             os.close(parent_w)
+            os.close(self.sentinel)
             raise
         finally:
             os.close(child_r)
+            os.close(alive_w)
         # parent_w stays open while we live: the child's parent_process() sees us alive.
-        self.finalizer = util.Finalize(self, util.close_fds, (parent_w, self.sentinel))
+        self.finalizer = util.Finalize(self, util.close_fds,
+                                       (parent_w, self.sentinel, self._status))
+
+    @property
+    def pid(self):
+        # Read when first asked for: start() returns once the request is sent,
+        # as spawn's returns right after fork_exec.
+        if self._pid is None:
+            self._pid = _read_status(self._status, 'pid')
+        return self._pid
 
     def poll(self, flag=os.WNOHANG):
         if self.returncode is None:
             from multiprocessing.connection import wait
-            timeout = 0 if flag == os.WNOHANG else None
-            if not wait([self.sentinel], timeout):
+            block = flag != os.WNOHANG
+            if not wait([self.sentinel], None if block else 0):
+                return None
+            # Exited: the warm server reports the status once it has reaped the child.
+            if not block and not wait([self._status], 0):
                 return None
             try:
-                self.returncode = forkserver.read_signed(self.sentinel)
-            except (OSError, EOFError):
+                self.pid
+                self.returncode = _read_status(self._status, 'returncode')
+            except (OSError, EOFError, runtime.DragonRuntimeError):
                 # The warm server died before reporting (the node is ending).
                 self.returncode = 255
         return self.returncode
@@ -138,17 +159,16 @@ class DragonPopen(object):
             self.finalizer()
 
 
-def _read_pid(fd):
-    '''The child's pid, the warm server's first reply on the start connection.'''
+def _read_status(fd, what):
+    '''One signed number from the warm server (the pid, then the returncode).'''
     from multiprocessing.connection import wait
     data = b''
     while len(data) < forkserver.SIGNED_STRUCT.size:
         if not wait([fd], START_TIMEOUT):
             raise runtime.DragonRuntimeError(
-                'the warm server did not start the process within %d s' % START_TIMEOUT)
+                'the warm server did not send the %s within %d s' % (what, START_TIMEOUT))
         chunk = os.read(fd, forkserver.SIGNED_STRUCT.size - len(data))
         if not chunk:
-            raise runtime.DragonRuntimeError(
-                'the warm server closed the connection without starting the process')
+            raise EOFError('the warm server closed the connection before sending the %s' % what)
         data += chunk
     return forkserver.SIGNED_STRUCT.unpack(data)[0]

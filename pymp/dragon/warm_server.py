@@ -125,7 +125,7 @@ class WarmServer(object):
     def start_child(self, conn):
         conn.settimeout(CLIENT_TIMEOUT)
         header, fds, _, _ = socket.recv_fds(conn, HEADER.size, popen_dragon.MAX_FDS)
-        if len(header) != HEADER.size or len(fds) < 2:
+        if len(header) != HEADER.size or len(fds) < 3:
             for fd in fds:
                 os.close(fd)
             raise ValueError('malformed request')
@@ -151,6 +151,9 @@ class WarmServer(object):
                 os._exit(code)
         for fd in fds + [out_w, err_w]:
             os.close(fd)
+        conn.settimeout(None)
+        forkserver.write_signed(conn.fileno(), pid)
+        self.children[pid] = conn
         try:
             socket.send_fds(self.control, [b'output %d' % pid], [out_r, err_r])
         except OSError:
@@ -158,9 +161,6 @@ class WarmServer(object):
         finally:
             os.close(out_r)
             os.close(err_r)
-        conn.settimeout(None)
-        forkserver.write_signed(conn.fileno(), pid)
-        self.children[pid] = conn
 
     def child_main(self, conn, length, fds, out_w, err_w):
         # Undo the server's state: handlers, wakeup fd, and every socket it holds.
@@ -194,7 +194,10 @@ class WarmServer(object):
 
         parent_sentinel = fds[0]
         resource_tracker._resource_tracker._fd = fds[1]
-        popen_dragon._inherited_fds[:] = fds[2:]
+        # fds[2], the write end of the parent's sentinel pipe, stays open (and not
+        # inheritable) until this process ends.
+        os.set_inheritable(fds[2], False)
+        popen_dragon._inherited_fds[:] = fds[3:]
         with io.BytesIO(data) as from_parent:
             environ = pickle.load(from_parent)
             os.environ.clear()
