@@ -43,17 +43,18 @@ _PLAIN = frozenset((int, float, str, bool, complex, type(None)))
 _PLAIN_ITEMS_MAX = 16
 
 
-def _is_plain(obj):
-    '''Small plain data (the bulk of queue traffic), which the C pickler alone handles:
-    setting up a Pickler with the extra reducers costs several times more.'''
+def _is_plain(obj, depth=2):
+    '''Small plain data (the bulk of queue traffic, and Pool's result tuples), which
+    the C pickler alone handles: setting up a Pickler with the extra reducers costs
+    several times more.'''
     t = type(obj)
     if t in _PLAIN:
         return True
     if t is bytes:
         return len(obj) < BYTES_OOB_MIN
-    if (t is tuple or t is list) and len(obj) <= _PLAIN_ITEMS_MAX:
+    if (t is tuple or t is list) and len(obj) <= _PLAIN_ITEMS_MAX and depth > 0:
         for x in obj:
-            if type(x) not in _PLAIN:
+            if type(x) not in _PLAIN and not _is_plain(x, depth - 1):
                 return False
         return True
     return False
