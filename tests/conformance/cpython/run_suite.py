@@ -233,9 +233,10 @@ def job_leftovers(frontend_pid, session, tmpdir):
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            stat = (entry / 'stat').read_text()
-            sid = int(stat.rsplit(')', 1)[1].split()[4])
-            mine = sid == session
+            fields = (entry / 'stat').read_text().rsplit(')', 1)[1].split()
+            if fields[0] == 'Z':  # a zombie is its parent's to reap, not a leftover
+                continue
+            mine = int(fields[4]) == session
             if not mine:
                 mine = marker in (entry / 'environ').read_bytes().split(b'\0')
         except (OSError, IndexError, ValueError):
@@ -491,8 +492,9 @@ def main():
                                      'multiprocessing, /usr/bin/python3 for concurrent_futures)')
     ap.add_argument('--methods', default='dragon,spawn',
                     help='comma-separated, of dragon and spawn (default: both)')
-    ap.add_argument('--timeout', type=int, default=300,
-                    help='per-test timeout handed to regrtest (default 300 s)')
+    ap.add_argument('--timeout', type=int, default=120,
+                    help="per-test timeout handed to regrtest (default 120 s); a run cut "
+                         "short there goes on with the tests it did not reach")
     ap.add_argument('--deadline', type=int, default=1200,
                     help='deadline of each run; then SIGTERM, SIGKILL 15 s later (default 1200 s)')
     ap.add_argument('-m', '--match', action='append',
