@@ -513,7 +513,8 @@ def main():
                     help='print list lines for unlisted failures (reason: the exception line)')
     ap.add_argument('--json', type=pathlib.Path, help='write every outcome here')
     ap.add_argument('--log-dir', type=pathlib.Path,
-                    help='keep each run\'s stdout/stderr here (default: a temporary directory)')
+                    help="keep each run's stdout/stderr here (default: a temporary directory, "
+                         "kept only when there are problems)")
     args = ap.parse_args()
 
     suite = SUITES[args.suite]
@@ -549,6 +550,7 @@ def main():
     args.log_dir = args.log_dir.resolve()
     args.log_dir.mkdir(parents=True, exist_ok=True)
     results = {}
+    args.had_problems = True  # until report() says otherwise
     try:
         for method in methods:
             results[method] = run_method(suite, method, args, workdir)
@@ -568,7 +570,8 @@ def main():
                       f'(at most {MAX_RERUN})')
         return report(suite, args, results, expected, expected_path, flaky)
     finally:
-        if keep_logs:
+        # Without --log-dir the logs are kept only when something went wrong.
+        if keep_logs or not args.had_problems:
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             for p in workdir.iterdir():
@@ -680,6 +683,7 @@ def report(suite, args, results, expected, expected_path, flaky):
         }, indent=1, sort_keys=True) + '\n')
         print(f'\nwrote {args.json}')
 
+    args.had_problems = bool(failures)
     if failures:
         print('\nCHECK FAILED:' if args.check else '\nproblems:')
         for f in failures:
