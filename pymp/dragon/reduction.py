@@ -12,6 +12,7 @@
 import io
 import pickle
 import struct
+import threading
 
 from multiprocessing.reduction import ForkingPickler
 
@@ -66,9 +67,7 @@ def dumps_parts(obj):
         return [pickle.dumps(obj, 5)]
     if type(obj) is bytes and len(obj) >= BYTES_OOB_MIN:
         obj = _BytesOutOfBand(obj)
-    buffers = []
-    stream = _dumps(obj, buffers.append)
-    return [stream] + [b.raw() for b in buffers]
+    return _dumps_with_reducers(obj)
 
 
 _table = None
@@ -90,12 +89,57 @@ def _dispatch_table():
     return _table
 
 
-def _dumps(obj, buffer_callback):
-    buf = io.BytesIO()
-    pickler = pickle.Pickler(buf, 5, buffer_callback=buffer_callback)
-    pickler.dispatch_table = _dispatch_table()
-    pickler.dump(obj)
-    return buf.getbuffer()
+# A stream larger than this is handed over as a view of the pickler's buffer (no
+# copy) and the pickler is replaced; smaller ones are copied and the buffer reused.
+_REUSE_MAX = 1 << 16
+
+
+class _ReusablePickler(object):
+    '''A Pickler kept per thread and reset between uses: building one costs about
+    as much as pickling a small object.'''
+
+    def __init__(self):
+        self.buf = io.BytesIO()
+        self.buffers = []
+        self.pickler = pickle.Pickler(self.buf, 5, buffer_callback=self.buffers.append)
+        self.table = None
+        self.busy = False
+
+    def dump(self, obj):
+        table = _dispatch_table()
+        if table is not self.table:
+            self.pickler.dispatch_table = self.table = table
+        self.busy = True
+        try:
+            self.pickler.dump(obj)
+            buffers = [b.raw() for b in self.buffers]
+            if self.buf.tell() > _REUSE_MAX:
+                stream = self.buf.getbuffer()
+                self.__init__()
+                return [stream] + buffers
+            stream = self.buf.getvalue()
+        except BaseException:
+            self.__init__()          # a failed dump leaves the pickler in any state
+            raise
+        self.buf.seek(0)
+        self.buf.truncate()
+        self.buffers.clear()
+        self.pickler.clear_memo()
+        self.busy = False
+        return [stream] + buffers
+
+
+_local = threading.local()
+
+
+def _dumps_with_reducers(obj):
+    reusable = getattr(_local, 'pickler', None)
+    if reusable is None:
+        reusable = _local.pickler = _ReusablePickler()
+    if reusable.busy:
+        # A reducer pickling something itself, in the middle of a dump: a fresh one.
+        reusable = _ReusablePickler()
+    return reusable.dump(obj)
 
 
 def send_object(channel, obj, timeout=None):
