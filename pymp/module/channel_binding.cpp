@@ -64,6 +64,26 @@ struct ReadinessWatch {
 
 std::byte empty_byte{};
 
+// The GIL is released only when a call has to wait (or copy a large payload): a
+// send or receive that can proceed at once takes well under a microsecond, and
+// handing the GIL to another thread and back around it costs more, and convoys
+// the threads of a busy process (multiprocessing.pool's handler threads).
+void send_releasing_gil_to_wait(Channel &ch, const void *data, size_t size, Timeout timeout)
+{
+    if (size <= ch.inline_max() && ch.try_send(data, size))
+        return;
+    py::gil_scoped_release unlocked;
+    ch.send(data, size, timeout);
+}
+
+Message recv_releasing_gil_to_wait(Channel &ch, Timeout timeout)
+{
+    if (auto msg = ch.try_recv())
+        return std::move(*msg);
+    py::gil_scoped_release unlocked;
+    return ch.recv(timeout);
+}
+
 void send_parts(Channel &ch, const py::sequence &parts, const py::object &timeout)
 {
     Deadline deadline(to_timeout(timeout));
@@ -132,9 +152,7 @@ void bind_channel(py::module_ &m)
             "send",
             [](Channel &ch, const py::buffer &data, const py::object &timeout) {
                 HeldBuffer buf(data.ptr(), false);
-                Timeout t = to_timeout(timeout);
-                py::gil_scoped_release unlocked;
-                ch.send(buf.data(), buf.size(), t);
+                send_releasing_gil_to_wait(ch, buf.data(), buf.size(), to_timeout(timeout));
             },
             py::arg("data"), py::arg("timeout") = py::none())
         .def(
@@ -150,20 +168,13 @@ void bind_channel(py::module_ &m)
         .def(
             "recv",
             [](Channel &ch, const py::object &timeout) {
-                Timeout t = to_timeout(timeout);
-                py::gil_scoped_release unlocked;
-                return ch.recv(t);
+                return recv_releasing_gil_to_wait(ch, to_timeout(timeout));
             },
             py::arg("timeout") = py::none())
         .def(
             "recv_payload",
             [](Channel &ch, const py::object &timeout) -> py::object {
-                Timeout t = to_timeout(timeout);
-                Message msg;
-                {
-                    py::gil_scoped_release unlocked;
-                    msg = ch.recv(t);
-                }
+                Message msg = recv_releasing_gil_to_wait(ch, to_timeout(timeout));
                 if (msg.zero_copy())
                     return py::cast(std::move(msg));
                 return py::bytes(reinterpret_cast<const char *>(msg.data()), msg.size());
@@ -173,11 +184,7 @@ void bind_channel(py::module_ &m)
             "only a pool block as a Message")
         .def("try_recv",
              [](Channel &ch) -> py::object {
-                 std::optional<Message> msg;
-                 {
-                     py::gil_scoped_release unlocked;
-                     msg = ch.try_recv();
-                 }
+                 std::optional<Message> msg = ch.try_recv(); // never waits: keeps the GIL
                  if (!msg)
                      return py::none();
                  return py::cast(std::move(*msg));
@@ -186,12 +193,7 @@ void bind_channel(py::module_ &m)
             "recv_into",
             [](Channel &ch, const py::buffer &target, size_t offset,
                const py::object &timeout) -> py::object {
-                Timeout t = to_timeout(timeout);
-                Message msg;
-                {
-                    py::gil_scoped_release unlocked;
-                    msg = ch.recv(t);
-                }
+                Message msg = recv_releasing_gil_to_wait(ch, to_timeout(timeout));
                 HeldBuffer buf(target.ptr(), true);
                 if (offset > buf.size() || buf.size() - offset < msg.size())
                     return py::cast(std::move(msg)); // too short: the caller raises with it
