@@ -61,14 +61,32 @@ std::vector<std::string> WarmServerLink::environment() const
     return {"DRAGON_WARM_SOCKET=" + socket_path_};
 }
 
-bool WarmServerLink::start(const std::vector<std::string> &base_env, OutputForwarder &output)
+namespace {
+
+// The head program's interpreter if it is one (dragon /usr/bin/python3 prog.py,
+// or a .py PROG already resolved to DRAGON_PYTHON), else DRAGON_PYTHON / python3.
+std::string interpreter_for(const std::vector<std::string> &head_command)
+{
+    if (!head_command.empty() &&
+        fs::path(head_command.front()).filename().string().rfind("python", 0) == 0) {
+        std::string head = cli::find_executable(head_command.front());
+        if (!head.empty())
+            return head;
+    }
+    return cli::find_executable(cli::python_interpreter_name());
+}
+
+} // namespace
+
+bool WarmServerLink::start(const std::vector<std::string> &base_env, OutputForwarder &output,
+                           const std::vector<std::string> &head_command)
 {
     std::string package = python_package_dir();
     if (!fs::exists(fs::path(package) / "dragon" / "warm_server.py")) {
         log::debug("no dragon Python package in ", package, ": no warm server");
         return false;
     }
-    std::string python = cli::find_executable(cli::python_interpreter_name());
+    std::string python = interpreter_for(head_command);
     if (python.empty()) {
         log::debug("no Python interpreter found: no warm server");
         return false;

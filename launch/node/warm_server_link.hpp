@@ -32,7 +32,10 @@ public:
 
     // Starts the warm server if the dragon Python package is installed beside us and an
     // interpreter is found; its own output goes to `output`. Returns whether it started.
-    bool start(const std::vector<std::string> &base_env, OutputForwarder &output);
+    // `head_command` is the job's program: when it is a Python interpreter, the warm
+    // server runs on that same interpreter, so children match their parent's Python.
+    bool start(const std::vector<std::string> &base_env, OutputForwarder &output,
+               const std::vector<std::string> &head_command);
 
     // The control socket to poll, or -1.
     int control_fd() const { return control_fd_; }

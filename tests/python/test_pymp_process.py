@@ -60,3 +60,12 @@ def test_warm_server_started_by_dragon_node_runs_children(build):
     assert r.returncode == 0, r.stderr
     assert 'exitcode 1' in r.stdout
     assert 'ValueError: boom-from-the-child' in r.stderr
+
+
+@pytest.mark.skipif(not os.path.exists('/usr/bin/python3'), reason='no /usr/bin/python3')
+def test_children_run_on_the_job_programs_interpreter(build):
+    program = os.path.join(os.path.dirname(__file__), 'programs', 'interpreter_match.py')
+    r = subprocess.run([str(build / 'bin' / 'dragon'), '/usr/bin/python3', program],
+                       env=harness.env_for(build), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'interpreter ok' in r.stdout
