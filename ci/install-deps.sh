@@ -14,6 +14,7 @@ packages=(
   libgtest-dev googletest
   lmod
   python3-pytest
+  libpython3.11-testsuite
 )
 
 missing=()

@@ -18,7 +18,7 @@ namespace {
 
 // Spinning this long catches a peer that answers in microseconds without a
 // syscall on either side; beyond it we sleep.
-constexpr int64_t spin_ns = 30'000;
+constexpr int64_t spin_ns = 5'000;
 // Sleeps are sliced so a destroyed channel or a dead peer is noticed without a wake.
 constexpr int64_t sleep_slice_ns = 50'000'000;
 
