@@ -6,6 +6,7 @@
 #include "dataplane/futex.hpp"
 #include "dataplane/pool_layout.hpp"
 #include "dataplane/process_alive.hpp"
+#include "dataplane/spin_phase.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -16,9 +17,6 @@
 namespace dragon {
 namespace {
 
-// Spinning this long catches a peer that answers in microseconds without a
-// syscall on either side; beyond it we sleep.
-constexpr int64_t spin_ns = 5'000;
 // Sleeps are sliced so a destroyed channel or a dead peer is noticed without a wake.
 constexpr int64_t sleep_slice_ns = 50'000'000;
 
@@ -373,7 +371,7 @@ template <typename Attempt>
 bool Channel::wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,
                          std::atomic<uint32_t> &waiters, const Deadline &deadline)
 {
-    int64_t spin_end = 0;
+    SpinPhase spin;
     for (;;) {
         check_alive();
         Outcome o = attempt();
@@ -383,15 +381,8 @@ bool Channel::wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,
             continue;
         if (deadline.expired())
             return false;
-        int64_t now = Deadline::now_ns();
-        if (spin_end == 0)
-            spin_end = now + spin_ns;
-        if (now < spin_end) {
-            // One pause per look: a pause costs 40-140 cycles depending on the CPU,
-            // and a peer's message should be seen within one cache-line transfer.
-            futex::cpu_relax();
+        if (spin.keep_polling())
             continue;
-        }
         uint32_t seen = event.load(std::memory_order_acquire);
         waiters.fetch_add(1, std::memory_order_seq_cst);
         o = attempt();

@@ -1,4 +1,5 @@
 #include "dataplane/channel_set.hpp"
+#include "dataplane/spin_phase.hpp"
 
 #include "dataplane/futex.hpp"
 #include "dataplane/pool_layout.hpp"
@@ -9,7 +10,6 @@
 namespace dragon {
 namespace {
 
-constexpr int64_t spin_ns = 30'000;
 constexpr int64_t sleep_slice_ns = 50'000'000;
 constexpr int64_t multi_pool_poll_ns = 1'000'000;
 
@@ -27,13 +27,11 @@ std::vector<size_t> ChannelSet::ready() const
 std::vector<size_t> ChannelSet::wait(Timeout timeout)
 {
     Deadline deadline(timeout);
-    int64_t spin_end = Deadline::now_ns() + spin_ns;
-    while (Deadline::now_ns() < spin_end) {
+    for (SpinPhase spin; spin.keep_polling();) {
         if (auto r = ready(); !r.empty())
             return r;
         if (deadline.expired())
             return {};
-        futex::cpu_relax(); // one pause per look, as in Channel::wait_until
     }
     PoolHeader *shared = nullptr;
     bool one_pool = !channels_.empty();
