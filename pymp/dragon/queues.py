@@ -30,6 +30,7 @@ SIMPLE_CAPACITY = 1024
 ITEM_SLOT_SIZE = 256            # pickles up to 240 bytes travel inline
 TASK_TOKEN_CAPACITY = 1 << 16   # unfinished tasks a JoinableQueue can count
 TOKEN_SLOT_SIZE = 64
+_SEMAPHORE = 1                  # multiprocessing.synchronize.SEMAPHORE
 
 
 def _timeout(block, timeout):
@@ -194,8 +195,7 @@ class JoinableQueue(Queue):
 
 
 class _NoLock(object):
-    '''Stands for SimpleQueue's locks: a channel needs none (multiprocessing.pool
-    takes them while stopping).'''
+    '''Stands for SimpleQueue's write lock: a channel send needs none.'''
 
     def acquire(self, block=True, timeout=None):
         return True
@@ -212,8 +212,12 @@ class _NoLock(object):
 class SimpleQueue(object):
 
     def __init__(self, *, ctx=None):
-        self._items = _dragon.Channel.create(runtime.node_pool(), SIMPLE_CAPACITY,
-                                             ITEM_SLOT_SIZE)
+        pool = runtime.node_pool()
+        self._items = _dragon.Channel.create(pool, SIMPLE_CAPACITY, ITEM_SLOT_SIZE)
+        # The read lock, as stock's: get() holds it, and multiprocessing.pool takes it
+        # to drain the queue with poll() then recv() while stopping, which must not
+        # race a worker for the last item (that recv() would wait forever).
+        self._rlock = _dragon.semlock_create(pool, _SEMAPHORE, 1, 1, 'simplequeue-rlock')
         self._after_init()
 
     def _after_init(self):
@@ -221,13 +225,15 @@ class SimpleQueue(object):
         # The same channel seen as pipe ends, as multiprocessing.pool expects.
         self._reader = Connection(recv_channel=self._items)
         self._writer = Connection(send_channel=self._items)
-        self._rlock = self._wlock = _NoLock()
+        self._wlock = _NoLock()      # a channel send needs no lock
 
     def __getstate__(self):
-        return self._items.descriptor
+        return (self._items.descriptor, self._rlock.handle)
 
     def __setstate__(self, state):
-        self._items = _attach(state)
+        items, rlock = state
+        self._items = _attach(items)
+        self._rlock = _dragon.semlock_attach(rlock, _SEMAPHORE, 1, 'simplequeue-rlock')
         self._after_init()
 
     def _check_closed(self):
@@ -244,7 +250,8 @@ class SimpleQueue(object):
 
     def get(self):
         self._check_closed()
-        obj = reduction.recv_object(self._items)
+        with self._rlock:
+            obj = reduction.recv_object(self._items)
         self._reader._refresh_readiness()
         return obj
 
