@@ -73,6 +73,15 @@ def within(timeout, fn, *args, **kwargs):
     return result.get('value')
 
 
+def hold_lock(lock, out, go):
+    """A child's body: takes the lock, says so, holds it until told, releases it."""
+    assert lock.acquire(timeout=LONG)
+    out.put('held')
+    go.get(timeout=LONG)
+    lock.release()
+    out.put('released')
+
+
 def start(target, *args):
     """Starts a Process of the selected method running target(*args)."""
     p = mp.Process(target=target, args=args)

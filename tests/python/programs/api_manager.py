@@ -10,7 +10,7 @@ from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Listener
 from multiprocessing.managers import BaseManager, BaseProxy, DictProxy, SyncManager
 
-from api_common import LONG, check, expect, join_all, main, start, wait_until, within
+from api_common import LONG, check, expect, hold_lock, join_all, main, start, wait_until, within
 
 ROUNDS = 50
 
@@ -107,14 +107,6 @@ def consume_joinable(jq, out):
             return
         out.put(item * 10)
         jq.task_done()
-
-
-def hold(lock, out, go):
-    assert lock.acquire(timeout=LONG)
-    out.put('held')
-    go.get(timeout=LONG)
-    lock.release()
-    out.put('released')
 
 
 def cond_waiter(cond, out):
@@ -247,7 +239,7 @@ def check_manager_lock_rlock_semaphores():
     with mp.Manager() as m:
         out, go = mp.Queue(), mp.Queue()
         for lock in (m.Lock(), m.RLock()):
-            p = start(hold, lock, out, go)
+            p = start(hold_lock, lock, out, go)
             assert out.get(timeout=LONG) == 'held'
             assert lock.acquire(timeout=0.2) is False
             assert lock.acquire(False) is False
@@ -262,7 +254,7 @@ def check_manager_lock_rlock_semaphores():
             rl.release()
         expect(RuntimeError, rl.release)                     # threading.RLock's error
         sem = m.Semaphore(2)
-        p = start(hold, sem, out, go)
+        p = start(hold_lock, sem, out, go)
         assert out.get(timeout=LONG) == 'held'
         assert sem.acquire(timeout=LONG) is True
         assert sem.acquire(timeout=0.2) is False

@@ -7,18 +7,10 @@ import pickle
 import queue
 import threading
 
-from api_common import LONG, check, expect, join_all, main, start, wait_until
+from api_common import LONG, check, expect, hold_lock, join_all, main, start, wait_until
 
 
 # --- children -----------------------------------------------------------------
-
-def hold_lock(lock, out, go):
-    assert lock.acquire(timeout=LONG)
-    out.put('held')
-    go.get(timeout=LONG)
-    lock.release()
-    out.put('released')
-
 
 def release_lock(lock, out):
     lock.release()
