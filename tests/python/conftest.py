@@ -5,8 +5,12 @@ import json
 import os
 import pathlib
 import subprocess
+import sys
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "programs"))
+import harness  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SEGMENT_DIRS = [pathlib.Path("/dev/shm"), pathlib.Path("/dev/hugepages")]
@@ -25,8 +29,10 @@ def build():
 
 
 def clean_env(**overrides):
-    """The caller's environment without DRAGON_* settings, plus overrides."""
+    """The caller's environment without DRAGON_* settings (but DRAGON_PYTHON naming
+    the real interpreter, see harness.real_python), plus overrides."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRAGON_")}
+    env["DRAGON_PYTHON"] = harness.real_python()
     env.update({k: str(v) for k, v in overrides.items()})
     return env
 

@@ -17,6 +17,26 @@ def python():
     return os.environ.get('DRAGON_PYTHON') or shutil.which('python3')
 
 
+_real_python = None
+
+
+def real_python():
+    """The interpreter behind the python3 on PATH. On these machines that is a pyenv
+    shim (a bash script) whose own pipelines now and then print "printf: write
+    error: Broken pipe" on stderr; jobs under test run the interpreter itself, so
+    output checks see only the job's output."""
+    global _real_python
+    if _real_python is None:
+        shim = python()
+        try:
+            _real_python = subprocess.run(
+                [shim, '-c', 'import sys; print(sys.executable)'], capture_output=True,
+                text=True, timeout=60, check=True).stdout.strip() or shim
+        except (OSError, subprocess.SubprocessError):
+            _real_python = shim
+    return _real_python
+
+
 def site_packages(build):
     return pathlib.Path(build) / 'lib' / 'python3' / 'site-packages'
 
@@ -24,6 +44,7 @@ def site_packages(build):
 def env_for(build, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith('DRAGON_')}
     env['PYTHONPATH'] = str(site_packages(build))
+    env['DRAGON_PYTHON'] = real_python()
     env.update({k: str(v) for k, v in extra.items()})
     return env
 
