@@ -7,7 +7,10 @@
 # its timeout, else queue.Full), get() gives one back, so Full happens at exactly
 # maxsize although channel capacities are powers of two. A JoinableQueue counts
 # unfinished tasks as tokens in a third channel. There is no feeder thread: put()
-# sends directly, and blocking calls release the GIL while they wait.
+# pickles and sends directly, and blocking calls release the GIL while they wait.
+# An object that cannot be pickled is reported as stock's feeder thread reports
+# it (_on_queue_feeder_error) and put() returns, so programs written for stock
+# queues behave the same.
 #
 # Queues pickle to their channel descriptors, so they can be passed to children
 # and also sent through other queues and pipes.
@@ -83,9 +86,21 @@ class Queue(object):
             raise ValueError(f"Queue {self!r} is closed")
 
     def put(self, obj, block=True, timeout=None):
+        self._put(obj, block, timeout)
+
+    def _put(self, obj, block, timeout):
+        '''Sends obj; False when it could not be pickled. As stock's feeder thread
+        does, that error goes to _on_queue_feeder_error (which prints it) and the
+        queue carries on, instead of raising from put().'''
+        try:
+            parts = reduction.dumps_parts(obj)
+        except Exception as e:
+            self._on_queue_feeder_error(e, obj)
+            return False
         if self._slots is None and timeout is None and block and not self._closed:
             # The common case, kept short: unbounded, blocking, no timeout.
-            return reduction.send_object(self._items, obj)
+            reduction.send_parts(self._items, parts)
+            return True
         self._check_closed()
         t = _timeout(block, timeout)
         if self._slots is not None:
@@ -94,13 +109,21 @@ class Queue(object):
             except TimeoutError:
                 raise _queue.Full from None
         try:
-            reduction.send_object(self._items, obj, t)
+            reduction.send_parts(self._items, parts, t)
         except TimeoutError:
             self._give_back_slot()
             raise _queue.Full from None
         except BaseException:
             self._give_back_slot()
             raise
+        return True
+
+    @staticmethod
+    def _on_queue_feeder_error(e, obj):
+        '''The hook stock Queue calls when an object cannot be pickled, for
+        subclasses to override; prints the traceback.'''
+        import traceback
+        traceback.print_exc()
 
     def _give_back_slot(self):
         if self._slots is not None:
@@ -172,10 +195,14 @@ class JoinableQueue(Queue):
         except TimeoutError:
             raise _queue.Full from None
         try:
-            Queue.put(self, obj, block, timeout)
+            sent = self._put(obj, block, timeout)
         except BaseException:
             self._tasks.try_recv()
             raise
+        if not sent:
+            # Unlike stock, an item that was never sent is not left counted, so
+            # join() does not wait for it forever.
+            self._tasks.try_recv()
 
     def task_done(self):
         if self._tasks.try_recv() is None:

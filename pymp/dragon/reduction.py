@@ -18,7 +18,7 @@ from multiprocessing.reduction import ForkingPickler
 
 from . import _dragon
 
-__all__ = ['dumps_parts', 'send_object', 'loads_message', 'recv_object']
+__all__ = ['dumps_parts', 'send_parts', 'send_object', 'loads_message', 'recv_object']
 
 # A top-level bytes object at least this large goes out of band; pickle
 # cannot be told to do that for bytes nested inside other objects.
@@ -142,15 +142,19 @@ def _dumps_with_reducers(obj):
     return reusable.dump(obj)
 
 
-def send_object(channel, obj, timeout=None):
-    if _is_plain(obj):
-        channel.send(pickle.dumps(obj, 5), timeout)
-        return
-    parts = dumps_parts(obj)
+def send_parts(channel, parts, timeout=None):
+    '''Sends what dumps_parts() returned as one message.'''
     if len(parts) == 1:
         channel.send(parts[0], timeout)
     else:
         channel.send_parts(parts, timeout)
+
+
+def send_object(channel, obj, timeout=None):
+    if _is_plain(obj):
+        channel.send(pickle.dumps(obj, 5), timeout)
+        return
+    send_parts(channel, dumps_parts(obj), timeout)
 
 
 def _align(n):

@@ -12,8 +12,10 @@ def test_queues(build):
     r = harness.run_program(build, 'queues.py')
     assert r.returncode == 0, r.stdout + r.stderr
     for line in ('queue basics ok', 'bounded ok', 'producers ok', 'echo ok', 'close ok',
-                 'simplequeue ok', 'joinablequeue ok'):
+                 'simplequeue ok', 'joinablequeue ok', 'unpicklable ok'):
         assert line in r.stdout
+    # Stock's feeder thread prints the pickling error; so does put().
+    assert r.stderr.count('AttributeError: NotPicklable refuses to be pickled') == 3
 
 
 def test_pipes(build):

@@ -30,6 +30,19 @@ def worker(jq, results):
         jq.task_done()
 
 
+class NotPicklable(object):
+    def __reduce__(self):
+        raise AttributeError('NotPicklable refuses to be pickled')
+
+
+class HookedQueue(type(mp.get_context('dragon').Queue())):
+    reported = []
+
+    @staticmethod
+    def _on_queue_feeder_error(e, obj):
+        HookedQueue.reported.append((type(e).__name__, type(obj).__name__))
+
+
 def took(fn):
     t0 = time.monotonic()
     fn()
@@ -159,3 +172,18 @@ if __name__ == '__main__':
     jq.task_done()
     assert jq.join(timeout=5) is True
     print('joinablequeue ok', flush=True)
+
+    # An object that cannot be pickled: reported as stock's feeder thread does,
+    # put() returns, and the queue (bounded, joinable) carries on with nothing lost.
+    for q in (mp.Queue(), mp.Queue(maxsize=1), mp.JoinableQueue(maxsize=1)):
+        q.put(NotPicklable())
+        q.put('after')
+        assert q.qsize() == 1
+        assert q.get(timeout=5) == 'after' and q.empty()
+        if hasattr(q, 'task_done'):
+            q.task_done()
+            assert q.join(timeout=5) is True
+    hq = HookedQueue()
+    hq.put(NotPicklable())
+    assert HookedQueue.reported == [('AttributeError', 'NotPicklable')]
+    print('unpicklable ok', flush=True)
