@@ -101,15 +101,15 @@ PyObject *semlock_acquire(SemLockObject *s, PyObject *const *args, Py_ssize_t na
         ++s->count;
         Py_RETURN_TRUE;
     }
-    int blocking = PyObject_IsTrue(block);
-    if (blocking < 0)
-        return nullptr;
     int got;
     try {
         got = s->channel->sem_acquire(no_wait);
     } catch (const std::exception &e) {
         return raise_dragon_error(e);
     }
+    int blocking = got ? 0 : PyObject_IsTrue(block);
+    if (blocking < 0)
+        return nullptr;
     if (!got && blocking) {
         Timeout t = wait_forever;
         if (timeout != Py_None) {
