@@ -63,6 +63,15 @@ class DragonContext(_mp_context.BaseContext):
         from .synchronize import Barrier
         return Barrier(parties, action, timeout, ctx=self.get_context())
 
+    def Manager(self):
+        '''A started SyncManager whose connections spin before they block
+        (see managers.py).'''
+        from multiprocessing.managers import SyncManager
+        from .managers import SERIALIZER
+        m = SyncManager(ctx=self.get_context(), serializer=SERIALIZER)
+        m.start()
+        return m
+
     def cpu_count(self):
         '''The CPUs the job may use: the sum over its nodes of each node's usable CPUs.'''
         from .runtime import job_cpu_count
@@ -73,7 +82,7 @@ class DragonContext(_mp_context.BaseContext):
 # 'dragon' is the selected start method (stock ones cannot cross nodes).
 # (Condition and Event need no routing: CPython's are built from the context's locks.)
 _ROUTED = ('Queue', 'JoinableQueue', 'SimpleQueue', 'Pipe', 'Lock', 'RLock', 'Semaphore',
-           'BoundedSemaphore', 'Barrier', 'cpu_count')
+           'BoundedSemaphore', 'Barrier', 'Manager', 'cpu_count')
 
 
 def _routed(name, stock):
@@ -133,6 +142,8 @@ def register():
         setattr(default_cls, name, _routed(name, getattr(default_cls, name)))
     spawn.get_preparation_data = _preparation_data_for_stock_children(spawn.get_preparation_data)
     queues.Queue.__init__ = _queue_init_on_channels(queues.Queue.__init__)
+    from .managers import register_serializer
+    register_serializer()
     from .connection import exact_wait
     mp_connection.wait = exact_wait(mp_connection.wait)
     pool_module = sys.modules.get('multiprocessing.pool')

@@ -10,7 +10,8 @@ from multiprocessing import AuthenticationError
 from multiprocessing.connection import Client, Listener
 from multiprocessing.managers import BaseManager, BaseProxy, DictProxy, SyncManager
 
-from api_common import LONG, check, expect, hold_lock, join_all, main, start, wait_until, within
+from api_common import (LONG, check, expect, hold_lock, join_all, main, method, start, wait_until,
+                        within)
 
 ROUNDS = 50
 
@@ -159,6 +160,11 @@ def proxy_user(inbox, out):
     lst.append('via queue')
     dct['via'] = 'queue'
     out.put('done')
+
+
+def fill_dict(d, out):
+    d['from child'] = 'hello'
+    out.put('used')
 
 
 def append_to(args):
@@ -390,6 +396,33 @@ def check_listener_client_with_authkey():
             expect(AuthenticationError, within, LONG, listener.accept)
             assert out.get(timeout=LONG) == ('AuthenticationError',)
             join_all([p])
+
+
+@check
+def check_manager_connections_interoperate_with_stock_ones():
+    # mp.Manager() under 'dragon' talks through connections that spin before
+    # they block (serializer 'dragon'); the bytes are stock's, so a stock client
+    # reaches its server, and a spawn manager in the same program stays stock.
+    m = mp.Manager()
+    try:
+        assert m._serializer == ('dragon' if method() == 'dragon' else 'pickle'), m._serializer
+        d = m.dict()
+        out = mp.Queue()
+        p = start(fill_dict, d, out)
+        assert out.get(timeout=LONG) == 'used'
+        join_all([p])
+        stock = SyncManager(address=m.address, authkey=bytes(mp.current_process().authkey))
+        stock.connect()
+        assert stock._serializer == 'pickle'
+        lst = stock.list(range(3))
+        lst.append(d['from child'])
+        assert lst[:] == [0, 1, 2, 'hello'], lst[:]
+        spawn_manager = mp.get_context('spawn').Manager()
+        with spawn_manager:
+            assert spawn_manager._serializer == 'pickle'
+            assert spawn_manager.dict(a=1).copy() == {'a': 1}
+    finally:
+        within(LONG, m.shutdown)
 
 
 if __name__ == '__main__':
