@@ -127,6 +127,8 @@ class DragonPopen(object):
             except (OSError, EOFError, runtime.DragonRuntimeError):
                 # The warm server died before reporting (the node is ending).
                 self.returncode = 255
+            else:
+                _await_reaped(self._status)
         return self.returncode
 
     def wait(self, timeout=None):
@@ -172,3 +174,19 @@ def _read_status(fd, what):
             raise EOFError('the warm server closed the connection before sending the %s' % what)
         data += chunk
     return forkserver.SIGNED_STRUCT.unpack(data)[0]
+
+
+def _await_reaped(fd):
+    '''Tells the warm server we have the returncode, so it reaps the child (a zombie
+    until now, as a spawn child is until join()), and waits until it has: after
+    join() the pid is gone, as with spawn.'''
+    from multiprocessing.connection import wait
+    try:
+        with socket.socket(fileno=os.dup(fd)) as status:
+            status.shutdown(socket.SHUT_WR)
+            if wait([status], START_TIMEOUT):
+                # b'' once the server closed it after reaping; a reset if the child
+                # died before reading all of its request (the server closed it unread).
+                status.recv(1)
+    except OSError:
+        pass                    # reset, or the server is gone: nothing left to wait for

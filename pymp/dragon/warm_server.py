@@ -9,6 +9,11 @@
 # b"output <pid>" + SCM_RIGHTS, so its output is forwarded labelled with its pid.
 # When dragon-node goes away (the control socket closes) the server exits.
 #
+# An exited child stays a zombie, its pid taken, until its parent has read the
+# returncode and shut the connection (Popen.poll), or is gone itself: as a spawn
+# child stays one until join(), so os.kill() on an exited, unjoined child is not
+# an error. dragon-node, a subreaper, reaps whatever is left if we exit first.
+#
 
 import io
 import os
@@ -42,7 +47,9 @@ class WarmServer(object):
     def __init__(self, listener, control):
         self.listener = listener
         self.control = control
-        self.children = {}              # pid -> client connection (the sentinel)
+        self.children = {}              # pid -> client connection, while the child runs
+        self.exited = {}                # client connection -> pid of a reported zombie
+        self.child_exited = True        # a SIGCHLD came since the last look
         self.pending = set()            # connections whose request has not arrived yet
         self.sig_r, self.sig_w = os.pipe()
         os.set_blocking(self.sig_r, False)
@@ -61,9 +68,12 @@ class WarmServer(object):
         self.selector.register(self.control, selectors.EVENT_READ, self.control_message)
         self.selector.register(self.sig_r, selectors.EVENT_READ, self.drain_signals)
         while True:
-            for key, _ in self.selector.select(REAP_INTERVAL):
+            events = self.selector.select(REAP_INTERVAL)
+            for key, _ in events:
                 key.data()
-            self.reap()
+            if self.child_exited or not events:
+                self.child_exited = False
+                self.report_exits()
 
     # -- events
 
@@ -76,6 +86,7 @@ class WarmServer(object):
             os._exit(0)             # dragon-node is gone: the job is over
 
     def drain_signals(self):
+        self.child_exited = True        # SIGCHLD is the only signal that writes here
         try:
             while os.read(self.sig_r, 4096):
                 pass
@@ -103,22 +114,39 @@ class WarmServer(object):
                   file=sys.stderr, flush=True)
             conn.close()
 
-    def reap(self):
-        while True:
+    def report_exits(self):
+        '''Sends each exited child's returncode to its parent, leaving it a zombie
+        (WNOWAIT) until release().'''
+        for pid in list(self.children):
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            conn = self.children.pop(pid, None)
-            if conn is None:
+                self.children.pop(pid).close()      # reaped already: nothing to report
                 continue
+            if info is None:
+                continue
+            conn = self.children.pop(pid)
+            code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+            self.exited[conn] = pid
             try:
-                forkserver.write_signed(conn.fileno(), os.waitstatus_to_exitcode(status))
+                forkserver.write_signed(conn.fileno(), code)
             except OSError:
-                pass                # the requesting process is gone
-            conn.close()
+                self.release(conn)                  # the parent is gone
+                continue
+            self.selector.register(conn, selectors.EVENT_READ, lambda conn=conn: self.release(conn))
+
+    def release(self, conn):
+        '''The parent has the returncode (it shut the connection) or is gone: reap.'''
+        pid = self.exited.pop(conn)
+        try:
+            self.selector.unregister(conn)
+        except KeyError:
+            pass
+        try:
+            os.waitpid(pid, 0)                      # a zombie: returns at once
+        except ChildProcessError:
+            pass
+        conn.close()                                # after: the parent waits for this
 
     # -- starting a child
 
@@ -172,10 +200,11 @@ class WarmServer(object):
         self.control.close()
         os.close(self.sig_r)
         os.close(self.sig_w)
-        for other in list(self.children.values()) + list(self.pending):
+        for other in list(self.children.values()) + list(self.pending) + list(self.exited):
             other.close()
         self.children.clear()
         self.pending.clear()
+        self.exited.clear()
 
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)

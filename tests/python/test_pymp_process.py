@@ -25,7 +25,8 @@ def test_start_method_registered_beside_stock_ones(build):
 def test_process_lifecycle(build):
     r = harness.run_program(build, 'process_lifecycle.py')
     assert r.returncode == 0, r.stdout + r.stderr
-    for line in ('identity ok', 'exitcode ok', 'terminate ok', 'kill ok', 'sentinels ok',
+    for line in ('identity ok', 'exitcode ok', 'terminate ok', 'kill ok', 'zombie until join ok',
+                 'sentinels ok',
                  'parent alive ok', 'no runtime sockets inherited ok'):
         assert line in r.stdout
 

@@ -100,6 +100,23 @@ if __name__ == '__main__':
     assert p.exitcode == -signal.SIGKILL, p.exitcode
     print('kill ok', flush=True)
 
+    # An exited child that was not joined keeps its pid (a zombie, as with spawn):
+    # signalling it is no error. join() frees the pid.
+    p = mp.Process(target=sleeper, args=(0,))
+    p.start()
+    assert wait([p.sentinel], 30) == [p.sentinel]
+    time.sleep(0.2)
+    os.kill(p.pid, signal.SIGUSR1)
+    p.join(30)
+    assert p.exitcode == 0, p.exitcode
+    try:
+        os.kill(p.pid, 0)
+    except ProcessLookupError:
+        pass
+    else:
+        raise AssertionError('pid %d still taken after join()' % p.pid)
+    print('zombie until join ok', flush=True)
+
     procs = [mp.Process(target=sleeper, args=(0.2 * i,)) for i in range(4)]
     for p in procs:
         p.start()
