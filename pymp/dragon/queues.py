@@ -92,16 +92,16 @@ class Queue(object):
         '''Sends obj; False when it could not be pickled. As stock's feeder thread
         does, that error goes to _on_queue_feeder_error (which prints it) and the
         queue carries on, instead of raising from put().'''
+        self._check_closed()
         try:
             parts = reduction.dumps_parts(obj)
         except Exception as e:
             self._on_queue_feeder_error(e, obj)
             return False
-        if self._slots is None and timeout is None and block and not self._closed:
+        if self._slots is None and timeout is None and block:
             # The common case, kept short: unbounded, blocking, no timeout.
             reduction.send_parts(self._items, parts)
             return True
-        self._check_closed()
         t = _timeout(block, timeout)
         if self._slots is not None:
             try:
