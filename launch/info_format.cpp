@@ -9,7 +9,10 @@ namespace dragon::info {
 void print_text(std::ostream &out, const Report &r)
 {
     out << "Dragon " << r.version << " (plugin ABI " << DRAGON_PLUGIN_ABI_MAJOR << "."
-        << DRAGON_PLUGIN_ABI_MINOR << ")\n\nPlugin search path:\n";
+        << DRAGON_PLUGIN_ABI_MINOR << "; interfaces:";
+    for (auto kind : all_kinds)
+        out << " " << kind_name(kind) << " " << framework_interface(kind).text();
+    out << ")\n\nPlugin search path:\n";
     for (const auto &e : r.search_path)
         out << "  " << e.path << "  (" << e.origin << ")\n";
 
@@ -22,7 +25,8 @@ void print_text(std::ostream &out, const Report &r)
             continue;
         }
         out << "  " << std::left << std::setw(10) << p.kind << std::setw(12) << p.name
-            << std::setw(8) << p.version << p.status;
+            << std::setw(8) << p.version << std::setw(16) << ("interface " + p.interface)
+            << p.status;
         if (p.status != "unavailable")
             out << " (priority " << p.priority << ")";
         out << "\n      " << p.description << "\n      " << p.path << "\n";
@@ -60,6 +64,10 @@ void print_json(std::ostream &out, const Report &r)
     j.key("version").value(r.version);
     j.key("abi").value(std::to_string(DRAGON_PLUGIN_ABI_MAJOR) + "." +
                        std::to_string(DRAGON_PLUGIN_ABI_MINOR));
+    j.key("interfaces").begin_object();
+    for (auto kind : all_kinds)
+        j.key(kind_name(kind)).value(framework_interface(kind).text());
+    j.end_object();
     j.key("search_path").begin_array();
     for (const auto &e : r.search_path)
         j.begin_object().key("path").value(e.path).key("origin").value(e.origin).end_object();
@@ -68,6 +76,7 @@ void print_json(std::ostream &out, const Report &r)
     for (const auto &p : r.plugins) {
         j.begin_object().key("path").value(p.path).key("status").value(p.status);
         j.key("kind").value(p.kind).key("name").value(p.name).key("version").value(p.version);
+        j.key("interface").value(p.interface);
         j.key("priority").value(static_cast<long long>(p.priority));
         j.key("reason").value(p.reason).end_object();
     }

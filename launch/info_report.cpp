@@ -65,6 +65,7 @@ Report gather(const Registry &registry)
         row.kind = kind_name(p->kind());
         row.name = p->name();
         row.version = d.version;
+        row.interface = plugin_interface(d).text();
         row.description = d.description ? d.description : "";
         row.priority = p->priority();
         bool selected = false;

@@ -11,8 +11,9 @@ namespace dragon::info {
 struct PluginRow {
     std::string path;
     std::string kind, name, version, description; // empty for refused files
-    std::string status;                           // selected | available | unavailable | refused
-    std::string reason;                           // for unavailable and refused
+    std::string interface; // the kind's interface version the plugin was built against, "2.0"
+    std::string status;    // selected | available | unavailable | refused
+    std::string reason;    // for unavailable and refused
     int priority = 0;
 };
 

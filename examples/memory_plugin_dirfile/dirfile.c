@@ -195,7 +195,8 @@ static const dragon_plugin_descriptor descriptor = {
     probe,
     &ops,
     sizeof ops,
-    {0},
+    DRAGON_MEMORY_INTERFACE_MAJOR,
+    DRAGON_MEMORY_INTERFACE_MINOR,
 };
 
 DRAGON_PLUGIN_DEFINE(descriptor)

@@ -22,6 +22,10 @@ const char *status_name(dragon_status status)
     case DRAGON_ERR_TIMEOUT: return "timed out";
     case DRAGON_ERR_UNAVAILABLE: return "unavailable";
     case DRAGON_ERR_INTERNAL: return "internal error";
+    case DRAGON_ERR_AGAIN: return "try again";
+    case DRAGON_ERR_PEER_LOST: return "peer lost";
+    case DRAGON_ERR_CANCELED: return "canceled";
+    case DRAGON_ERR_TRUNCATED: return "truncated";
     }
     return "unknown status";
 }

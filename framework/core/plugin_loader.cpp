@@ -132,11 +132,32 @@ std::vector<std::string> find_plugin_files(const std::vector<std::string> &searc
 size_t minimum_ops_size(dragon_plugin_kind kind)
 {
     switch (kind) {
-    case DRAGON_PLUGIN_MEMORY: return sizeof(dragon_memory_ops);
-    case DRAGON_PLUGIN_TRANSPORT: return sizeof(dragon_transport_ops);
-    case DRAGON_PLUGIN_LAUNCHER: return sizeof(dragon_launcher_ops);
+    case DRAGON_PLUGIN_MEMORY: return DRAGON_MEMORY_OPS_MANDATORY_SIZE;
+    case DRAGON_PLUGIN_TRANSPORT: return DRAGON_TRANSPORT_OPS_MANDATORY_SIZE;
+    case DRAGON_PLUGIN_LAUNCHER: return DRAGON_LAUNCHER_OPS_MANDATORY_SIZE;
     }
     return 0;
+}
+
+InterfaceVersion framework_interface(dragon_plugin_kind kind)
+{
+    switch (kind) {
+    case DRAGON_PLUGIN_MEMORY:
+        return {DRAGON_MEMORY_INTERFACE_MAJOR, DRAGON_MEMORY_INTERFACE_MINOR};
+    case DRAGON_PLUGIN_TRANSPORT:
+        return {DRAGON_TRANSPORT_INTERFACE_MAJOR, DRAGON_TRANSPORT_INTERFACE_MINOR};
+    case DRAGON_PLUGIN_LAUNCHER:
+        return {DRAGON_LAUNCHER_INTERFACE_MAJOR, DRAGON_LAUNCHER_INTERFACE_MINOR};
+    }
+    return {0, 0};
+}
+
+InterfaceVersion plugin_interface(const dragon_plugin_descriptor &d)
+{
+    // A plugin built before interface versions existed (ABI 1.0) leaves both zero.
+    if (d.interface_major == 0 && d.interface_minor == 0)
+        return {1, 0};
+    return {d.interface_major, d.interface_minor};
 }
 
 std::optional<std::string> validate_descriptor(const dragon_plugin_descriptor *d,
@@ -171,11 +192,16 @@ std::optional<std::string> validate_descriptor(const dragon_plugin_descriptor *d
         return "has no probe function";
     if (!d->ops)
         return "has no function table";
+    InterfaceVersion theirs = plugin_interface(*d), ours = framework_interface(kind);
+    if (theirs.major != ours.major)
+        return "built against " + std::string(kind_name(kind)) + " interface " + theirs.text() +
+               " but this Dragon provides " + ours.text() +
+               "; rebuild the plugin against this Dragon's headers";
     size_t needed = minimum_ops_size(kind);
     if (d->ops_size < needed)
         return "its " + std::string(kind_name(kind)) + " function table has " +
                std::to_string(d->ops_size) + " bytes, fewer than the " + std::to_string(needed) +
-               " this ABI requires";
+               " that interface " + ours.text() + " requires";
     if (*static_cast<const size_t *>(d->ops) != d->ops_size)
         return "its function table's struct_size does not match the descriptor's ops_size";
     if (!all_set(static_cast<const unsigned char *>(d->ops), needed))

@@ -41,7 +41,16 @@ PluginFile load_plugin_file(const std::string &path);
 std::optional<std::string> validate_descriptor(const dragon_plugin_descriptor *d,
                                                const std::string &path);
 
-// Smallest function table accepted for a kind (every mandatory entry present).
+// Smallest function table accepted for a kind: its frozen mandatory prefix.
 size_t minimum_ops_size(dragon_plugin_kind kind);
+
+struct InterfaceVersion {
+    unsigned major = 0, minor = 0;
+    std::string text() const { return std::to_string(major) + "." + std::to_string(minor); }
+};
+// The interface version of a kind's function table this framework was built with.
+InterfaceVersion framework_interface(dragon_plugin_kind kind);
+// The one a plugin declares (1.0 for a plugin built before versions were recorded).
+InterfaceVersion plugin_interface(const dragon_plugin_descriptor &d);
 
 } // namespace dragon

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/framework_params.hpp"
+#include "core/hmac_sha256.hpp"
 #include "core/job.hpp"
 #include "core/log.hpp"
 
@@ -58,8 +59,8 @@ void Registry::add_plugin(const PluginFile &file)
     plugin->kind_ = static_cast<dragon_plugin_kind>(d.kind);
     plugin->descriptor_ = file.descriptor;
     plugin->registry_ = this;
-    plugin->host_ = dragon_host{sizeof(dragon_host), plugin.get(), &Registry::host_log,
-                                &Registry::host_param, &Registry::host_job_id};
+    plugin->host_ = dragon_host{sizeof(dragon_host),   plugin.get(),           &Registry::host_log,
+                                &Registry::host_param, &Registry::host_job_id, &dragon_hmac_sha256};
 
     std::string owner = std::string(kind_name(plugin->kind_)) + "/" + plugin->name_;
     std::string bad_param;

@@ -6,6 +6,7 @@
 #include "core/plugin_loader.hpp"
 #include "core/selection.hpp"
 
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -26,9 +27,20 @@ public:
     int priority() const { return priority_; }
     const std::string &reason() const { return reason_; } // why unavailable
 
+    // The kind's table. Read only its mandatory prefix through this: an entry past it
+    // may lie beyond the plugin's table (use optional_entry).
     template <typename Ops> const Ops &ops() const
     {
         return *static_cast<const Ops *>(descriptor_->ops);
+    }
+    // An optional entry at `offset` in the table, or nullptr when the plugin's table is
+    // too short to hold it (built against an older interface) or leaves it NULL.
+    template <typename Fn> Fn optional_entry(size_t offset) const
+    {
+        Fn fn = nullptr;
+        if (offset + sizeof fn <= descriptor_->ops_size)
+            std::memcpy(&fn, static_cast<const char *>(descriptor_->ops) + offset, sizeof fn);
+        return fn;
     }
 
 private:

@@ -1,8 +1,11 @@
 // The loader refuses each kind of bad plugin file with a precise reason naming the file.
 #include "core/registry.hpp"
 
+#include <dragon/transport.h>
+
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <filesystem>
 
 namespace {
@@ -34,7 +37,7 @@ void expect_refused(const dragon::Registry &r, const std::string &base,
 TEST_F(Loader, RefusesWrongAbiMajor)
 {
     expect_refused(registry, "dragon_memory_abi_future.so",
-                   {"built for plugin ABI 2.0 but this Dragon provides 1.0", "rebuild"});
+                   {"built for plugin ABI 2.", "but this Dragon provides 1.", "rebuild"});
 }
 
 TEST_F(Loader, RefusesKindThatContradictsFileName)
@@ -68,10 +71,59 @@ TEST_F(Loader, RefusesLibraryWithUnresolvedSymbols)
 
 TEST_F(Loader, RefusedFilesAreNotPlugins)
 {
-    auto memory = registry.plugins(DRAGON_PLUGIN_MEMORY);
-    ASSERT_EQ(memory.size(), 1u);
-    EXPECT_EQ(memory[0]->name(), "never");
-    EXPECT_TRUE(registry.plugins(DRAGON_PLUGIN_TRANSPORT).empty());
+    std::vector<std::string> memory, transport;
+    for (const auto *p : registry.plugins(DRAGON_PLUGIN_MEMORY))
+        memory.push_back(p->name());
+    for (const auto *p : registry.plugins(DRAGON_PLUGIN_TRANSPORT))
+        transport.push_back(p->name());
+    EXPECT_EQ(memory, (std::vector<std::string>{"before_versions", "never"}));
+    EXPECT_EQ(transport, (std::vector<std::string>{"newer_table", "older_table"}));
+}
+
+TEST_F(Loader, RefusesTableShorterThanTheMandatoryPrefix)
+{
+    expect_refused(registry, "dragon_memory_short_table.so",
+                   {"function table has 16 bytes, fewer than the", "interface 1.0 requires"});
+}
+
+TEST_F(Loader, RefusesAnotherInterfaceMajorOfItsKind)
+{
+    expect_refused(
+        registry, "dragon_transport_old_interface.so",
+        {"built against transport interface 1.0 but this Dragon provides 2.", "rebuild"});
+}
+
+TEST_F(Loader, LoadsPluginBuiltBeforeInterfaceVersionsAsOneDotZero)
+{
+    const auto *p = registry.find(DRAGON_PLUGIN_MEMORY, "before_versions");
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(dragon::plugin_interface(p->descriptor()).text(), "1.0");
+}
+
+// A plugin built against the first release of interface 2: its table ends with the
+// mandatory prefix, and the framework sees its optional entries as absent.
+TEST_F(Loader, LoadsOlderShorterTableWithOptionalEntriesAbsent)
+{
+    const auto *p = registry.find(DRAGON_PLUGIN_TRANSPORT, "older_table");
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(p->descriptor().ops_size, DRAGON_TRANSPORT_OPS_MANDATORY_SIZE);
+    EXPECT_EQ(p->optional_entry<decltype(dragon_transport_ops::cancel)>(
+                  offsetof(dragon_transport_ops, cancel)),
+              nullptr);
+}
+
+// A plugin built against a newer minor: longer table, unknown trailing entries ignored,
+// known optional entries found.
+TEST_F(Loader, LoadsNewerLongerTableAndFindsItsOptionalEntries)
+{
+    const auto *p = registry.find(DRAGON_PLUGIN_TRANSPORT, "newer_table");
+    ASSERT_NE(p, nullptr);
+    EXPECT_GT(p->descriptor().ops_size, sizeof(dragon_transport_ops));
+    EXPECT_NE(p->optional_entry<decltype(dragon_transport_ops::cancel)>(
+                  offsetof(dragon_transport_ops, cancel)),
+              nullptr);
+    EXPECT_EQ(dragon::plugin_interface(p->descriptor()).minor,
+              DRAGON_TRANSPORT_INTERFACE_MINOR + 5u);
 }
 
 TEST(LoaderSearchPath, EarlierEntryShadowsLaterOneOfSameName)
@@ -82,7 +134,7 @@ TEST(LoaderSearchPath, EarlierEntryShadowsLaterOneOfSameName)
         if (!f.loaded && f.refusal.starts_with("shadowed by "))
             ++shadowed;
     EXPECT_EQ(shadowed, 1);
-    EXPECT_EQ(registry.plugins(DRAGON_PLUGIN_MEMORY).size(), 1u);
+    EXPECT_EQ(registry.plugins(DRAGON_PLUGIN_MEMORY).size(), 2u); // never, before_versions
 }
 
 TEST(LoaderSearchPath, MissingDirectoryIsAWarningNotAFailure)

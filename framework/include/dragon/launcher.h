@@ -12,6 +12,10 @@
 extern "C" {
 #endif
 
+/* Interface version of dragon_launcher_ops (see plugin.h for the rules). */
+#define DRAGON_LAUNCHER_INTERFACE_MAJOR 1
+#define DRAGON_LAUNCHER_INTERFACE_MINOR 0
+
 typedef struct dragon_launch_request {
     uint32_t struct_size;
     uint32_t num_nodes;      /* 0: every node of the allocation */
@@ -51,7 +55,13 @@ typedef struct dragon_launcher_ops {
 
     /** Release the handle: nodes still running are killed (SIGKILL) and reaped. */
     void (*release)(dragon_launch *launch);
+
+    /* Entries appended after this line are optional (interface 1.1 and later). */
 } dragon_launcher_ops;
+
+/** Frozen mandatory prefix of dragon_launcher_ops: interface 1.0, up to and including release. */
+#define DRAGON_LAUNCHER_OPS_MANDATORY_SIZE                                                         \
+    (offsetof(dragon_launcher_ops, release) + sizeof(void (*)(void)))
 
 #ifdef __cplusplus
 }

@@ -16,6 +16,10 @@
 extern "C" {
 #endif
 
+/* Interface version of dragon_memory_ops (see plugin.h for the rules). */
+#define DRAGON_MEMORY_INTERFACE_MAJOR 1
+#define DRAGON_MEMORY_INTERFACE_MINOR 0
+
 #define DRAGON_SEGMENT_NAME_MAX 128
 
 /** A mapping of a segment in the calling process. */
@@ -53,7 +57,13 @@ typedef struct dragon_memory_ops {
      */
     dragon_status (*list)(const dragon_host *host, const char *prefix,
                           void (*fn)(void *arg, const char *name), void *arg, dragon_error *err);
+
+    /* Entries appended after this line are optional (interface 1.1 and later). */
 } dragon_memory_ops;
+
+/** Frozen mandatory prefix of dragon_memory_ops: interface 1.0, up to and including list. */
+#define DRAGON_MEMORY_OPS_MANDATORY_SIZE                                                           \
+    (offsetof(dragon_memory_ops, list) + sizeof(void (*)(void)))
 
 #ifdef __cplusplus
 }

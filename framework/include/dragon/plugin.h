@@ -11,8 +11,16 @@
  *   - abi_major must equal DRAGON_PLUGIN_ABI_MAJOR of the framework;
  *   - abi_minor must be <= the framework's minor (a newer plugin may rely on
  *     host services an older framework lacks);
- *   - function tables only grow at the end, and each table records its own
- *     size, so a framework can tell which entries an older plugin provides.
+ *   - each kind has its own interface version (DRAGON_<KIND>_INTERFACE_MAJOR/MINOR
+ *     in its header), recorded in the descriptor: the interface major must equal
+ *     the framework's for that kind, so changing one kind's table never touches
+ *     plugins of the other kinds;
+ *   - each kind's function table starts with a frozen mandatory prefix (what the
+ *     first release of that interface major requires: DRAGON_<KIND>_OPS_MANDATORY_SIZE);
+ *     entries appended later are optional. The framework treats an entry past the
+ *     plugin's ops_size, or NULL, as absent and checks before calling it, so a
+ *     plugin built against an older, shorter table still loads, and one built
+ *     against a newer, longer table loads too (its extra entries are ignored).
  */
 #ifndef DRAGON_PLUGIN_H
 #define DRAGON_PLUGIN_H
@@ -25,7 +33,7 @@ extern "C" {
 #endif
 
 #define DRAGON_PLUGIN_ABI_MAJOR 1
-#define DRAGON_PLUGIN_ABI_MINOR 0
+#define DRAGON_PLUGIN_ABI_MINOR 1
 
 /** Name of the one symbol a plugin exports. */
 #define DRAGON_PLUGIN_ENTRY_SYMBOL "dragon_plugin_entry"
@@ -49,7 +57,12 @@ typedef enum dragon_status {
     DRAGON_ERR_PERMISSION = 5,  /* the OS refused access */
     DRAGON_ERR_TIMEOUT = 6,     /* a deadline passed */
     DRAGON_ERR_UNAVAILABLE = 7, /* the plugin cannot run here */
-    DRAGON_ERR_INTERNAL = 8     /* anything else; the message says what */
+    DRAGON_ERR_INTERNAL = 8,    /* anything else; the message says what */
+    /* Since ABI 1.1 (used by transports): */
+    DRAGON_ERR_AGAIN = 9,      /* no resources now; nothing was taken: progress, then retry */
+    DRAGON_ERR_PEER_LOST = 10, /* the peer failed, went away or was refused */
+    DRAGON_ERR_CANCELED = 11,  /* withdrawn before completion (cancel, or close) */
+    DRAGON_ERR_TRUNCATED = 12  /* the data did not fit the buffer given */
 } dragon_status;
 
 /** Filled by a failing call: one sentence with the cause and, where known, the fix. */
@@ -96,6 +109,13 @@ typedef struct dragon_host {
     const char *(*param)(void *ctx, const char *name);
     /** Job identifier used to scope named resources (segment names and the like). */
     const char *(*job_id)(void *ctx);
+    /**
+     * Since ABI 1.1 (check struct_size first). HMAC-SHA-256 of `msg` under `key` into
+     * out[32]: how plugins prove the job secret to each other by challenge and response,
+     * so that the secret itself never crosses the wire. Pure function, thread-safe.
+     */
+    void (*hmac_sha256)(const void *key, size_t key_len, const void *msg, size_t msg_len,
+                        unsigned char out[32]);
 } dragon_host;
 
 /** What a probe reports. */
@@ -124,7 +144,14 @@ typedef struct dragon_plugin_descriptor {
     const void *ops;
     size_t ops_size;
 
-    void *reserved[8]; /* zero; room to grow without breaking abi_major */
+    /* Since ABI 1.1: the kind's interface version the table was built against
+     * (DRAGON_<KIND>_INTERFACE_MAJOR/MINOR). Both 0 (a plugin built before 1.1):
+     * read as interface 1.0. */
+    uint16_t interface_major;
+    uint16_t interface_minor;
+    uint32_t reserved32; /* zero */
+
+    void *reserved[7]; /* zero; room to grow without breaking abi_major */
 } dragon_plugin_descriptor;
 
 typedef const dragon_plugin_descriptor *(*dragon_plugin_entry_fn)(void);

@@ -31,6 +31,9 @@ const dragon_plugin_descriptor descriptor = {
     probe,
     &dragon::launcher_local::ops,
     sizeof dragon::launcher_local::ops,
+    DRAGON_LAUNCHER_INTERFACE_MAJOR,
+    DRAGON_LAUNCHER_INTERFACE_MINOR,
+    0,
     {},
 };
 

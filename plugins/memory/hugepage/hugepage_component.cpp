@@ -131,6 +131,9 @@ const dragon_plugin_descriptor descriptor = {
     probe,
     &ops,
     sizeof ops,
+    DRAGON_MEMORY_INTERFACE_MAJOR,
+    DRAGON_MEMORY_INTERFACE_MINOR,
+    0,
     {},
 };
 

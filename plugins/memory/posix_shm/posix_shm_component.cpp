@@ -113,6 +113,9 @@ const dragon_plugin_descriptor descriptor = {
     probe,
     &ops,
     sizeof ops,
+    DRAGON_MEMORY_INTERFACE_MAJOR,
+    DRAGON_MEMORY_INTERFACE_MINOR,
+    0,
     {},
 };
 

@@ -15,17 +15,20 @@ static void probe(const dragon_host *host, dragon_probe_result *out)
              depth ? depth : "?");
 }
 
-static const dragon_plugin_descriptor descriptor = {DRAGON_PLUGIN_ABI_MAJOR,
-                                                    DRAGON_PLUGIN_ABI_MINOR,
-                                                    DRAGON_PLUGIN_MEMORY,
-                                                    "never",
-                                                    "1.0",
-                                                    "test plugin that is never available",
-                                                    params,
-                                                    1,
-                                                    probe,
-                                                    &test_memory_ops,
-                                                    sizeof test_memory_ops,
-                                                    {0}};
+static const dragon_plugin_descriptor descriptor = {
+    .abi_major = DRAGON_PLUGIN_ABI_MAJOR,
+    .abi_minor = DRAGON_PLUGIN_ABI_MINOR,
+    .kind = DRAGON_PLUGIN_MEMORY,
+    .name = "never",
+    .version = "1.0",
+    .description = "test plugin that is never available",
+    .params = params,
+    .num_params = 1,
+    .probe = probe,
+    .ops = &test_memory_ops,
+    .ops_size = sizeof test_memory_ops,
+    .interface_major = DRAGON_MEMORY_INTERFACE_MAJOR,
+    .interface_minor = DRAGON_MEMORY_INTERFACE_MINOR,
+};
 
 DRAGON_PLUGIN_DEFINE(descriptor)

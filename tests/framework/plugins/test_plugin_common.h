@@ -67,19 +67,20 @@ static void test_probe_available(const dragon_host *host, dragon_probe_result *o
 }
 
 /* A test plugin whose descriptor differs from a good one only in ABI, kind and name. */
-#define DRAGON_TEST_PLUGIN(abi_major, kind, name)                                                  \
-    static const dragon_plugin_descriptor descriptor = {abi_major,                                 \
-                                                        DRAGON_PLUGIN_ABI_MINOR,                   \
-                                                        kind,                                      \
-                                                        name,                                      \
-                                                        "1.0",                                     \
-                                                        "test",                                    \
-                                                        NULL,                                      \
-                                                        0,                                         \
-                                                        test_probe_available,                      \
-                                                        &test_memory_ops,                          \
-                                                        sizeof test_memory_ops,                    \
-                                                        {0}};                                      \
+#define DRAGON_TEST_PLUGIN(abi_major_, kind_, name_)                                               \
+    static const dragon_plugin_descriptor descriptor = {                                           \
+        .abi_major = abi_major_,                                                                   \
+        .abi_minor = DRAGON_PLUGIN_ABI_MINOR,                                                      \
+        .kind = kind_,                                                                             \
+        .name = name_,                                                                             \
+        .version = "1.0",                                                                          \
+        .description = "test",                                                                     \
+        .probe = test_probe_available,                                                             \
+        .ops = &test_memory_ops,                                                                   \
+        .ops_size = sizeof test_memory_ops,                                                        \
+        .interface_major = DRAGON_MEMORY_INTERFACE_MAJOR,                                          \
+        .interface_minor = DRAGON_MEMORY_INTERFACE_MINOR,                                          \
+    };                                                                                             \
     DRAGON_PLUGIN_DEFINE(descriptor)
 
 #endif
