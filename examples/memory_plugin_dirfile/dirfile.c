@@ -184,19 +184,19 @@ static const dragon_memory_ops ops = {
     sizeof(dragon_memory_ops), page_size, create, attach, detach, remove_segment, list};
 
 static const dragon_plugin_descriptor descriptor = {
-    DRAGON_PLUGIN_ABI_MAJOR,
-    DRAGON_PLUGIN_ABI_MINOR,
-    DRAGON_PLUGIN_MEMORY,
-    "dirfile",
-    "0.1.0",
-    "example third-party plugin: segments as files in a directory",
-    params,
-    sizeof params / sizeof params[0],
-    probe,
-    &ops,
-    sizeof ops,
-    DRAGON_MEMORY_INTERFACE_MAJOR,
-    DRAGON_MEMORY_INTERFACE_MINOR,
+    .abi_major = DRAGON_PLUGIN_ABI_MAJOR,
+    .abi_minor = DRAGON_PLUGIN_ABI_MINOR,
+    .kind = DRAGON_PLUGIN_MEMORY,
+    .name = "dirfile",
+    .version = "0.1.0",
+    .description = "example third-party plugin: segments as files in a directory",
+    .params = params,
+    .num_params = sizeof params / sizeof params[0],
+    .probe = probe,
+    .ops = &ops,
+    .ops_size = sizeof ops,
+    .interface_major = DRAGON_MEMORY_INTERFACE_MAJOR,
+    .interface_minor = DRAGON_MEMORY_INTERFACE_MINOR,
 };
 
 DRAGON_PLUGIN_DEFINE(descriptor)
