@@ -7,6 +7,7 @@
 #include "dataplane/pool_layout.hpp"
 #include "dataplane/process_alive.hpp"
 #include "dataplane/spin_phase.hpp"
+#include "dataplane/wait_interruption.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -384,15 +385,12 @@ bool Channel::wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,
         if (spin.keep_polling())
             continue;
         uint32_t seen = event.load(std::memory_order_acquire);
-        waiters.fetch_add(1, std::memory_order_seq_cst);
+        WaiterRegistration registered(waiters);
         o = attempt();
-        if (o == Outcome::done) {
-            waiters.fetch_sub(1, std::memory_order_seq_cst);
+        if (o == Outcome::done)
             return true;
-        }
         if (o == Outcome::would_block && !destroyed())
-            futex::wait(&event, seen, std::min(deadline.remaining_ns(), sleep_slice_ns));
-        waiters.fetch_sub(1, std::memory_order_seq_cst);
+            sleep_interruptibly(&event, seen, std::min(deadline.remaining_ns(), sleep_slice_ns));
     }
 }
 

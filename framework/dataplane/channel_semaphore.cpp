@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "dataplane/channel_layout.hpp"
 #include "dataplane/futex.hpp"
+#include "dataplane/wait_interruption.hpp"
 
 #include <algorithm>
 #include <new>
@@ -93,12 +94,22 @@ bool Channel::sem_acquire(Timeout timeout)
     }
     for (;;) {
         check_alive();
-        h->sem_waiters.fetch_add(1, std::memory_order_seq_cst);
-        bool taken = sem_try_take();
-        if (!taken && !deadline.expired())
-            futex::wait(&h->sem_value, 0, std::min(deadline.remaining_ns(), sem_sleep_slice_ns));
-        h->sem_waiters.fetch_sub(1, std::memory_order_seq_cst);
-        if (taken || sem_try_take())
+        try {
+            WaiterRegistration registered(h->sem_waiters);
+            if (sem_try_take())
+                return true;
+            if (!deadline.expired())
+                sleep_interruptibly(&h->sem_value, 0,
+                                    std::min(deadline.remaining_ns(), sem_sleep_slice_ns));
+        } catch (...) {
+            // Abandoned (a signal handler raised): a release may have woken this
+            // thread alone for its unit, so hand the wake-up on to another sleeper.
+            if (h->sem_value.load(std::memory_order_seq_cst) > 0 &&
+                h->sem_waiters.load(std::memory_order_seq_cst) > 0)
+                futex::wake_one(&h->sem_value);
+            throw;
+        }
+        if (sem_try_take())
             return true;
         if (deadline.expired())
             return false;

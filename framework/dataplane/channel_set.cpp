@@ -3,6 +3,7 @@
 
 #include "dataplane/futex.hpp"
 #include "dataplane/pool_layout.hpp"
+#include "dataplane/wait_interruption.hpp"
 
 #include <algorithm>
 #include <ctime>
@@ -47,20 +48,15 @@ std::vector<size_t> ChannelSet::wait(Timeout timeout)
         if (deadline.expired())
             return {};
         if (!one_pool) {
-            int64_t ns = std::min(deadline.remaining_ns(), multi_pool_poll_ns);
-            timespec ts{0, long(ns)};
-            nanosleep(&ts, nullptr);
+            nap_interruptibly(std::min(deadline.remaining_ns(), multi_pool_poll_ns));
             continue;
         }
         uint32_t seen = shared->channel_event.load(std::memory_order_acquire);
-        shared->poll_waiters.fetch_add(1, std::memory_order_seq_cst);
-        auto r = ready();
-        if (r.empty())
-            futex::wait(&shared->channel_event, seen,
-                        std::min(deadline.remaining_ns(), sleep_slice_ns));
-        shared->poll_waiters.fetch_sub(1, std::memory_order_seq_cst);
-        if (!r.empty())
+        WaiterRegistration registered(shared->poll_waiters);
+        if (auto r = ready(); !r.empty())
             return r;
+        sleep_interruptibly(&shared->channel_event, seen,
+                            std::min(deadline.remaining_ns(), sleep_slice_ns));
     }
 }
 

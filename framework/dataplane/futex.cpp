@@ -1,5 +1,6 @@
 #include "dataplane/futex.hpp"
 
+#include <cerrno>
 #include <climits>
 #include <ctime>
 #include <linux/futex.h>
@@ -10,7 +11,7 @@ namespace dragon::futex {
 
 static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t), "futex words must be plain u32");
 
-void wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns)
+WaitEnd wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns)
 {
     timespec ts{};
     timespec *tsp = nullptr;
@@ -20,7 +21,14 @@ void wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns)
         tsp = &ts;
     }
     // A relative timeout: FUTEX_WAIT measures it on CLOCK_MONOTONIC.
-    syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAIT, expected, tsp, nullptr, 0);
+    if (syscall(SYS_futex, reinterpret_cast<uint32_t *>(word), FUTEX_WAIT, expected, tsp, nullptr,
+                0) == 0)
+        return WaitEnd::woken;
+    if (errno == ETIMEDOUT)
+        return WaitEnd::timed_out;
+    if (errno == EINTR)
+        return WaitEnd::interrupted;
+    return WaitEnd::woken; // EAGAIN: the word had changed already
 }
 
 void wake_all(std::atomic<uint32_t> *word)

@@ -9,9 +9,15 @@
 
 namespace dragon::futex {
 
+// Why a wait() returned. Callers re-check their condition whatever it says.
+enum class WaitEnd {
+    woken,      // woken, or *word already differed from expected
+    timed_out,  // timeout_ns passed
+    interrupted // a signal handler ran in this thread (EINTR)
+};
+
 // Sleeps while *word == expected, at most timeout_ns (INT64_MAX: no limit).
-// Returns on wake, value change, signal or timeout; callers re-check their condition.
-void wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns);
+WaitEnd wait(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns);
 
 // Wakes every sleeper on the word, in every process.
 void wake_all(std::atomic<uint32_t> *word);

@@ -5,6 +5,7 @@
 #include "dataplane/futex.hpp"
 #include "dataplane/pool_layout.hpp"
 #include "dataplane/pool_size.hpp"
+#include "dataplane/wait_interruption.hpp"
 
 #include <map>
 #include <mutex>
@@ -153,10 +154,9 @@ void *Pool::allocate(size_t size, Timeout timeout)
         if (deadline.expired())
             throw_exhausted(size, timeout);
         // Announce, then sleep unless a free happened since `seen`.
-        header_->alloc_waiters.fetch_add(1, std::memory_order_seq_cst);
-        futex::wait(&header_->free_event, seen,
-                    std::min<int64_t>(deadline.remaining_ns(), 100'000'000));
-        header_->alloc_waiters.fetch_sub(1, std::memory_order_seq_cst);
+        WaiterRegistration registered(header_->alloc_waiters);
+        sleep_interruptibly(&header_->free_event, seen,
+                            std::min<int64_t>(deadline.remaining_ns(), 100'000'000));
     }
 }
 

@@ -1,10 +1,13 @@
-// Channel, Message and ReadinessFd. Every call that can block releases the GIL.
+// Channel, Message and ReadinessFd. Every call that can block releases the GIL
+// and, in the main thread, runs Python's signal handlers while it waits
+// (signal_check.hpp): Ctrl-C interrupts a get() or recv() without a timeout.
 //
 // send_parts() is the large-payload path: a pickle stream plus its protocol-5
 // out-of-band buffers are copied once, straight into one pool block, which is
 // then handed to the receiver without another copy (see parts_layout.hpp).
 #include "bindings.hpp"
 #include "parts_layout.hpp"
+#include "signal_check.hpp"
 #include "timeout.hpp"
 
 #include "core/error.hpp"
@@ -72,6 +75,7 @@ void send_releasing_gil_to_wait(Channel &ch, const void *data, size_t size, Time
 {
     if (size <= ch.inline_max() && ch.try_send(data, size))
         return;
+    SignalsDuringWait signals;
     py::gil_scoped_release unlocked;
     ch.send(data, size, timeout);
 }
@@ -80,6 +84,7 @@ Message recv_releasing_gil_to_wait(Channel &ch, Timeout timeout)
 {
     if (auto msg = ch.try_recv())
         return std::move(*msg);
+    SignalsDuringWait signals;
     py::gil_scoped_release unlocked;
     return ch.recv(timeout);
 }
@@ -94,6 +99,7 @@ void send_parts(Channel &ch, const py::sequence &parts, const py::object &timeou
         sizes.push_back(held.back()->size());
     }
     PartsLayout layout(sizes);
+    SignalsDuringWait signals;
     py::gil_scoped_release unlocked;
     auto remaining = [&] {
         return deadline.never() ? wait_forever : Timeout(deadline.remaining_ns());
@@ -211,9 +217,12 @@ void bind_channel(py::module_ &m)
             "poll",
             [](const Channel &ch, const py::object &timeout) {
                 Timeout t = to_timeout(timeout);
-                py::gil_scoped_release unlocked;
                 ChannelSet set;
                 set.add(ch);
+                if (t == no_wait)
+                    return !set.wait(t).empty(); // a look, nothing to interrupt
+                SignalsDuringWait signals;
+                py::gil_scoped_release unlocked;
                 return !set.wait(t).empty();
             },
             py::arg("timeout") = 0.0, "Whether a message is waiting, waiting up to `timeout`")

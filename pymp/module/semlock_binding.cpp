@@ -5,15 +5,18 @@
 //
 // A plain CPython type rather than a pybind11 class: acquire() and release() are
 // called millions of times a second, and pybind11's argument dispatch cost five
-// times the lock operation itself. Waits release the GIL and are sliced so that
-// a signal (Ctrl-C) interrupts an acquire() without a timeout, as in CPython.
+// times the lock operation itself. Waits release the GIL and run Python's signal
+// handlers (signal_check.hpp), so Ctrl-C interrupts an acquire() without a
+// timeout, as in CPython.
 #include "bindings.hpp"
+#include "signal_check.hpp"
 #include "timeout.hpp"
 
 #include "core/error.hpp"
 #include "dataplane/channel.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 
 namespace py = pybind11;
@@ -24,7 +27,6 @@ namespace {
 // CPython's kinds (multiprocessing.synchronize.RECURSIVE_MUTEX, SEMAPHORE).
 constexpr int recursive_mutex = 0;
 constexpr int semaphore = 1;
-constexpr int64_t signal_check_ns = 100'000'000;
 
 struct SemLockObject {
     PyObject_HEAD Channel *channel;
@@ -46,33 +48,32 @@ PyObject *raise_dragon_error(const std::exception &e)
     return nullptr;
 }
 
-// Waits for a unit in GIL-free slices; -1 with a Python error set, else 0/1.
-int wait_for_unit(SemLockObject *s, const Deadline &deadline)
+// Waits for a unit without the GIL; -1 with a Python error set (a signal
+// handler's exception, or the channel's error), else 0 (timed out) or 1.
+int wait_for_unit(SemLockObject *s, Timeout timeout)
 {
-    for (;;) {
-        int64_t slice = std::min(deadline.remaining_ns(), signal_check_ns);
-        bool got = false;
-        const char *error = nullptr;
-        std::string message;
-        Py_BEGIN_ALLOW_THREADS
-        try {
-            got = s->channel->sem_acquire(Timeout(slice));
-        } catch (const std::exception &e) {
-            message = e.what();
-            error = message.c_str();
-        }
-        Py_END_ALLOW_THREADS if (error)
-        {
-            PyErr_SetString(PyExc_RuntimeError, error);
-            return -1;
-        }
-        if (got)
-            return 1;
-        if (PyErr_CheckSignals() != 0)
-            return -1;
-        if (deadline.expired())
-            return 0;
+    SignalsDuringWait signals;
+    bool got = false;
+    std::optional<py::error_already_set> raised;
+    std::string error;
+    Py_BEGIN_ALLOW_THREADS
+    try {
+        got = s->channel->sem_acquire(timeout);
+    } catch (py::error_already_set &e) {
+        raised.emplace(std::move(e));
+    } catch (const std::exception &e) {
+        error = e.what();
     }
+    Py_END_ALLOW_THREADS if (raised)
+    {
+        raised->restore();
+        return -1;
+    }
+    if (!error.empty()) {
+        PyErr_SetString(PyExc_RuntimeError, error.c_str());
+        return -1;
+    }
+    return got ? 1 : 0;
 }
 
 // acquire(block=True, timeout=None)
@@ -119,7 +120,7 @@ PyObject *semlock_acquire(SemLockObject *s, PyObject *const *args, Py_ssize_t na
             t = to_timeout(py::float_(std::max(seconds, 0.0)));
         }
         if (t != no_wait) {
-            got = wait_for_unit(s, Deadline(t));
+            got = wait_for_unit(s, t);
             if (got < 0)
                 return nullptr;
         }
