@@ -90,11 +90,12 @@ private:
     dragon_launch *launch_ = nullptr;
 };
 
-std::string describe_exit(int code)
+// A node's status as the launcher reports it: an exit code, or -N for signal N.
+std::string describe_node_end(int code)
 {
-    if (code > 128 && code < 128 + NSIG)
-        return std::to_string(code) + " (killed by " + strsignal(code - 128) + ")";
-    return std::to_string(code);
+    if (code < 0)
+        return "was killed by " + text::describe_signal(-code);
+    return "exited with code " + std::to_string(code);
 }
 
 struct Plan {
@@ -201,14 +202,19 @@ int run_frontend(const FrontendOptions &options, const std::vector<std::string> 
             break; // every node has ended
         if (s != DRAGON_OK)
             continue;
-        if (node == 0) {
+        if (code < 0) {
+            // The daemon itself died: its watchdog ends the processes it had started.
+            log::error("dragon-node ", node, " ", describe_node_end(code), ": stopping the job");
+            failed = true;
+            begin_teardown(SIGTERM);
+        } else if (node == 0) {
             head_done = true;
             exit_code = code;
-            log::debug("node 0 ended with ", describe_exit(code));
+            log::debug("node 0 ", describe_node_end(code));
             begin_teardown(SIGTERM); // the head program is done: the other nodes stop too
         } else if (!head_done && !teardown_deadline) {
-            log::error("dragon-node ", node, " ended unexpectedly with ", describe_exit(code),
-                       ": stopping the job");
+            log::error("dragon-node ", node, " ended unexpectedly: it ", describe_node_end(code),
+                       "; stopping the job");
             failed = true;
             begin_teardown(SIGTERM);
         }

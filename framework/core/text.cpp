@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace dragon::text {
@@ -169,6 +170,22 @@ std::optional<std::string> closest(std::string_view word,
     if (!best || best_distance > limit)
         return std::nullopt;
     return best;
+}
+
+} // namespace dragon::text
+
+namespace dragon::text {
+
+std::string describe_signal(int signum)
+{
+    std::string out = "signal " + std::to_string(signum);
+    const char *abbrev = sigabbrev_np(signum);
+    const char *meaning = sigdescr_np(signum);
+    if (abbrev && meaning)
+        out += std::string(" (SIG") + abbrev + ": " + meaning + ")";
+    else if (meaning)
+        out += std::string(" (") + meaning + ")";
+    return out;
 }
 
 } // namespace dragon::text

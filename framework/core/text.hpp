@@ -22,6 +22,9 @@ std::string format_size(size_t bytes);
 std::optional<bool> parse_bool(std::string_view text);
 std::optional<long long> parse_int(std::string_view text);
 
+// "signal 11 (SIGSEGV: Segmentation fault)": the number, its name and what it means.
+std::string describe_signal(int signum);
+
 size_t edit_distance(std::string_view a, std::string_view b);
 
 // The candidate closest to `word`, if it is close enough to be a plausible typo.

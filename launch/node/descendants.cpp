@@ -43,6 +43,20 @@ std::map<pid_t, pid_t> parent_map()
     return parents;
 }
 
+std::vector<pid_t> &exempted()
+{
+    static std::vector<pid_t> pids;
+    return pids;
+}
+
+bool is_exempt(pid_t pid)
+{
+    for (pid_t p : exempted())
+        if (p == pid)
+            return true;
+    return false;
+}
+
 void reap_available()
 {
     while (waitpid(-1, nullptr, WNOHANG) > 0) {
@@ -56,6 +70,11 @@ void become_subreaper()
     prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
 
+void exempt_from_descendants(pid_t pid)
+{
+    exempted().push_back(pid);
+}
+
 std::vector<pid_t> descendants_of(pid_t root)
 {
     std::map<pid_t, pid_t> parents = parent_map();
@@ -65,7 +84,7 @@ std::vector<pid_t> descendants_of(pid_t root)
         pid_t p = frontier.back();
         frontier.pop_back();
         for (const auto &[child, parent] : parents)
-            if (parent == p) {
+            if (parent == p && !is_exempt(child)) {
                 found.push_back(child);
                 frontier.push_back(child);
             }

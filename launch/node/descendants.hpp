@@ -11,7 +11,11 @@ namespace dragon::node {
 // Become the subreaper of everything started below this process.
 void become_subreaper();
 
-// Every live descendant of `root`, from /proc.
+// Leaves `pid` (a helper of the node, not a process of the job) out of what the
+// functions below find, signal and end.
+void exempt_from_descendants(pid_t pid);
+
+// Every live descendant of `root`, from /proc, but the exempted ones.
 std::vector<pid_t> descendants_of(pid_t root);
 
 // Sends `signum` to every descendant of this process.

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,10 +61,17 @@ StartedProcess start_process(const std::vector<std::string> &argv,
         envp.push_back(e.data());
     envp.push_back(nullptr);
 
+    const pid_t node = getpid();
     pid_t pid = fork();
     if (pid < 0)
         throw Error(DRAGON_ERR_INTERNAL, "cannot fork: " + errno_text(errno));
     if (pid == 0) {
+        // If dragon-node dies, even by SIGKILL, this process goes with it (the node's
+        // watchdog ends the processes below it). Forked by the main thread, so the
+        // signal comes when the node process ends, not when some other thread does.
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != node)
+            _exit(127); // the node died before the line above took effect
         // The node blocks these for its signalfd; the program must get the defaults.
         sigset_t all;
         sigfillset(&all);

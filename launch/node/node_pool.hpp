@@ -21,9 +21,16 @@ public:
     std::vector<std::string> environment() const;
     void destroy();
 
+    const std::string &name() const { return name_; }
+    const std::string &plugin_name() const { return plugin_name_; }
+
 private:
-    explicit NodePool(std::shared_ptr<Pool> pool) : pool_(std::move(pool)) {}
+    explicit NodePool(std::shared_ptr<Pool> pool)
+        : pool_(std::move(pool)), name_(pool_->name()), plugin_name_(pool_->plugin_name())
+    {
+    }
     std::shared_ptr<Pool> pool_;
+    std::string name_, plugin_name_;
 };
 
 } // namespace dragon::node

@@ -3,6 +3,7 @@
 #include "descendants.hpp"
 #include "managed_process.hpp"
 #include "node_pool.hpp"
+#include "node_watchdog.hpp"
 #include "node_wireup.hpp"
 #include "output_forwarder.hpp"
 #include "warm_server_link.hpp"
@@ -67,15 +68,18 @@ std::string hostname()
 int run_node(const NodeConfig &config)
 {
     become_subreaper();
+    NodeWatchdog watchdog; // before wire-up starts threads: it forks
     SignalChannel signals;
     const std::string host = hostname();
     NodeWireup wireup = wire_up_node(host);
     const uint32_t index = wireup.node_index();
     log::set_program("dragon-node[" + std::to_string(index) + "]");
     NodePool pool = NodePool::create(index);
+    watchdog.watch(index, pool.plugin_name(), pool.name());
 
     OutputForwarder output(config.labels, index, host);
     WarmServerLink warm(index);
+    watchdog.remove_with_node(warm.directory());
     std::vector<std::string> env = pool.environment();
     for (auto &e : warm.environment())
         env.push_back(std::move(e));
@@ -115,8 +119,7 @@ int run_node(const NodeConfig &config)
                     if (head && pid == *head)
                         head_code = exit_code_of(status);
                     else if (warm.pid() && pid == *warm.pid() && !stop_signal)
-                        log::warning("the warm server (pid ", pid, ") ended with ",
-                                     exit_code_of(status), ": Python processes cannot start");
+                        warm.ended(status, output);
                 }
                 continue;
             }
@@ -149,6 +152,7 @@ int run_node(const NodeConfig &config)
                 output.drain(f.fd);
     }
     pool.destroy();
+    watchdog.release();
     wireup.finish();
     if (index == 0)
         return head_code ? *head_code : 128 + stop_signal;

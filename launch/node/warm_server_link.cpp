@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/job.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -41,6 +43,11 @@ WarmServerLink::WarmServerLink(uint32_t node_index)
         listen(listen_fd_, 256) != 0)
         throw Error(DRAGON_ERR_INTERNAL,
                     "cannot listen on " + socket_path_ + ": " + errno_text(errno));
+    open_control();
+}
+
+void WarmServerLink::open_control()
+{
     int pair[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
         throw Error(DRAGON_ERR_INTERNAL, "socketpair failed: " + errno_text(errno));
@@ -91,6 +98,8 @@ bool WarmServerLink::start(const std::vector<std::string> &base_env, OutputForwa
         log::debug("no Python interpreter found: no warm server");
         return false;
     }
+    base_env_ = base_env;
+    head_command_ = head_command;
     std::vector<std::string> env = base_env;
     env.push_back("DRAGON_WARM_LISTEN_FD=" + std::to_string(listen_fd_));
     env.push_back("DRAGON_NODE_CONTROL_FD=" + std::to_string(server_control_fd_));
@@ -104,6 +113,40 @@ bool WarmServerLink::start(const std::vector<std::string> &base_env, OutputForwa
     server_control_fd_ = -1;
     log::debug("warm server started as pid ", p.pid);
     return true;
+}
+
+void WarmServerLink::ended(int status, OutputForwarder &output)
+{
+    pid_t old = pid_.value_or(0);
+    pid_.reset();
+    // Output pipes it handed over before it died are still queued: take them first.
+    if (control_fd_ >= 0) {
+        handle_control(output);
+        if (control_fd_ >= 0)
+            close(control_fd_);
+        control_fd_ = -1;
+    }
+    std::string how = WIFSIGNALED(status)
+                          ? "was killed by " + text::describe_signal(WTERMSIG(status))
+                          : "exited with " + std::to_string(exit_code_of(status));
+    if (restarts_ >= max_restarts) {
+        // Nobody will accept on it again: refuse at once rather than queue forever.
+        close(listen_fd_);
+        listen_fd_ = -1;
+        unlink(socket_path_.c_str());
+        log::error("the warm server (pid ", old, ") ", how, " after ", restarts_,
+                   " restarts: Python processes can no longer start on this node");
+        return;
+    }
+    ++restarts_;
+    log::warning("the warm server (pid ", old, ") ", how,
+                 ": starting a new one (the processes it started keep running)");
+    try {
+        open_control();
+        start(base_env_, output, head_command_);
+    } catch (const Error &e) {
+        log::error("cannot restart the warm server: ", e.what());
+    }
 }
 
 void WarmServerLink::handle_control(OutputForwarder &output)

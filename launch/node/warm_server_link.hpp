@@ -43,12 +43,27 @@ public:
     void handle_control(OutputForwarder &output);
 
     std::optional<pid_t> pid() const { return pid_; }
+    // The private directory its socket lives in.
+    std::string directory() const { return dir_.path().string(); }
+
+    // The warm server ended (`status` from waitpid) while the node runs: starts a new
+    // one on the same listening socket, so later starts work and requests already
+    // queued are served; the children it had started keep running (this node reaps
+    // them). After max_restarts it stops listening: every later start fails at once
+    // with a clear error instead of waiting for a server that will not come.
+    void ended(int status, OutputForwarder &output);
+
+    static constexpr int max_restarts = 3;
 
 private:
+    void open_control();
+
     wireup::PrivateTmpdir dir_; // removed with the socket in it when the link goes
     std::string socket_path_;
     int listen_fd_ = -1, control_fd_ = -1, server_control_fd_ = -1;
     std::optional<pid_t> pid_;
+    std::vector<std::string> base_env_, head_command_;
+    int restarts_ = 0;
 };
 
 // <dir of this executable>/../lib/python3/site-packages: where the dragon package lives.

@@ -84,7 +84,13 @@ class DragonPopen(object):
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
                 client.settimeout(START_TIMEOUT)
-                client.connect(runtime.warm_socket_path())
+                path = runtime.warm_socket_path()
+                try:
+                    client.connect(path)
+                except (FileNotFoundError, ConnectionRefusedError) as e:
+                    raise runtime.DragonRuntimeError(
+                        'cannot start the process: the warm server of this node is gone '
+                        '(%s: %s); dragon-node said why on stderr' % (path, e.strerror)) from None
                 payload = buf.getbuffer()
                 socket.send_fds(client, [HEADER.pack(len(payload))],
                                 [child_r, tracker_fd, alive_w] + self._fds)
@@ -125,8 +131,9 @@ class DragonPopen(object):
                 self.pid
                 self.returncode = _read_status(self._status, 'returncode')
             except (OSError, EOFError, runtime.DragonRuntimeError):
-                # The warm server died before reporting (the node is ending).
-                self.returncode = 255
+                # The warm server died before reporting (the node restarted it, or
+                # is ending): the child left its exit code on the sentinel pipe.
+                self.returncode = _code_from_sentinel(self.sentinel)
             else:
                 _await_reaped(self._status)
         return self.returncode
@@ -173,6 +180,19 @@ def _read_status(fd, what):
         if not chunk:
             raise EOFError('the warm server closed the connection before sending the %s' % what)
         data += chunk
+    return forkserver.SIGNED_STRUCT.unpack(data)[0]
+
+
+def _code_from_sentinel(fd):
+    '''The exit code a child writes on its sentinel pipe as it exits (see
+    warm_server._leave_exit_code); 255 if it wrote none: killed by a signal, or never
+    started. Called once the sentinel is readable, so the read does not block.'''
+    try:
+        data = os.read(fd, forkserver.SIGNED_STRUCT.size)
+    except OSError:
+        return 255
+    if len(data) != forkserver.SIGNED_STRUCT.size:
+        return 255
     return forkserver.SIGNED_STRUCT.unpack(data)[0]
 
 

@@ -20,6 +20,7 @@ import os
 import selectors
 import signal
 import socket
+import struct
 import sys
 
 # Imported here so that children forked from us have them ready.
@@ -163,6 +164,7 @@ class WarmServer(object):
         pid = os.fork()
         if pid == 0:
             code = 1
+            alive = os.fstat(fds[2])
             try:
                 os.close(out_r)
                 os.close(err_r)
@@ -175,6 +177,7 @@ class WarmServer(object):
                 except BaseException:
                     pass
             finally:
+                _leave_exit_code(fds[2], alive, code)
                 # Never return into the server's loop; _bootstrap flushed the streams.
                 os._exit(code)
         for fd in fds + [out_w, err_w]:
@@ -238,6 +241,19 @@ class WarmServer(object):
             finally:
                 del process.current_process()._inheriting
         return process_obj._bootstrap(parent_sentinel)
+
+
+def _leave_exit_code(fd, alive, code):
+    '''Writes the exit code on the parent's sentinel pipe as the child exits: the
+    parent reads it there if this server died before reporting (the node starts a
+    new server; the children of the old one run on). Only if `fd` is still that pipe:
+    the program may have closed it and opened something else under its number.'''
+    try:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) == (alive.st_dev, alive.st_ino):
+            os.write(fd, forkserver.SIGNED_STRUCT.pack(code))
+    except (OSError, struct.error):
+        pass
 
 
 def main():

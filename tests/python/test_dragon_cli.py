@@ -220,15 +220,18 @@ def test_cleanup_after_everything_of_ours_was_killed(build):
     p = start(build, "/bin/sh", "-c", "echo started; sleep 600")
     assert p.stdout.readline() == "started\n"
     job = f"j{p.pid}"
-    nodes = [pid for pid in job_processes(job)
-             if open(f"/proc/{pid}/comm").read().strip() == "dragon-node"]
-    assert nodes
-    # A crash of every node and the frontend (nodes first, so none starts its teardown).
-    for pid in [*nodes, p.pid]:
+    comm = {pid: open(f"/proc/{pid}/comm").read().strip() for pid in job_processes(job)}
+    nodes = [pid for pid, name in comm.items() if name == "dragon-node"]
+    watchdogs = [pid for pid, name in comm.items() if name == "dragon-watchdog"]
+    assert nodes and watchdogs
+    # A crash of every node, its watchdog and the frontend (watchdogs first, so none
+    # ends the node's processes; then nodes, so none starts its teardown).
+    for pid in [*watchdogs, *nodes, p.pid]:
         os.kill(pid, signal.SIGKILL)
     p.wait(timeout=10)
     time.sleep(0.2)
-    assert job_processes(job) and job_segments(job), "the head program and pool should remain"
+    # The head program went with its node (parent-death signal); the pool remains.
+    assert job_segments(job), "the pool should remain"
     r = run([str(build / "bin" / "dragon-cleanup")])
     assert r.returncode == 0
     assert f"of job {job}" in r.stdout and "segment posix_shm:dragon-" in r.stdout, r.stdout

@@ -43,9 +43,10 @@ typedef struct dragon_launcher_ops {
 
     /**
      * Wait up to timeout_ns (negative: no limit, 0: poll) for the next node to end.
-     * On DRAGON_OK, *node is its index and *exit_code its exit code (128+N if killed by
-     * signal N). DRAGON_ERR_TIMEOUT: none ended in time. DRAGON_ERR_NOT_FOUND: every
-     * node has already been reported.
+     * On DRAGON_OK, *node is its index and *exit_code its exit status: 0-255 when the
+     * dragon-node exited, -N when it was killed by signal N (a node that dies is not a
+     * program that failed: the frontend says which node died). DRAGON_ERR_TIMEOUT: none ended in
+     * time. DRAGON_ERR_NOT_FOUND: every node has already been reported.
      */
     dragon_status (*wait)(dragon_launch *launch, int64_t timeout_ns, uint32_t *node, int *exit_code,
                           dragon_error *err);

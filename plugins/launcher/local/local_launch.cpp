@@ -38,7 +38,7 @@ int open_pidfd(pid_t pid)
 int exit_code_of(int status)
 {
     if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
+        return -WTERMSIG(status); // the ABI's encoding of "killed by signal N"
     return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 }
 
