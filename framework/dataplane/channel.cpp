@@ -4,6 +4,7 @@
 #include "core/text.hpp"
 #include "dataplane/channel_layout.hpp"
 #include "dataplane/futex.hpp"
+#include "dataplane/holders.hpp"
 #include "dataplane/pool_layout.hpp"
 #include "dataplane/process_alive.hpp"
 #include "dataplane/spin_phase.hpp"
@@ -11,6 +12,8 @@
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -32,6 +35,17 @@ std::byte *payload(SlotHeader *s)
 void advance(std::atomic<uint64_t> &position, uint64_t from)
 {
     position.compare_exchange_strong(from, from + 1, std::memory_order_acq_rel);
+}
+
+std::optional<uint64_t> parse_u64(const std::string &text)
+{
+    if (text.empty() || text.size() > 20 || text.find_first_not_of("0123456789") != text.npos)
+        return std::nullopt;
+    errno = 0;
+    unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
+    if (errno != 0)
+        return std::nullopt;
+    return uint64_t(v);
 }
 
 void store_length(SlotHeader *s, uint64_t value)
@@ -75,7 +89,49 @@ void *Message::release()
     return std::exchange(block_, nullptr);
 }
 
-// ---- Channel lifetime -----------------------------------------------------------------------
+// ---- Channel lifetime (see holders.hpp) -----------------------------------------------------
+
+bool channel_try_ref(ChannelHeader *h, uint32_t serial)
+{
+    uint64_t life = h->life.load(std::memory_order_acquire);
+    for (;;) {
+        if (life_serial(life) != serial || life_refs(life) == 0 || life_refs(life) == UINT32_MAX)
+            return false;
+        if (h->life.compare_exchange_weak(life, life + 1, std::memory_order_acq_rel))
+            return true;
+    }
+}
+
+void channel_unref(Pool &pool, ChannelHeader *h, uint32_t serial)
+{
+    uint64_t life = h->life.load(std::memory_order_acquire);
+    do {
+        if (life_serial(life) != serial || life_refs(life) == 0)
+            return;
+    } while (!h->life.compare_exchange_weak(life, life - 1, std::memory_order_acq_rel));
+    if (life_refs(life) != 1)
+        return;
+    // The last reference in the job: wake anyone still blocked on it (a holder
+    // released because its process died may have left a waiter's peer), then
+    // return undelivered blocks and the ring.
+    try {
+        h->destroyed.store(1, std::memory_order_seq_cst);
+        for (uint64_t pos = h->dequeue_pos.load(); pos != h->enqueue_pos.load(); ++pos) {
+            auto *s = reinterpret_cast<SlotHeader *>(reinterpret_cast<std::byte *>(h + 1) +
+                                                     (pos & (h->capacity - 1)) * h->slot_size);
+            uint64_t st = s->state.load();
+            if (slot_phase(st) == slot_full && (s->length >> slot_kind_shift) == kind_block) {
+                uint64_t handle;
+                std::memcpy(&handle, payload(s), sizeof handle);
+                pool.free(pool.pointer_of(handle));
+            }
+        }
+        h->magic = 0;
+        h->life.store(0, std::memory_order_release);
+        pool.free(h);
+    } catch (...) {
+    }
+}
 
 Channel Channel::create(std::shared_ptr<Pool> pool, const ChannelOptions &options)
 {
@@ -84,13 +140,15 @@ Channel Channel::create(std::shared_ptr<Pool> pool, const ChannelOptions &option
     if (capacity > (1u << 24))
         throw Error(DRAGON_ERR_INVALID, "channel capacity " + std::to_string(options.capacity) +
                                             " is too large; use at most 16M messages");
+    HolderName holder = local_holder(*pool);
+    uint32_t serial = next_channel_serial(*pool);
     size_t bytes = sizeof(ChannelHeader) + size_t(capacity) * slot_size;
     void *mem = pool->allocate(bytes, no_wait);
     auto *h = new (mem) ChannelHeader{};
     h->capacity = capacity;
     h->slot_size = slot_size;
     h->inline_max = slot_size - slot_header_bytes;
-    h->refs.store(1);
+    h->life.store(uint64_t(serial) << 32 | 1);
     auto *slots = reinterpret_cast<std::byte *>(h + 1);
     for (uint32_t i = 0; i < capacity; ++i) {
         auto *s = new (slots + size_t(i) * slot_size) SlotHeader{};
@@ -98,6 +156,12 @@ Channel Channel::create(std::shared_ptr<Pool> pool, const ChannelOptions &option
     }
     std::atomic_thread_fence(std::memory_order_release);
     h->magic = channel_magic;
+    try {
+        hold(*pool, holder, pool->handle_of(h), serial, false);
+    } catch (...) {
+        channel_unref(*pool, h, serial);
+        throw;
+    }
     Channel ch(std::move(pool), h);
     ch.owner_pid_ = current_pid();
     return ch;
@@ -112,21 +176,60 @@ Channel Channel::attach(const std::string &descriptor)
     if (descriptor.rfind(descriptor_prefix, 0) != 0)
         throw bad("it does not start with 'dragon-channel:'");
     auto parts = text::split(std::string_view(descriptor).substr(descriptor_prefix.size()), ':');
-    if (parts.size() != 3)
-        throw bad("expected <plugin>:<segment>:<handle>");
+    if (parts.size() != 4 && parts.size() != 5)
+        throw bad("expected <plugin>:<segment>:<handle>:<serial>[:<slot>.<holder>]");
     auto handle = text::parse_int(parts[2]);
     if (!handle || *handle <= 0)
         throw bad("the handle is not a positive number");
+    auto serial = text::parse_int(parts[3]);
+    if (!serial || *serial <= 0 || *serial > int64_t(UINT32_MAX))
+        throw bad("the serial is not a positive 32-bit number");
+    std::optional<HolderName> sender;
+    if (parts.size() == 5) {
+        auto fields = text::split(parts[4], '.');
+        auto slot = fields.size() == 2 ? parse_u64(fields[0]) : std::nullopt;
+        auto id = fields.size() == 2 ? parse_u64(fields[1]) : std::nullopt;
+        if (!slot || !id || *slot > UINT32_MAX || *id == 0)
+            throw bad("the sender's holder is not <slot>.<id>");
+        sender = HolderName{uint32_t(*slot), uint64_t(*id)};
+    }
     auto pool = Pool::attach(parts[0], parts[1]);
     auto *h = static_cast<ChannelHeader *>(pool->pointer_of(uint64_t(*handle)));
-    if (h->magic != channel_magic)
-        throw bad("no channel lives at that handle (already destroyed?)");
-    if (h->destroyed.load())
-        throw Error(DRAGON_ERR_UNAVAILABLE, "channel " + descriptor + " was destroyed");
-    h->refs.fetch_add(1);
+    HolderName holder = local_holder(*pool);
+    if (!channel_try_ref(h, uint32_t(*serial)))
+        throw Error(DRAGON_ERR_UNAVAILABLE,
+                    "channel " + descriptor +
+                        " no longer exists: every process holding it dropped it (a "
+                        "descriptor in transit counts only while its sender runs)");
+    try {
+        hold(*pool, holder, uint64_t(*handle), uint32_t(*serial), false);
+    } catch (...) {
+        channel_unref(*pool, h, uint32_t(*serial));
+        throw;
+    }
     Channel ch(std::move(pool), h);
     ch.owner_pid_ = current_pid();
+    // The sender's reference in transit has arrived: give it back (once).
+    if (sender && unhold(*ch.pool_, *sender, uint64_t(*handle), uint32_t(*serial), true))
+        channel_unref(*ch.pool_, h, uint32_t(*serial));
+    if (h->destroyed.load())
+        throw Error(DRAGON_ERR_UNAVAILABLE, "channel " + descriptor + " was destroyed");
     return ch;
+}
+
+std::string Channel::transit_descriptor() const
+{
+    uint32_t serial = life_serial(header_->life.load(std::memory_order_acquire));
+    HolderName holder = local_holder(*pool_);
+    if (!channel_try_ref(header_, serial))
+        throw Error(DRAGON_ERR_UNAVAILABLE, "channel " + descriptor() + " is being freed");
+    try {
+        hold(*pool_, holder, pool_->handle_of(header_), serial, true);
+    } catch (...) {
+        channel_unref(*pool_, header_, serial);
+        throw;
+    }
+    return descriptor() + ":" + std::to_string(holder.slot) + "." + std::to_string(holder.id);
 }
 
 Channel::Channel(Channel &&o) noexcept
@@ -159,22 +262,11 @@ void Channel::release()
         return;
     }
     ChannelHeader *h = std::exchange(header_, nullptr);
-    if (h->refs.fetch_sub(1) != 1 || !h->destroyed.load())
-        return;
     try {
-        // Last user of a destroyed channel: return undelivered blocks, then the ring.
-        for (uint64_t pos = h->dequeue_pos.load(); pos != h->enqueue_pos.load(); ++pos) {
-            auto *s = reinterpret_cast<SlotHeader *>(reinterpret_cast<std::byte *>(h + 1) +
-                                                     (pos & (h->capacity - 1)) * h->slot_size);
-            uint64_t st = s->state.load();
-            if (slot_phase(st) == slot_full && (s->length >> slot_kind_shift) == kind_block) {
-                uint64_t handle;
-                std::memcpy(&handle, payload(s), sizeof handle);
-                pool_->free(pool_->pointer_of(handle));
-            }
-        }
-        h->magic = 0;
-        pool_->free(h);
+        uint32_t serial = life_serial(h->life.load(std::memory_order_acquire));
+        // Map first, channel second: a crash in between leaks, never frees early.
+        if (unhold(*pool_, local_holder(*pool_), pool_->handle_of(h), serial, false))
+            channel_unref(*pool_, h, serial);
     } catch (...) {
     }
 }
@@ -197,7 +289,8 @@ void Channel::destroy()
 std::string Channel::descriptor() const
 {
     return std::string(descriptor_prefix) + pool_->plugin_name() + ":" + pool_->name() + ":" +
-           std::to_string(pool_->handle_of(header_));
+           std::to_string(pool_->handle_of(header_)) + ":" +
+           std::to_string(life_serial(header_->life.load(std::memory_order_acquire)));
 }
 
 uint32_t Channel::capacity() const

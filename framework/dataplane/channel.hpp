@@ -86,8 +86,13 @@ public:
     Channel &operator=(const Channel &) = delete;
     ~Channel();
 
-    // "dragon-channel:<plugin>:<segment>:<handle>"
+    // "dragon-channel:<plugin>:<segment>:<handle>:<serial>". Attaching it needs the
+    // channel alive (some holder still has it) when attach() runs.
     std::string descriptor() const;
+    // The descriptor plus one reference held for it while in transit: the channel
+    // stays alive until a process attaches it (which gives that reference back), or
+    // until this process is gone (holders.hpp). For pickling.
+    std::string transit_descriptor() const;
 
     // Blocks up to `timeout` while full; throws dragon::Error (TIMEOUT; UNAVAILABLE if
     // destroyed; NO_MEMORY if a large message finds no pool room in time).
@@ -127,7 +132,8 @@ public:
     Pool &pool() const { return *pool_; }
 
     // Marks the channel destroyed and wakes every waiter in every process with an
-    // error; its memory returns to the pool when the last attached Channel drops.
+    // error; its memory returns to the pool when the last reference in the job is
+    // gone (as for any channel: see holders.hpp).
     void destroy();
 
     // Internal: for ChannelSet and readiness watchers.

@@ -58,7 +58,10 @@ struct alignas(64) ChannelHeader {
     uint32_t slot_size;
     uint32_t inline_max;
     std::atomic<uint32_t> destroyed;
-    std::atomic<uint32_t> refs; // Channel objects attached, across processes
+    // serial:32 | refs:32. refs counts every reference in the job (holders.hpp);
+    // the channel is freed when it drops to 0. The serial tells this channel from
+    // an earlier or later one at the same offset, so a stale descriptor fails.
+    std::atomic<uint64_t> life;
 
     alignas(64) std::atomic<uint64_t> enqueue_pos;
     alignas(64) std::atomic<uint64_t> dequeue_pos;
@@ -85,5 +88,22 @@ struct SlotHeader {
 };
 inline constexpr uint32_t slot_header_bytes = 16;
 static_assert(sizeof(SlotHeader) == slot_header_bytes, "payload follows the 16-byte slot header");
+
+class Pool;
+
+inline uint32_t life_serial(uint64_t life)
+{
+    return uint32_t(life >> 32);
+}
+inline uint32_t life_refs(uint64_t life)
+{
+    return uint32_t(life);
+}
+// One more reference, unless the channel at `h` is no longer the one `serial`
+// names or has none left (it is being freed). Never writes otherwise.
+bool channel_try_ref(ChannelHeader *h, uint32_t serial);
+// One reference fewer; the last one frees the channel (undelivered blocks too).
+// Does nothing if `h` is no longer the channel `serial` names.
+void channel_unref(Pool &pool, ChannelHeader *h, uint32_t serial);
 
 } // namespace dragon

@@ -13,7 +13,7 @@
 namespace dragon {
 
 inline constexpr uint64_t pool_magic = 0x4c4f4f504e474452ull; // "RDGNPOOL"
-inline constexpr uint32_t pool_layout_version = 1;
+inline constexpr uint32_t pool_layout_version = 2;
 inline constexpr size_t pool_header_bytes = 4096;
 
 struct PoolHeader {
@@ -32,6 +32,9 @@ struct PoolHeader {
     std::atomic<uint32_t> poll_waiters;
 
     alignas(64) BuddyState buddy;
+
+    // Pool handle of the holder table (holders.hpp); 0 until the first channel.
+    alignas(64) std::atomic<uint64_t> holder_table;
 };
 static_assert(sizeof(PoolHeader) <= pool_header_bytes, "pool header must fit its page");
 

@@ -261,9 +261,9 @@ class Connection:
             if not self._writers.try_send(b''):
                 raise OSError('too many copies of this connection (%d)' % WRITER_TOKENS)
         return (_rebuild_connection,
-                (self._recv_ch.descriptor if self._recv_ch else None,
-                 self._send_ch.descriptor if self._send_ch else None,
-                 self._writers.descriptor if self._writers else None))
+                (self._recv_ch.transit_descriptor() if self._recv_ch else None,
+                 self._send_ch.transit_descriptor() if self._send_ch else None,
+                 self._writers.transit_descriptor() if self._writers else None))
 
     def __repr__(self):
         state = 'closed' if self._closed else (

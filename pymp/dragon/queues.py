@@ -13,7 +13,9 @@
 # queues behave the same.
 #
 # Queues pickle to their channel descriptors, so they can be passed to children
-# and also sent through other queues and pipes.
+# and also sent through other queues and pipes. A pickled descriptor holds a
+# reference of its sender until a process unpickles it, and every channel is
+# freed when its last reference in the job is gone (framework/dataplane/holders.hpp).
 #
 
 import queue as _queue
@@ -71,8 +73,8 @@ class Queue(object):
     def __getstate__(self):
         if self._closed:
             raise ValueError(f"Queue {self!r} is closed")
-        return (self._maxsize, self._items.descriptor,
-                self._slots.descriptor if self._slots else None)
+        return (self._maxsize, self._items.transit_descriptor(),
+                self._slots.transit_descriptor() if self._slots else None)
 
     def __setstate__(self, state):
         maxsize, items, slots = state
@@ -180,7 +182,7 @@ class JoinableQueue(Queue):
         Queue.__init__(self, maxsize, ctx=ctx)
 
     def __getstate__(self):
-        return Queue.__getstate__(self) + (self._tasks.descriptor,)
+        return Queue.__getstate__(self) + (self._tasks.transit_descriptor(),)
 
     def __setstate__(self, state):
         Queue.__setstate__(self, state[:-1])
@@ -255,7 +257,7 @@ class SimpleQueue(object):
         self._wlock = _NoLock()      # a channel send needs no lock
 
     def __getstate__(self):
-        return (self._items.descriptor, self._rlock.handle)
+        return (self._items.transit_descriptor(), self._rlock._transit_handle())
 
     def __setstate__(self, state):
         items, rlock = state

@@ -63,7 +63,7 @@ class SemLock(object):
         # As stock: locks travel to children as Process arguments, not through queues.
         context.assert_spawning(self)
         sl = self._semlock
-        return (sl.handle, sl.kind, sl.maxvalue, sl.name)
+        return (sl._transit_handle(), sl.kind, sl.maxvalue, sl.name)
 
     def __setstate__(self, state):
         self._semlock = _dragon.semlock_attach(*state)
@@ -124,7 +124,7 @@ class _SharedInts(object):
         return cls(channel)
 
     def __reduce__(self):
-        return (_attach_shared_ints, (self._channel.descriptor,))
+        return (_attach_shared_ints, (self._channel.transit_descriptor(),))
 
     def _take(self):
         try:

@@ -36,11 +36,21 @@ import dragon.connection                         # noqa: F401
 import dragon.queues                             # noqa: F401
 from dragon import _dragon                       # noqa: F401
 from dragon import popen_dragon
+from dragon import runtime
 
 HEADER = popen_dragon.HEADER
 # Bounds reading a request that has started to arrive, and a child reading its payload.
 CLIENT_TIMEOUT = 10.0
 REAP_INTERVAL = 1.0
+
+
+def release_channels_of(pid):
+    '''Gives back the channel references of a dead child (framework/dataplane/holders.hpp).'''
+    try:
+        runtime.node_pool().release_process(pid)
+    except Exception as e:
+        print('dragon.warm_server: cannot release the channels of process %d: %r' % (pid, e),
+              file=sys.stderr, flush=True)
 
 
 class WarmServer(object):
@@ -123,9 +133,13 @@ class WarmServer(object):
                 info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:
                 self.children.pop(pid).close()      # reaped already: nothing to report
+                release_channels_of(pid)
                 continue
             if info is None:
                 continue
+            # Dead (a zombie now): whatever channels it still held are given back,
+            # however it ended (os._exit skips every destructor, SIGKILL too).
+            release_channels_of(pid)
             conn = self.children.pop(pid)
             code = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
             self.exited[conn] = pid

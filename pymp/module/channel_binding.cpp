@@ -154,6 +154,9 @@ void bind_channel(py::module_ &m)
         .def_static("attach", &Channel::attach, py::arg("descriptor"),
                     py::call_guard<py::gil_scoped_release>())
         .def_property_readonly("descriptor", &Channel::descriptor)
+        .def("transit_descriptor", &Channel::transit_descriptor,
+             "The descriptor plus a reference that keeps the channel alive until a process "
+             "attaches it or this process is gone: what pickling sends")
         .def(
             "send",
             [](Channel &ch, const py::buffer &data, const py::object &timeout) {

@@ -2,6 +2,7 @@
 #include "bindings.hpp"
 
 #include "core/memory.hpp"
+#include "dataplane/holders.hpp"
 #include "dataplane/pool.hpp"
 
 #include <pybind11/stl.h>
@@ -38,6 +39,18 @@ void bind_pool(py::module_ &m)
                  d["largest_free"] = s.largest_free;
                  return d;
              })
+        .def(
+            "release_process", [](Pool &p, uint32_t pid) { return release_process(p, pid); },
+            py::arg("pid"), py::call_guard<py::gil_scoped_release>(),
+            "Gives back every channel reference of a process known to be dead (its reaper "
+            "calls this); returns how many")
+        .def(
+            "release_dead_holders", [](Pool &p) { return release_dead_holders(p); },
+            py::call_guard<py::gil_scoped_release>())
+        .def("holder_count", [](Pool &p) { return holder_count(p); })
+        .def(
+            "holder_bytes", [](Pool &p) { return holder_bytes(p); },
+            "Pool bytes the holder table and the holders' reference maps take")
         .def("destroy", &Pool::destroy);
 }
 

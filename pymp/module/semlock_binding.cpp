@@ -216,6 +216,17 @@ PyObject *semlock_handle(SemLockObject *s, void *)
     return PyUnicode_FromStringAndSize(d.data(), Py_ssize_t(d.size()));
 }
 
+// What pickling sends: the descriptor with a reference held while in transit.
+PyObject *semlock_transit_handle(SemLockObject *s, PyObject *)
+{
+    try {
+        std::string d = s->channel->transit_descriptor();
+        return PyUnicode_FromStringAndSize(d.data(), Py_ssize_t(d.size()));
+    } catch (const std::exception &e) {
+        return raise_dragon_error(e);
+    }
+}
+
 void semlock_dealloc(SemLockObject *s)
 {
     PyTypeObject *type = Py_TYPE(s);
@@ -236,6 +247,8 @@ PyMethodDef semlock_methods[] = {
     {"_get_value", reinterpret_cast<PyCFunction>(semlock_get_value), METH_NOARGS, nullptr},
     {"_is_zero", reinterpret_cast<PyCFunction>(semlock_is_zero), METH_NOARGS, nullptr},
     {"_after_fork", reinterpret_cast<PyCFunction>(semlock_after_fork), METH_NOARGS, nullptr},
+    {"_transit_handle", reinterpret_cast<PyCFunction>(semlock_transit_handle), METH_NOARGS,
+     "the handle for pickling: keeps the semaphore alive until attached"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyGetSetDef semlock_getset[] = {

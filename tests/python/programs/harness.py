@@ -71,10 +71,11 @@ def mode(build):
     return _mode
 
 
-def run_program(build, name, *args, timeout=60):
-    """Runs tests/python/programs/<name> as a Dragon job; returns CompletedProcess."""
+def run_program(build, name, *args, timeout=60, env=None):
+    """Runs tests/python/programs/<name> as a Dragon job (with `env`'s variables
+    added to its environment); returns CompletedProcess."""
     cmd = _command(build, mode(build), PROGRAMS / name, [str(a) for a in args], timeout)
-    proc = subprocess.Popen(cmd, env=env_for(build), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cmd, env=env_for(build, **(env or {})), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=timeout + 30)

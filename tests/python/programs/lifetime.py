@@ -1,0 +1,166 @@
+"""Channel lifetime: objects made and dropped in a loop are freed, references of a
+SIGKILLed child are released, a Queue in transit stays alive. Run under dragon
+with a small DRAGON_DEFAULT_SEG_SZ: without freeing, the loops would not fit."""
+
+import gc
+import os
+import signal
+import sys
+import time
+
+import dragon  # noqa: F401
+import multiprocessing as mp
+from dragon import runtime
+
+# lifetime.py churn N: the loops; lifetime.py refs: killed holders, transit, Pool(1).
+MODE = sys.argv[1] if len(sys.argv) > 1 else 'churn'
+CHURN = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+
+
+def in_use(pool):
+    '''Pool bytes the job's channels take (the holders' reference maps, which grow
+    with the most references a process held at once, not counted).'''
+    gc.collect()
+    return pool.stats()['bytes_in_use'] - pool.holder_bytes()
+
+
+def footprint(pool, make):
+    '''Pool bytes one live object of this kind takes.'''
+    before = in_use(pool)
+    obj = make()
+    size = in_use(pool) - before
+    del obj
+    return size
+
+
+def churn(pool, name, make, use, count):
+    use(make())      # warm-up: holder map sizes settle
+    one = footprint(pool, make)
+    capacity = pool.stats()['capacity']
+    assert one * count > capacity, ('%s: %d x %d bytes fit in the pool of %d bytes anyway; '
+                                    'the test proves nothing' % (name, count, one, capacity))
+    before = in_use(pool)
+    for i in range(count):
+        use(make(), i)
+    after = in_use(pool)
+    assert after == before, '%s: %d bytes in use before, %d after' % (name, before, after)
+    print('%s churn ok (%d, %d bytes each)' % (name, count, one), flush=True)
+
+
+def use_queue(q, i=0):
+    q.put(i)
+    assert q.get() == i
+
+
+def use_pipe(ends, i=0):
+    a, b = ends
+    a.send(i)
+    assert b.recv() == i
+
+
+def make_lock_event():
+    return mp.Lock(), mp.Event()
+
+
+def use_lock_event(pair, i=0):
+    lock, event = pair
+    with lock:
+        event.set()
+    assert event.is_set()
+
+
+def hold_until_killed(objs, ready):
+    ready.put(os.getpid())
+    time.sleep(120)
+
+
+def relay(inbox, outbox):
+    q = inbox.get(timeout=30)          # a Queue that travelled through a Queue
+    outbox.put(q.get(timeout=30))
+    conn = inbox.get(timeout=30)       # a Pipe end, likewise
+    outbox.put(conn.recv())
+
+
+def main():
+    mp.set_start_method('dragon')
+    pool = runtime.node_pool()
+    print('pool capacity %d' % pool.stats()['capacity'], flush=True)
+
+    if MODE == 'churn':
+        run_churn(pool)
+    else:
+        run_refs(pool)
+
+
+def run_churn(pool):
+    churn(pool, 'queue', mp.Queue, use_queue, CHURN)
+    churn(pool, 'simplequeue', mp.SimpleQueue, use_queue, CHURN)
+    churn(pool, 'joinablequeue', mp.JoinableQueue, use_queue, CHURN)
+    churn(pool, 'pipe', mp.Pipe, use_pipe, CHURN)
+    churn(pool, 'lock+event', make_lock_event, use_lock_event, CHURN)
+
+
+def run_refs(pool):
+    # A child SIGKILLed while holding references: its reaper gives them back.
+    ready = mp.Queue()
+    make = lambda: (mp.Queue(), mp.Pipe(), mp.Lock(), mp.JoinableQueue())  # noqa: E731
+    make()           # warm-up: this process's holder map grows to hold them all at once
+    before = in_use(pool)
+    objs = make()
+    p = mp.Process(target=hold_until_killed, args=(objs, ready))
+    p.start()
+    assert ready.get(timeout=30) == p.pid
+    held = in_use(pool)
+    del objs
+    assert in_use(pool) == held, 'the child holds them: nothing may be freed yet'
+    os.kill(p.pid, signal.SIGKILL)
+    p.join(30)
+    assert p.exitcode == -signal.SIGKILL
+    after = in_use(pool)
+    assert after == before, 'killed child: %d bytes in use before, %d after' % (before, after)
+    print('killed child released ok', flush=True)
+
+    # A Queue (and a Pipe end) sent through a Queue to a running process, the
+    # sender dropping its own object at once: alive while in transit.
+    inbox, outbox = mp.Queue(), mp.Queue()
+    r = mp.Process(target=relay, args=(inbox, outbox))
+    r.start()
+    warm = mp.Queue(), mp.Pipe()
+    del warm
+    before = in_use(pool)
+    q = mp.Queue()
+    q.put('through a queue')
+    inbox.put(q)
+    del q
+    a, b = mp.Pipe()
+    a.send('through a pipe')
+    inbox.put(b)
+    del a, b
+    gc.collect()
+    assert outbox.get(timeout=30) == 'through a queue'
+    assert outbox.get(timeout=30) == 'through a pipe'
+    r.join(30)
+    assert r.exitcode == 0
+    assert in_use(pool) == before, 'in transit: %d bytes before, %d after' % (before,
+                                                                             in_use(pool))
+    print('in transit ok', flush=True)
+
+    # Pool(1) made and dropped: its workers exit, their references go with them.
+    with mp.Pool(1) as warm:
+        warm.apply(abs, (1,))
+    del warm
+    time.sleep(0.5)
+    before = in_use(pool)
+    for i in range(30):
+        with mp.Pool(1) as workers:
+            assert workers.apply(abs, (-i,)) == i
+    del workers
+    deadline = time.monotonic() + 30
+    while in_use(pool) != before and time.monotonic() < deadline:
+        time.sleep(0.1)      # the last workers are reaped a moment after terminate()
+    assert in_use(pool) == before, 'pools: %d bytes before, %d after' % (before, in_use(pool))
+    print('pool churn ok', flush=True)
+
+
+if __name__ == '__main__':
+    main()
