@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config clang-format
+  clang-14 libclang-rt-14-dev
   libpmix-dev libpmix-bin
   openmpi-bin
   libucx-dev ucx-utils

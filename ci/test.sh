@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command: sets up this machine (packages, huge pages), builds
 # everything, and runs every test: GoogleTest through CTest (including the
-# conformance suites), pytest, the same C++ tests under ASan+UBSan, and a
-# clang-format check. Runs every step even after a failure; exits non-zero if any failed.
+# conformance suites), pytest, the same C++ tests under ASan+UBSan, the tcp
+# transport's fuzzer (ci/fuzz.sh, 60 s), and a clang-format check. Runs every
+# step even after a failure; exits non-zero if any failed.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 jobs=$(nproc)
@@ -35,6 +36,8 @@ step "configure ASan+UBSan" cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -D
 step "build ASan+UBSan" cmake --build build-asan -j"$jobs"
 step "C++ tests under ASan+UBSan" env ASAN_OPTIONS=detect_leaks=1 \
   ctest --test-dir build-asan --output-on-failure --timeout 900
+
+step "fuzz the tcp transport's frames and handshake (60 s)" env FUZZ_SECONDS=60 bash ci/fuzz.sh
 
 step "clang-format" bash ci/check-format.sh
 
