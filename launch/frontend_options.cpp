@@ -2,6 +2,8 @@
 
 #include <boost/program_options.hpp>
 
+#include <arpa/inet.h>
+#include <cstdlib>
 #include <set>
 #include <sstream>
 
@@ -29,10 +31,12 @@ po::options_description describe()
          "transport plugin: tcp, hsta (or a list / ^exclusion); env DRAGON_TRANSPORT_AGENT")
         ("memory", po::value<std::string>()->value_name("MEMORY"),
          "memory plugin: posix_shm, hugepage (or a list / ^exclusion); env DRAGON_MEMORY")
-        ("port,p", po::value<uint32_t>()->value_name("PORT"),
-         "fixed port for the transport (default: an ephemeral port, published through PMIx)")
+        ("port,p", po::value<std::string>()->value_name("PORT"),
+         "fixed port for the transport, 1024-65535 (default 0: an ephemeral port, published "
+         "through PMIx); env DRAGON_TRANSPORT_PORT")
         ("network-prefix", po::value<std::string>()->value_name("CIDR"),
-         "use only interfaces with an address in CIDR (e.g. 10.0.0.0/8)")
+         "use only interfaces with an address in CIDR (e.g. 10.0.0.0/8); env "
+         "DRAGON_NETWORK_PREFIX")
         ("no-label", "print every process's output as is (default)")
         ("basic-label", "prefix each output line with the process id: '1234: ...'")
         ("verbose-label", "prefix each output line with stream, node, host and pid");
@@ -44,6 +48,41 @@ po::options_description describe()
 const std::set<std::string> takes_value = {"-l", "--log-level", "-N",       "--nodes",
                                            "-w", "--wlm",       "-t",       "--transport",
                                            "-p", "--port",      "--memory", "--network-prefix"};
+
+// A transport port: 0 (ephemeral) or 1024-65535. `source` names where it came from.
+uint16_t parse_port(const std::string &text, const std::string &source)
+{
+    if (text.empty() || text.size() > 5 ||
+        text.find_first_not_of("0123456789") != std::string::npos)
+        throw UsageError(source + " '" + text +
+                         "' is not a port number: give 0 (an ephemeral port) or 1024-65535");
+    unsigned long port = std::stoul(text);
+    if (port > 65535)
+        throw UsageError(source + " " + text + " is above 65535, the largest port number");
+    if (port != 0 && port < 1024)
+        throw UsageError(source + " " + text +
+                         " is a privileged port (below 1024, reserved for system services): "
+                         "give 0 (an ephemeral port) or 1024-65535");
+    return static_cast<uint16_t>(port);
+}
+
+// An IPv4 CIDR such as 10.0.0.0/8; throws naming what is wrong.
+void check_network_prefix(const std::string &text, const std::string &source)
+{
+    auto slash = text.find('/');
+    if (slash == std::string::npos)
+        throw UsageError(source + " '" + text +
+                         "' is not an IPv4 CIDR: expected ADDRESS/BITS, e.g. 10.0.0.0/8");
+    std::string addr = text.substr(0, slash), bits = text.substr(slash + 1);
+    in_addr a{};
+    if (inet_pton(AF_INET, addr.c_str(), &a) != 1)
+        throw UsageError(source + " '" + text + "': '" + addr +
+                         "' is not an IPv4 address (four numbers 0-255, e.g. 10.0.0.0)");
+    if (bits.empty() || bits.size() > 2 ||
+        bits.find_first_not_of("0123456789") != std::string::npos || std::stoi(bits) > 32)
+        throw UsageError(source + " '" + text + "': prefix length '" + bits +
+                         "' is not a number from 0 to 32");
+}
 
 } // namespace
 
@@ -124,14 +163,18 @@ FrontendOptions parse_frontend_options(int argc, const char *const *argv)
         opts.transport = vm["transport"].as<std::string>();
     if (vm.count("memory"))
         opts.memory = vm["memory"].as<std::string>();
-    if (vm.count("port")) {
-        uint32_t port = vm["port"].as<uint32_t>();
-        if (port == 0 || port > 65535)
-            throw UsageError("--port must be between 1 and 65535");
-        opts.port = static_cast<uint16_t>(port);
-    }
-    if (vm.count("network-prefix"))
+    // The transport's port and network prefix, from the options or else the environment
+    // the nodes would inherit: checked here, before anything starts.
+    if (vm.count("port"))
+        opts.port = parse_port(vm["port"].as<std::string>(), "--port");
+    else if (const char *env = std::getenv("DRAGON_TRANSPORT_PORT"); env && *env)
+        parse_port(env, "DRAGON_TRANSPORT_PORT");
+    if (vm.count("network-prefix")) {
         opts.network_prefix = vm["network-prefix"].as<std::string>();
+        check_network_prefix(opts.network_prefix, "--network-prefix");
+    } else if (const char *env = std::getenv("DRAGON_NETWORK_PREFIX"); env && *env) {
+        check_network_prefix(env, "DRAGON_NETWORK_PREFIX");
+    }
     int label_options = static_cast<int>(vm.count("no-label") + vm.count("basic-label") +
                                          vm.count("verbose-label"));
     if (label_options > 1)

@@ -75,6 +75,35 @@ def test_bad_command_lines_exit_2_and_start_nothing(build, args, message):
     assert set(os.listdir("/dev/shm")) == before
 
 
+@pytest.mark.parametrize("args,env,message", [
+    (["--port", "80", "true"], {}, "--port 80 is a privileged port (below 1024"),
+    (["--port", "70000", "true"], {}, "--port 70000 is above 65535"),
+    (["--port", "x1", "true"], {}, "--port 'x1' is not a port number"),
+    (["true"], {"DRAGON_TRANSPORT_PORT": "1023"}, "DRAGON_TRANSPORT_PORT 1023 is a privileged port"),
+    (["--network-prefix", "999.1.1.1/99", "true"], {},
+     "'999.1.1.1' is not an IPv4 address"),
+    (["--network-prefix", "10.0.0.0/33", "true"], {}, "prefix length '33' is not a number from 0 to 32"),
+    (["--network-prefix", "10.0.0.0", "true"], {}, "is not an IPv4 CIDR"),
+    (["true"], {"DRAGON_NETWORK_PREFIX": "10.1/8"}, "DRAGON_NETWORK_PREFIX '10.1/8'"),
+])
+def test_bad_transport_port_or_prefix_exit_2_and_start_nothing(build, args, env, message):
+    before = set(os.listdir("/dev/shm"))
+    r = run([str(build / "bin" / "dragon"), *args], env=clean_env(**env))
+    assert r.returncode == 2, r.stderr
+    assert message in r.stderr, r.stderr
+    assert set(os.listdir("/dev/shm")) == before
+
+
+@pytest.mark.parametrize("args,env", [
+    (["--port", "0"], {}), (["--port", "1024"], {}), (["--port", "65535"], {}),
+    ([], {"DRAGON_TRANSPORT_PORT": "0"}), (["--network-prefix", "127.0.0.0/8"], {}),
+    ([], {"DRAGON_NETWORK_PREFIX": "0.0.0.0/0"}),
+])
+def test_good_transport_port_and_prefix_are_accepted(build, args, env):
+    r = run([str(build / "bin" / "dragon"), *args, "/bin/echo", "ok"], env=clean_env(**env))
+    assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
+
+
 def test_options_after_prog_belong_to_prog(build):
     r = dragon(build, "/bin/echo", "-l", "--nodes", "x")
     assert r.returncode == 0, r.stderr
