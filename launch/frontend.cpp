@@ -4,6 +4,7 @@
 #include "signal_relay.hpp"
 
 #include "core/error.hpp"
+#include "core/job.hpp"
 #include "core/log.hpp"
 #include "core/memory.hpp"
 #include "core/registry.hpp"
@@ -154,7 +155,11 @@ std::vector<const char *> c_strings(const std::vector<std::string> &strings)
 
 int run_frontend(const FrontendOptions &options, const std::vector<std::string> &command)
 {
-    const std::string job = "j" + std::to_string(getpid());
+    // Every job gets a fresh id, even when DRAGON_JOB_ID was set: two jobs under one
+    // id would share segment names, and a predictable id lets another user take them.
+    const std::string job = fresh_job_id('j');
+    if (const char *preset = std::getenv("DRAGON_JOB_ID"); preset && *preset)
+        log::info("DRAGON_JOB_ID='", preset, "' is replaced: this job's id is ", job);
     setenv("DRAGON_JOB_ID", job.c_str(), 1);
     Plan plan = plan_job(options, command, job);
 

@@ -2,7 +2,9 @@
 
 #include "core/error.hpp"
 
+#include <cerrno>
 #include <cstdlib>
+#include <sys/random.h>
 #include <unistd.h>
 
 namespace dragon {
@@ -28,10 +30,40 @@ std::string compute_job_id()
                             "' is not valid: use up to 48 letters, digits, '_' or '.'");
         return env;
     }
-    return "p" + std::to_string(getpid());
+    return fresh_job_id('p');
 }
 
 } // namespace
+
+std::string fresh_job_id(char kind)
+{
+    unsigned char bytes[6];
+    size_t got = 0;
+    while (got < sizeof bytes) {
+        ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n < 0 && errno != EINTR)
+            throw Error(DRAGON_ERR_INTERNAL, "getrandom failed: " + errno_text(errno));
+        if (n > 0)
+            got += static_cast<size_t>(n);
+    }
+    static const char hex[] = "0123456789abcdef";
+    std::string id = std::string(1, kind) + std::to_string(getpid()) + "r";
+    for (unsigned char b : bytes) {
+        id += hex[b >> 4];
+        id += hex[b & 15];
+    }
+    return id;
+}
+
+long job_owner_pid(std::string_view job)
+{
+    if (job.size() < 2 || (job[0] != 'j' && job[0] != 'p'))
+        return 0;
+    size_t end = job.find_first_not_of("0123456789", 1);
+    if (end == 1 || (end != std::string_view::npos && job[end] != 'r'))
+        return 0;
+    return std::strtol(std::string(job.substr(1, end - 1)).c_str(), nullptr, 10);
+}
 
 const std::string &job_id()
 {

@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 
         size_t processes = 0, segments = 0, directories = 0;
         for (const auto &[job, remains] : dragon::cleanup::scan_jobs()) {
-            auto liveness = dragon::cleanup::job_liveness(job);
+            auto liveness = dragon::cleanup::job_liveness(job, remains);
             if (!all && liveness != dragon::cleanup::Liveness::Dead) {
                 std::cout << "job " << job << ": "
                           << (liveness == dragon::cleanup::Liveness::Alive

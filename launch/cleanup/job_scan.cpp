@@ -5,6 +5,7 @@
 #include "core/job.hpp"
 #include "core/memory.hpp"
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <dirent.h>
@@ -34,6 +35,14 @@ std::string job_in_environ(pid_t pid)
     return "";
 }
 
+std::string command_name(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    std::getline(in, name);
+    return name;
+}
+
 } // namespace
 
 std::string job_of_segment(const std::string &name)
@@ -45,17 +54,24 @@ std::string job_of_segment(const std::string &name)
     return end == std::string::npos ? "" : name.substr(start, end - start);
 }
 
-Liveness job_liveness(const std::string &job)
+Liveness job_liveness(const std::string &job, const JobRemains &remains)
 {
-    if (job.size() < 2 || (job[0] != 'j' && job[0] != 'p') ||
-        job.find_first_not_of("0123456789", 1) != std::string::npos)
+    for (pid_t pid : remains.processes) {
+        std::string name = command_name(pid);
+        if (name == "dragon-node" || name == "dragon-watchdog")
+            return Liveness::Alive;
+    }
+    long owner = job_owner_pid(job);
+    if (owner <= 0)
         return Liveness::Unknown;
-    pid_t owner = static_cast<pid_t>(std::stol(job.substr(1)));
-    if (kill(owner, 0) != 0)
+    if (kill(static_cast<pid_t>(owner), 0) != 0 && errno == ESRCH)
         return Liveness::Dead;
-    // The pid may have been reused by an unrelated process: the owner carries the job id.
-    std::string owner_job = job_in_environ(owner);
-    return owner_job.empty() || owner_job == job ? Liveness::Alive : Liveness::Dead;
+    // The pid is taken. For a dragon job it must be a frontend: the pid may have been
+    // reused by an unrelated process. A standalone owner can be any program.
+    if (job[0] == 'j')
+        return command_name(static_cast<pid_t>(owner)) == "dragon" ? Liveness::Alive
+                                                                   : Liveness::Dead;
+    return Liveness::Alive;
 }
 
 std::map<std::string, JobRemains> scan_jobs()

@@ -22,7 +22,10 @@ std::map<std::string, JobRemains> scan_jobs();
 std::string job_of_segment(const std::string &name);
 
 enum class Liveness { Alive, Dead, Unknown };
-// Job ids Dragon makes ("j<pid>", "p<pid>") name the process that owns the job.
-Liveness job_liveness(const std::string &job);
+// Decided from the processes themselves, never from a variable: a job is alive while
+// one of its daemons (dragon-node, its watchdog) runs, or the process its id names
+// ("j<pid>r...": its frontend, a `dragon`; "p<pid>r...": a program using the data
+// plane on its own). Unknown for an id of another form (set by hand).
+Liveness job_liveness(const std::string &job, const JobRemains &remains);
 
 } // namespace dragon::cleanup

@@ -37,6 +37,24 @@ def job_processes(job):
     return found
 
 
+def job_of(p, seconds=10):
+    """The id of the job dragon process `p` runs: j<pid>r<random part>."""
+    prefix = f"DRAGON_JOB_ID=j{p.pid}r".encode()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    env = f.read().split(b"\0")
+            except OSError:
+                continue
+            for e in env:
+                if e.startswith(prefix):
+                    return e.split(b"=", 1)[1].decode()
+        time.sleep(0.02)
+    raise AssertionError(f"no process of dragon {p.pid}'s job found")
+
+
 def cleanup_would_remove(build):
     out = run([str(build / "bin" / "dragon-cleanup"), "--dry-run"]).stdout
     return {line for line in out.splitlines() if line.startswith("would ")}
@@ -153,7 +171,7 @@ def test_stdin_reaches_the_head_program(build):
 def test_signal_tears_everything_down(build, signum, code):
     p = start(build, "/bin/sh", "-c", "echo started; sleep 600 & sleep 600; wait")
     assert p.stdout.readline() == "started\n"
-    job = f"j{p.pid}"
+    job = job_of(p)
     assert job_processes(job), "the job's processes should be running"
     t0 = time.monotonic()
     p.send_signal(signum)
@@ -168,13 +186,14 @@ def stop_stubborn_program(build, signals):
     0.3 s apart; returns (exit code, seconds from the first signal to dragon's exit)."""
     p = start(build, "/bin/sh", "-c", "trap '' TERM INT; echo started; while :; do sleep 1; done")
     assert p.stdout.readline() == "started\n"
+    job = job_of(p)
     t0 = time.monotonic()
     for i, signum in enumerate(signals):
         if i:
             time.sleep(0.3)
         p.send_signal(signum)
     p.communicate(timeout=15)
-    assert job_processes(f"j{p.pid}") == []
+    assert job_processes(job) == []
     return p.returncode, time.monotonic() - t0
 
 
@@ -233,7 +252,7 @@ def job_directories(job):
 def test_killed_frontend_takes_the_job_down(build):
     p = start(build, "/bin/sh", "-c", "echo started; sleep 600")
     assert p.stdout.readline() == "started\n"
-    job = f"j{p.pid}"
+    job = job_of(p)
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=10)
     # The nodes notice and tear down by themselves ...
@@ -248,7 +267,7 @@ def test_killed_frontend_takes_the_job_down(build):
 def test_cleanup_after_everything_of_ours_was_killed(build):
     p = start(build, "/bin/sh", "-c", "echo started; sleep 600")
     assert p.stdout.readline() == "started\n"
-    job = f"j{p.pid}"
+    job = job_of(p)
     comm = {pid: open(f"/proc/{pid}/comm").read().strip() for pid in job_processes(job)}
     nodes = [pid for pid, name in comm.items() if name == "dragon-node"]
     watchdogs = [pid for pid, name in comm.items() if name == "dragon-watchdog"]

@@ -53,7 +53,9 @@ typedef struct dragon_memory_ops {
 
     /**
      * Call `fn` once for each segment name this plugin holds on this node
-     * that starts with `prefix` (for dragon-cleanup and leak checks).
+     * that starts with `prefix` and that belongs to the calling user (for
+     * dragon-cleanup, the frontend's sweep and leak checks: another user's
+     * segment under a name of ours is never listed, so never removed).
      */
     dragon_status (*list)(const dragon_host *host, const char *prefix,
                           void (*fn)(void *arg, const char *name), void *arg, dragon_error *err);

@@ -170,10 +170,15 @@ dragon_status list(const Backend &b, const char *prefix, void (*fn)(void *, cons
         return status_of(errno);
     }
     size_t plen = prefix ? std::strlen(prefix) : 0;
-    while (const dirent *entry = readdir(dir))
+    const uid_t self = geteuid();
+    while (const dirent *entry = readdir(dir)) {
+        struct stat st {};
+        // Only our own: another user may create any name in a shared directory.
         if (std::strncmp(entry->d_name, name_prefix, sizeof name_prefix - 1) == 0 &&
-            (!prefix || std::strncmp(entry->d_name, prefix, plen) == 0))
+            (!prefix || std::strncmp(entry->d_name, prefix, plen) == 0) &&
+            fstatat(dirfd(dir), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid == self)
             fn(arg, entry->d_name);
+    }
     closedir(dir);
     return DRAGON_OK;
 }

@@ -243,7 +243,7 @@ def job_leftovers(frontend_pid, session, tmpdir):
             continue
         if mine:
             procs.append(int(entry.name))
-    prefix = f'dragon-j{frontend_pid}-'
+    prefix = f'dragon-j{frontend_pid}r'  # then the job id's random part
     paths = []
     for d in (pathlib.Path('/dev/shm'), pathlib.Path('/dev/hugepages'), pathlib.Path(tmpdir)):
         if d.is_dir():
