@@ -1,0 +1,214 @@
+// hsta: the Dragon transport on UCX's UCP (active messages), for fabrics UCX drives
+// (InfiniBand, RoCE, Slingshot through libfabric-less verbs, shared memory, TCP). Chosen
+// automatically (priority 20, above tcp's 10) wherever its probe finds libucp usable.
+//
+// How the transport contract (dragon/transport.h) maps onto UCP
+//   endpoint      one UCP context (UCP_FEATURE_AM | UCP_FEATURE_WAKEUP) and one worker
+//                 (UCS_THREAD_MODE_SINGLE: the framework serializes calls on an endpoint;
+//                 separate endpoints share nothing, so they may run on separate threads).
+//   address       the worker's address (ucp_worker_get_address), published through PMIx.
+//   connect       ucp_ep_create to the peer's worker address with
+//                 UCP_ERR_HANDLING_MODE_PEER and an error callback (-> PEER_LOST), then
+//                 the handshake below. Both sides connect; UCP pairs the two endpoints.
+//   send          ucp_am_send_nbx(AM_DATA) with the framework's header (after a 4-byte
+//                 sender index) as the AM header and the payload as contig or
+//                 UCP_DATATYPE_IOV, no copy. Payloads up to eager_threshold are forced
+//                 eager (UCP_AM_SEND_FLAG_EAGER) and arrive inline; larger ones go the
+//                 way UCX picks, rendezvous for large ones. UCP_AM_SEND_FLAG_REPLY lets
+//                 the receiver check the endpoint a message came on. Completions fire
+//                 from progress(): one UCX completes at once is queued and the endpoint's
+//                 own eventfd made readable.
+//   receive       the AM callback (UCP_AM_FLAG_WHOLE_MSG) delivers eager payloads in
+//                 place (payload != NULL); a rendezvous message arrives with payload NULL
+//                 and a token, and receive_into() calls ucp_am_recv_data_nbx straight
+//                 into the framework's buffer (DIRECT_PLACEMENT). Not fetching drops it.
+//   order         one UCP endpoint per peer, and UCP AM on one endpoint is ordered.
+//   fd / arm      an epoll descriptor holding the worker's event fd (ucp_worker_get_efd)
+//                 and the endpoint's eventfd; arm() = pending work ? AGAIN :
+//                 ucp_worker_arm (UCS_ERR_BUSY -> AGAIN).
+//   flow control  at most max_outstanding unfinished sends per peer; beyond, send()
+//                 returns DRAGON_ERR_AGAIN. UCX completes a send only once its data left
+//                 (or, for rendezvous, was fetched), so a peer that stops reading makes
+//                 sends time out instead of piling up memory.
+//   peer failure  the UCP error callback (connection reset, keepalive timeout). UCX 1.13
+//                 checks idle endpoints only every UCX_KEEPALIVE_INTERVAL (20 s by
+//                 default); hsta sets it to keepalive_interval (0.5 s) unless the user set
+//                 it, so a SIGKILLed peer is reported within about a second over shared
+//                 memory (UCX checks the peer's pid) and at once over TCP (the socket
+//                 closes). UCX's keepalive timer is part of the worker's event fd.
+//   close         BYE (an AM after everything sent), then ucp_ep_close_nbx in flush mode,
+//                 progressed up to the deadline, then forcibly; the peer reports
+//                 PEER_CLOSED on BYE.
+//
+// Handshake (one AM_CONTROL message type; nothing from a peer is delivered before it):
+//   HELLO(nonce) both ways; PROOF = HMAC-SHA-256(job secret, label | prover | verifier |
+//   verifier's nonce | prover's nonce) (host->hmac_sha256); VERDICT(accepted|refused).
+//   CONNECTED once our proof was accepted and theirs verified. A wrong proof is logged
+//   and refused; both sides report PEER_LOST saying the proof was refused.
+//
+// UCX's own variables pass through: UCX_TLS (which transports), UCX_NET_DEVICES (which
+// devices; when unset and --network-prefix / config->network_prefix is given, hsta sets
+// it to the interface holding an address in that prefix, so nodes in separate network
+// namespaces use their own veth), UCX_KEEPALIVE_INTERVAL, UCX_RNDV_THRESH and the rest.
+// Without a prefix and without UCX_NET_DEVICES, UCX uses every device, lo included (UCX
+// 1.13 uses lo only toward peers in the same network namespace).
+//
+// Parameters (DRAGON_TRANSPORT_HSTA_<NAME>): max_outstanding, eager_threshold,
+// keepalive_interval. docs/transport-hsta.md has the whole story.
+#include "hsta_endpoint.hpp"
+#include "hsta_ucx_setup.hpp"
+
+#include <dragon/transport.h>
+
+#include <cstdio>
+
+namespace {
+
+using hsta::Endpoint;
+
+Endpoint *self(dragon_transport_endpoint *ep)
+{
+    return reinterpret_cast<Endpoint *>(ep);
+}
+
+dragon_status open(const dragon_host *host, const dragon_transport_config *config,
+                   dragon_transport_endpoint **out, dragon_error *err)
+{
+    Endpoint *ep = nullptr;
+    dragon_status s = Endpoint::open(host, config, &ep, err);
+    if (s == DRAGON_OK)
+        *out = reinterpret_cast<dragon_transport_endpoint *>(ep);
+    return s;
+}
+
+void query(dragon_transport_endpoint *ep, dragon_transport_caps *caps)
+{
+    self(ep)->query(caps);
+}
+
+dragon_status address(dragon_transport_endpoint *ep, void *buf, size_t *len, dragon_error *err)
+{
+    return self(ep)->address(buf, len, err);
+}
+
+dragon_status connect(dragon_transport_endpoint *ep, uint32_t peer, const void *address, size_t len,
+                      dragon_error *err)
+{
+    return self(ep)->connect(peer, address, len, err);
+}
+
+dragon_status send(dragon_transport_endpoint *ep, uint32_t peer, const void *header,
+                   size_t header_len, const dragon_transport_iov *payload, size_t payload_count,
+                   dragon_transport_completion *completion, dragon_error *err)
+{
+    return self(ep)->send(peer, header, header_len, payload, payload_count, completion, err);
+}
+
+dragon_status receive_into(dragon_transport_endpoint *ep, void *token, void *buffer, size_t len,
+                           dragon_transport_completion *completion, dragon_error *err)
+{
+    return self(ep)->receive_into(token, buffer, len, completion, err);
+}
+
+dragon_status progress(dragon_transport_endpoint *ep, size_t *events, dragon_error *err)
+{
+    return self(ep)->progress(events, err);
+}
+
+int fd(dragon_transport_endpoint *ep)
+{
+    return self(ep)->fd();
+}
+
+dragon_status arm(dragon_transport_endpoint *ep, dragon_error *err)
+{
+    return self(ep)->arm(err);
+}
+
+dragon_status close(dragon_transport_endpoint *ep, int64_t timeout_ns, dragon_error *err)
+{
+    return self(ep)->close(timeout_ns, err);
+}
+
+dragon_status cancel(dragon_transport_endpoint *ep, dragon_transport_completion *completion,
+                     dragon_error *err)
+{
+    return self(ep)->cancel(completion, err);
+}
+
+// Cheap and side-effect free: reads UCX's configuration and initializes a UCP context
+// (which lists UCX's transports and devices and fails if none gives active messages with
+// wake-up). No worker is created, so nothing listens and nothing blocks.
+void probe(const dragon_host *host, dragon_probe_result *out)
+{
+    if (!host || host->struct_size < offsetof(dragon_host, hmac_sha256) + sizeof(void *) ||
+        !host->hmac_sha256) {
+        out->available = 0;
+        std::snprintf(out->reason, sizeof out->reason,
+                      "the framework lacks the hmac_sha256 host service (plugin ABI < 1.1)");
+        return;
+    }
+    hsta::Settings settings;
+    std::string error;
+    if (!hsta::choose_settings(host, nullptr, 1, settings, error)) {
+        out->available = 0;
+        std::snprintf(out->reason, sizeof out->reason, "%s", error.c_str());
+        return;
+    }
+    ucp_context_h context = nullptr;
+    if (hsta::make_context(settings, &context, error) != UCS_OK) {
+        out->available = 0;
+        std::snprintf(out->reason, sizeof out->reason, "%s", error.c_str());
+        return;
+    }
+    ucp_cleanup(context);
+    out->available = 1;
+    out->priority = 20;
+}
+
+const dragon_param_def params[] = {
+    {"max_outstanding", DRAGON_PARAM_INT, "256",
+     "unfinished sends per peer before send() says DRAGON_ERR_AGAIN (flow control)"},
+    {"eager_threshold", DRAGON_PARAM_SIZE, "8K",
+     "payloads up to this size are sent eagerly and arrive inline; larger may use rendezvous"},
+    {"keepalive_interval", DRAGON_PARAM_STRING, "0.5s",
+     "UCX_KEEPALIVE_INTERVAL hsta sets unless the user did: how soon a dead peer is seen"},
+};
+
+const dragon_transport_ops ops = {
+    .struct_size = sizeof(dragon_transport_ops),
+    .open = open,
+    .query = query,
+    .address = address,
+    .connect = connect,
+    .send = send,
+    .receive_into = receive_into,
+    .progress = progress,
+    .fd = fd,
+    .arm = arm,
+    .close = close,
+    .cancel = cancel,
+};
+
+const dragon_plugin_descriptor descriptor = {
+    .abi_major = DRAGON_PLUGIN_ABI_MAJOR,
+    .abi_minor = DRAGON_PLUGIN_ABI_MINOR,
+    .kind = DRAGON_PLUGIN_TRANSPORT,
+    .name = "hsta",
+    .version = "1.0.0",
+    .description = "UCX UCP active messages (shared memory, TCP, InfiniBand, ...): eager and "
+                   "rendezvous into the framework's buffers, peer-failure detection",
+    .params = params,
+    .num_params = sizeof params / sizeof params[0],
+    .probe = probe,
+    .ops = &ops,
+    .ops_size = sizeof ops,
+    .interface_major = DRAGON_TRANSPORT_INTERFACE_MAJOR,
+    .interface_minor = DRAGON_TRANSPORT_INTERFACE_MINOR,
+    .reserved32 = 0,
+    .reserved = {},
+};
+
+} // namespace
+
+DRAGON_PLUGIN_DEFINE(descriptor)
