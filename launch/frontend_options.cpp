@@ -1,9 +1,13 @@
 #include "frontend_options.hpp"
 
+#include "core/registry.hpp"
+#include "core/text.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <arpa/inet.h>
 #include <cstdlib>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -12,7 +16,22 @@ namespace po = boost::program_options;
 namespace dragon::cli {
 namespace {
 
-po::options_description describe()
+// "local, slurm (unavailable: no allocation)": the plugins of a kind this installation
+// has, as dragon-info finds them; only computed for --help.
+std::string installed(dragon_plugin_kind kind)
+{
+    std::vector<std::string> names;
+    for (const auto *p : Registry::global().plugins(kind))
+        names.push_back(p->available() ? p->name() : p->name() + " (cannot run here)");
+    return names.empty() ? "none installed" : text::join(names, ", ");
+}
+
+struct PluginLists {
+    std::string launchers = "see dragon-info", transports = "see dragon-info",
+                memories = "see dragon-info";
+};
+
+po::options_description describe(const PluginLists &plugins = {})
 {
     po::options_description o("Options");
     // clang-format off
@@ -21,16 +40,19 @@ po::options_description describe()
         ("version", "show the version and exit")
         ("log-level,l", po::value<std::string>()->value_name("LEVEL"),
          "error, warning (default), info or debug; DRAGON_DEBUG=1 means debug")
-        ("nodes,N", po::value<uint32_t>()->value_name("N"),
+        ("nodes,N", po::value<std::string>()->value_name("N"),
          "number of nodes (default: every node of the allocation; with the local launcher, "
          "N simulated nodes on this machine)")
         ("single-node-override,s", "run on this node only, even inside a multi-node allocation")
         ("wlm,w", po::value<std::string>()->value_name("LAUNCHER"),
-         "launcher plugin: local, slurm, pbs_pals (or a list / ^exclusion); env DRAGON_LAUNCHER")
+         ("launcher plugin: " + plugins.launchers +
+          " (or a list / ^exclusion); env DRAGON_LAUNCHER").c_str())
         ("transport,t", po::value<std::string>()->value_name("TRANSPORT"),
-         "transport plugin: tcp, hsta (or a list / ^exclusion); env DRAGON_TRANSPORT_AGENT")
+         ("transport plugin: " + plugins.transports +
+          " (or a list / ^exclusion); env DRAGON_TRANSPORT_AGENT").c_str())
         ("memory", po::value<std::string>()->value_name("MEMORY"),
-         "memory plugin: posix_shm, hugepage (or a list / ^exclusion); env DRAGON_MEMORY")
+         ("memory plugin: " + plugins.memories +
+          " (or a list / ^exclusion); env DRAGON_MEMORY").c_str())
         ("port,p", po::value<std::string>()->value_name("PORT"),
          "fixed port for the transport, 1024-65535 (default 0: an ephemeral port, published "
          "through PMIx); env DRAGON_TRANSPORT_PORT")
@@ -112,7 +134,9 @@ std::string frontend_usage()
          "Runs PROG under the Dragon runtime on every node of the allocation (or this machine).\n"
          "PROG ending in .py runs with python3 from PATH (or DRAGON_PYTHON); any other PROG\n"
          "is executed as is, e.g. dragon python3 -m pytest.\n\n"
-      << describe();
+      << describe({installed(DRAGON_PLUGIN_LAUNCHER), installed(DRAGON_PLUGIN_TRANSPORT),
+                   installed(DRAGON_PLUGIN_MEMORY)})
+      << "\nThe plugins listed are those installed here; dragon-info says more about each.\n";
     return s.str();
 }
 
@@ -149,9 +173,13 @@ FrontendOptions parse_frontend_options(int argc, const char *const *argv)
     if (vm.count("log-level"))
         opts.log_level = vm["log-level"].as<std::string>();
     if (vm.count("nodes")) {
-        opts.nodes = vm["nodes"].as<uint32_t>();
-        if (opts.nodes == 0)
-            throw UsageError("--nodes must be at least 1");
+        const std::string text = vm["nodes"].as<std::string>();
+        auto n = text::parse_int(text);
+        if (!n || *n < 1 || *n > std::numeric_limits<uint32_t>::max())
+            throw UsageError("--nodes '" + text +
+                             "' is not a node count: give a whole number, 1 "
+                             "or more");
+        opts.nodes = static_cast<uint32_t>(*n);
     }
     opts.single_node_override = vm.count("single-node-override") > 0;
     if (opts.single_node_override && opts.nodes > 1)

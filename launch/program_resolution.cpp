@@ -35,6 +35,9 @@ std::vector<std::string> resolve_program(const std::vector<std::string> &program
 {
     const std::string &prog = program.at(0);
     std::vector<std::string> command;
+    if (fs::is_directory(prog))
+        throw UsageError("cannot run " + prog +
+                         ": it is a directory; give a program or a .py file in it");
     if (prog.ends_with(".py")) {
         if (!fs::is_regular_file(prog))
             throw UsageError("cannot run " + prog + ": no such file");

@@ -1,6 +1,8 @@
 #include "node_runtime.hpp"
 
+#include "death_report.hpp"
 #include "descendants.hpp"
+#include "frontend_leftovers.hpp"
 #include "managed_process.hpp"
 #include "node_pool.hpp"
 #include "node_watchdog.hpp"
@@ -116,10 +118,15 @@ int run_node(const NodeConfig &config)
                 int status = 0;
                 pid_t pid;
                 while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-                    if (head && pid == *head)
+                    if (head && pid == *head) {
                         head_code = exit_code_of(status);
-                    else if (warm.pid() && pid == *warm.pid() && !stop_signal)
-                        warm.ended(status, output);
+                        report_signal_death(pid, index, status, stop_signal);
+                    } else if (warm.pid() && pid == *warm.pid()) {
+                        if (!stop_signal)
+                            warm.ended(status, output);
+                    } else {
+                        report_signal_death(pid, index, status, stop_signal); // an orphan
+                    }
                 }
                 continue;
             }
@@ -154,6 +161,7 @@ int run_node(const NodeConfig &config)
     pool.destroy();
     watchdog.release();
     wireup.finish();
+    remove_dead_frontends_directory();
     if (index == 0)
         return head_code ? *head_code : 128 + stop_signal;
     return stop_signal == SIGTERM || stop_signal == 0 ? 0 : 128 + stop_signal;

@@ -151,6 +151,9 @@ def _attach_shared_ints(descriptor):
 class Barrier(_stock.Barrier):
 
     def __init__(self, parties, action=None, timeout=None, *, ctx):
+        # Stock's Barrier imports multiprocessing.heap (its counters live there), and
+        # code that reaches multiprocessing.heap after creating one relies on it.
+        import multiprocessing.heap  # noqa: F401
         cond = ctx.Condition()
         self.__setstate__((parties, action, timeout, cond, _SharedInts.create(0, 0)))
 

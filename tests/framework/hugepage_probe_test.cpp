@@ -61,3 +61,15 @@ TEST(HugepageProbe, KernelWithoutHugePages)
 }
 
 } // namespace
+
+TEST(HugepageProbe, WeighsTheNodePoolItWillBeAskedFor)
+{
+    auto f = examine("", mounted, meminfo_free); // 64 free pages of 2 MiB: 128 MiB
+    using dragon::hugepage::pool_size_problem, dragon::hugepage::requested_pool_size;
+    EXPECT_EQ(pool_size_problem(f, requested_pool_size("128M")), "");
+    std::string problem = pool_size_problem(f, requested_pool_size(nullptr)); // default 4G
+    EXPECT_NE(problem.find("DRAGON_DEFAULT_SEG_SZ=4096M"), std::string::npos) << problem;
+    EXPECT_NE(problem.find("set DRAGON_DEFAULT_SEG_SZ=128M or less"), std::string::npos) << problem;
+    EXPECT_EQ(requested_pool_size("1G"), size_t(1) << 30);
+    EXPECT_EQ(requested_pool_size("lots"), 0u);
+}

@@ -68,6 +68,37 @@ def no_leftover_processes(build):
     assert not left, left
 
 
+def test_help_lists_only_the_plugins_installed(build):
+    import json
+    info = json.loads(run([str(build / "bin" / "dragon-info"), "--json"]).stdout)
+    helptext = " ".join(dragon(build, "--help").stdout.split())
+    for kind, option in [("launcher", "launcher plugin:"), ("transport", "transport plugin:"),
+                         ("memory", "memory plugin:")]:
+        listed = helptext.split(option, 1)[1].split(" (or a list", 1)[0]
+        names = [n.split(" (")[0].strip() for n in listed.split(",")]
+        installed = [p["name"] for p in info["plugins"] if p["kind"] == kind]
+        assert sorted(names) == sorted(installed) or (not installed and listed == " none installed"), \
+            (kind, listed, installed)
+    for absent in ["slurm", "pbs_pals"]:
+        if not any(p["name"] == absent for p in info["plugins"]):
+            assert absent not in helptext
+
+
+def test_signal_deaths_are_reported_naming_the_signal(build):
+    r = dragon(build, "/bin/sh", "-c", 'echo $$; kill -SEGV $$')
+    assert r.returncode == 139
+    pid = r.stdout.strip()
+    assert f"process {pid} on node 0 was killed by signal 11 (SIGSEGV: Segmentation fault)" \
+        in r.stderr, r.stderr
+    # An orphan nobody collects (its parent is gone): the node reaps it and says so.
+    r = dragon(build, "/bin/sh", "-c",
+               '(sh -c \'echo $$; sleep 0.2; kill -ABRT $$\' &) ; sleep 1')
+    assert r.returncode == 0
+    orphan = r.stdout.strip()
+    assert f"process {orphan} on node 0 was killed by signal 6 (SIGABRT: Aborted)" in r.stderr, \
+        r.stderr
+
+
 def test_help_and_version(build):
     r = dragon(build, "--help")
     assert r.returncode == 0 and "Usage: dragon [options] PROG [ARGS...]" in r.stdout
@@ -82,7 +113,11 @@ def test_help_and_version(build):
     (["--frobnicate", "true"], "unrecognised option '--frobnicate'"),
     (["missing_program.py"], "cannot run missing_program.py: no such file"),
     (["no-such-command-anywhere"], "not found on PATH"),
-    (["-N", "0", "true"], "--nodes must be at least 1"),
+    (["-N", "0", "true"], "--nodes '0' is not a node count: give a whole number, 1 or more"),
+    (["-N", "-1", "true"], "--nodes '-1' is not a node count"),
+    (["--nodes=2x", "true"], "--nodes '2x' is not a node count"),
+    (["/tmp"], "cannot run /tmp: it is a directory"),
+    (["."], "cannot run .: it is a directory"),
     (["--basic-label", "--verbose-label", "true"], "choose one of"),
 ])
 def test_bad_command_lines_exit_2_and_start_nothing(build, args, message):
@@ -255,12 +290,10 @@ def test_killed_frontend_takes_the_job_down(build):
     job = job_of(p)
     os.kill(p.pid, signal.SIGKILL)
     p.wait(timeout=10)
-    # The nodes notice and tear down by themselves ...
+    # The nodes notice and tear down by themselves, and remove the frontend's
+    # PMIx directory as they go: nothing is left for dragon-cleanup.
     assert wait_until_gone(job) == []
     assert job_segments(job) == []
-    # ... but the frontend's own PMIx directory needs dragon-cleanup.
-    r = run([str(build / "bin" / "dragon-cleanup")])
-    assert f"of job {job}" in r.stdout, r.stdout
     assert job_directories(job) == []
 
 

@@ -3,6 +3,8 @@
 import json
 import pathlib
 
+import pytest
+
 from conftest import clean_env, info_json, run
 
 
@@ -17,8 +19,16 @@ def plugin(report, name):
     return next(p for p in report["plugins"] if p["name"] == name)
 
 
+def free_hugepage_bytes():
+    meminfo = pathlib.Path("/proc/meminfo").read_text()
+    value = {l.split(":")[0]: int(l.split()[1]) for l in meminfo.splitlines()
+             if l.startswith(("HugePages_Free", "Hugepagesize"))}
+    return value.get("HugePages_Free", 0) * value.get("Hugepagesize", 0) * 1024
+
+
 def test_shows_both_memory_plugins_honestly(build):
-    result, report = info_json(build)
+    # A node pool small enough for any reserve: the probe weighs it (see below).
+    result, report = info_json(build, DRAGON_DEFAULT_SEG_SZ="2M")
     assert result.returncode == 0, result.stderr
     shm = plugin(report, "posix_shm")
     huge = plugin(report, "hugepage")
@@ -35,6 +45,23 @@ def test_hugepage_unavailable_says_why(build):
     huge = plugin(report, "hugepage")
     assert huge["status"] == "unavailable"
     assert "DRAGON_MEMORY_HUGEPAGE_DIR=/nonexistent is not a hugetlbfs mount" in huge["reason"]
+
+
+def test_hugepage_probe_weighs_the_node_pool(build, tmp_path):
+    if not hugepages_usable():
+        pytest.skip("no huge pages reserved (ci/setup-hugepages.sh reserves them as root)")
+    too_big = free_hugepage_bytes() + (2 << 20)
+    _, report = info_json(build, DRAGON_DEFAULT_SEG_SZ=str(too_big))
+    huge = plugin(report, "hugepage")
+    assert huge["status"] == "unavailable" and "DRAGON_DEFAULT_SEG_SZ" in huge["reason"], huge
+    # A job asking for it fails at once, and the message says what to change.
+    prog = tmp_path / "nothing.py"
+    prog.write_text("pass\n")
+    r = run([str(build / "bin" / "dragon"), str(prog)],
+            env=clean_env(DRAGON_MEMORY="hugepage", DRAGON_DEFAULT_SEG_SZ=str(too_big)))
+    assert r.returncode != 0 and "set DRAGON_DEFAULT_SEG_SZ=" in r.stderr, r.stderr
+    _, report = info_json(build, DRAGON_DEFAULT_SEG_SZ="2M")
+    assert plugin(report, "hugepage")["status"] == "available"
 
 
 def test_text_report_lists_search_path_plugins_selection_parameters(build):
@@ -67,7 +94,7 @@ def test_unknown_plugin_name_suggests(build):
 
 
 def test_exclusion_and_list(build):
-    _, report = info_json(build, DRAGON_MEMORY="^posix_shm")
+    _, report = info_json(build, DRAGON_MEMORY="^posix_shm", DRAGON_DEFAULT_SEG_SZ="2M")
     expected = "hugepage" if hugepages_usable() else None
     assert report["selection"]["memory"]["selected"] == expected
     _, report = info_json(build, DRAGON_MEMORY="hugepage,posix_shm", DRAGON_MEMORY_HUGEPAGE_DIR="/nonexistent")

@@ -26,7 +26,7 @@ def test_layout(moved_install):
                 "lib/dragon/plugins/dragon_memory_hugepage.so", "include/dragon/plugin.h",
                 "include/dragon/memory.h", "include/dragon/transport.h", "include/dragon/launcher.h",
                 "lib/cmake/Dragon/DragonConfig.cmake", "share/modulefiles/dragon/0.1.0",
-                "share/lmod/modulefiles/dragon/0.1.0.lua"]:
+                "share/lmod/modulefiles/dragon/0.1.0.lua", "lib/python3/site-packages/sitecustomize.py"]:
         assert (moved_install / rel).exists(), rel
 
 
@@ -71,3 +71,26 @@ def test_out_of_tree_plugin_builds_and_conforms(build, moved_install, tmp_path):
     assert suite.returncode == 0, suite.stdout[-3000:]
     assert "[  PASSED  ] 12 tests." in suite.stdout, suite.stdout[-2000:]
     assert not any(segdir.iterdir()), "the conformance suite left segments behind"
+
+
+def test_readme_stands_alone_with_a_first_program():
+    readme = (REPO / "README.md").read_text()
+    assert "../shared" not in readme and "DESIGN.md" not in readme, "points outside the repository"
+    assert "## Your first program" in readme and "examples/hello.py" in readme
+    for step in ("cmake --install build --prefix", "module use", "module load dragon"):
+        assert step in readme, step
+
+
+def test_readme_cluster_path_runs_the_first_program(moved_install, tmp_path):
+    """The README's path for a user without root: install to a prefix, module use,
+    module load dragon, run examples/hello.py."""
+    init = pathlib.Path("/usr/share/lmod/lmod/init/bash")
+    if not init.exists():
+        pytest.skip("Lmod is not installed (ci/install-deps.sh installs it)")
+    script = (f"source {init}; module use {moved_install}/share/modulefiles; module load dragon; "
+              f"cd {tmp_path}; dragon {REPO / 'examples' / 'hello.py'}")
+    result = run(["bash", "-c", script], timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [l for l in lines if l.startswith("hello from process")] and \
+        lines[-1] == "exit codes: [0, 0, 0, 0]", result.stdout + result.stderr

@@ -6,6 +6,16 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
+// The suites make small segments, but the hugepage probe weighs a node pool of
+// DRAGON_DEFAULT_SEG_SZ (4G by default, more than CI reserves) and would refuse.
+// Set before any static constructor (test registration loads the plugins).
+__attribute__((constructor(101))) static void small_default_pool()
+{
+    setenv("DRAGON_DEFAULT_SEG_SZ", "16M", 0);
+}
+
 int main(int argc, char **argv)
 {
     ::testing::InitGoogleTest(&argc, argv);

@@ -4,6 +4,8 @@
 #include "fd_segment.hpp"
 #include "hugepage_probe.hpp"
 
+#include <cstdlib>
+
 #include <dragon/memory.h>
 
 #include <cstdio>
@@ -38,7 +40,8 @@ std::string huge_hint(const dragon::fdseg::Backend &b)
     dragon::hugepage::Facts f = dragon::hugepage::examine_this_machine(b.dir);
     return "HugePages_Free is " + std::to_string(f.free_pages) + " of " +
            std::to_string(f.total_pages) + " pages of " + std::to_string(b.page_size >> 20) +
-           " MiB: reserve more with vm.nr_hugepages or ask for a smaller segment";
+           " MiB: reserve more with vm.nr_hugepages or ask for a smaller segment (a node pool's "
+           "size is DRAGON_DEFAULT_SEG_SZ)";
 }
 
 // Resolved per call: the mount is found from the host's parameter.
@@ -109,6 +112,9 @@ dragon_status list(const dragon_host *host, const char *prefix, void (*fn)(void 
 void probe(const dragon_host *host, dragon_probe_result *out)
 {
     dragon::hugepage::Facts f = dragon::hugepage::examine_this_machine(dir_param(host));
+    if (f.problem.empty())
+        f.problem = dragon::hugepage::pool_size_problem(
+            f, dragon::hugepage::requested_pool_size(std::getenv("DRAGON_DEFAULT_SEG_SZ")));
     out->available = f.problem.empty();
     // Reserved huge pages are scarce and sized by the administrator, so automatic
     // selection prefers posix_shm; ask for this one with DRAGON_MEMORY=hugepage.

@@ -1,6 +1,7 @@
 #include "hugepage_probe.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -92,6 +93,47 @@ Facts examine(const std::string &dir_param, const std::string &mounts_text,
                     "/proc/sys/vm/nr_hugepages)";
     }
     return f;
+}
+
+std::string pool_size_problem(const Facts &f, size_t pool_size)
+{
+    if (f.free_pages < 0 || f.page_size == 0 || pool_size == 0)
+        return "";
+    size_t free_bytes = static_cast<size_t>(f.free_pages) * f.page_size;
+    if (pool_size <= free_bytes)
+        return "";
+    return "the node pool (DRAGON_DEFAULT_SEG_SZ=" + std::to_string(pool_size >> 20) +
+           "M) needs more than the " + std::to_string(f.free_pages) + " free huge pages (" +
+           std::to_string(free_bytes >> 20) +
+           " MiB): set DRAGON_DEFAULT_SEG_SZ=" + std::to_string(free_bytes >> 20) +
+           "M or less, or reserve more pages (vm.nr_hugepages)";
+}
+
+size_t requested_pool_size(const char *text)
+{
+    if (!text || !*text)
+        return size_t(4) << 30;
+    char *end = nullptr;
+    double value = std::strtod(text, &end);
+    if (end == text || value <= 0)
+        return 0;
+    std::string unit(end);
+    if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b'))
+        unit.pop_back();
+    if (!unit.empty() && (unit.back() == 'i'))
+        unit.pop_back();
+    double scale = 1;
+    if (unit == "K" || unit == "k")
+        scale = 1024.0;
+    else if (unit == "M" || unit == "m")
+        scale = 1024.0 * 1024;
+    else if (unit == "G" || unit == "g")
+        scale = 1024.0 * 1024 * 1024;
+    else if (unit == "T" || unit == "t")
+        scale = 1024.0 * 1024 * 1024 * 1024;
+    else if (!unit.empty())
+        return 0;
+    return static_cast<size_t>(value * scale);
 }
 
 Facts examine_this_machine(const std::string &dir_param)
