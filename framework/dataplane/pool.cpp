@@ -109,6 +109,15 @@ std::shared_ptr<Pool> Pool::attach(const std::string &plugin_name, const std::st
                                             std::to_string(h->version) + ", this library reads " +
                                             std::to_string(pool_layout_version) +
                                             "; run one Dragon version per job");
+    // A header that promises more than the segment holds (a truncated or damaged
+    // segment) would send every access past the mapping: SIGSEGV or SIGBUS.
+    uint64_t end = h->heap_offset + h->buddy.heap_size;
+    if (h->units_offset < pool_header_bytes || h->heap_offset < h->units_offset ||
+        end < h->heap_offset || end > seg.size())
+        throw Error(DRAGON_ERR_INVALID, "pool " + segment_name + " on " + plugin_name +
+                                            " is truncated or damaged: its header describes " +
+                                            std::to_string(end) + " bytes, the segment has " +
+                                            std::to_string(seg.size()));
     std::shared_ptr<Pool> pool(new Pool(std::move(seg), plugin_name, false));
     slot = pool;
     return pool;

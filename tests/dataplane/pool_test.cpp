@@ -81,6 +81,36 @@ TEST_P(PoolBasics, RejectsBadFrees)
     EXPECT_THROW(pool->pointer_of(1), Error);
 }
 
+TEST_P(PoolBasics, AttachOfATruncatedPoolIsAClearError)
+{
+    // An 8 KiB copy of a real pool's start: a valid header promising far more.
+    MemoryPlugin plugin = MemoryPlugin::named(GetParam());
+    Segment real = plugin.attach(pool->name());
+    std::string name = unique_segment_name("truncated");
+    Segment copy = plugin.create(name, 8192);
+    std::memcpy(copy.data(), real.data(), copy.size());
+    try {
+        Pool::attach(GetParam(), name);
+        ADD_FAILURE() << "attaching a truncated pool succeeded";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("is truncated or damaged"), std::string::npos)
+            << e.what();
+    }
+    copy.unlink();
+}
+
+TEST_P(PoolBasics, SegmentLargerThanTheFreeSpaceIsRefusedAtCreation)
+{
+    try {
+        MemoryPlugin::named(GetParam()).create(unique_segment_name("huge"), size_t(1) << 50);
+        ADD_FAILURE() << "a 1 PiB segment was accepted";
+    } catch (const Error &e) {
+        EXPECT_EQ(e.status(), DRAGON_ERR_NO_MEMORY) << e.what();
+        EXPECT_NE(std::string(e.what()).find("DRAGON_DEFAULT_SEG_SZ"), std::string::npos)
+            << e.what();
+    }
+}
+
 TEST_P(PoolBasics, ExhaustionFailsAtOnceWithoutWaiting)
 {
     void *all = pool->allocate(test_pool_size);

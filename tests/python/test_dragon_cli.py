@@ -268,6 +268,13 @@ def test_bad_pool_size_is_a_clear_error(build):
     assert "DRAGON_DEFAULT_SEG_SZ='lots'" in r.stderr
 
 
+def test_pool_larger_than_the_free_memory_is_refused_at_start(build):
+    # Before, 10T was accepted on a 24 GB /dev/shm, and filling it ended in SIGBUS.
+    r = run([str(build / "bin" / "dragon"), "true"], env=clean_env(DRAGON_DEFAULT_SEG_SZ="10T"))
+    assert r.returncode != 0
+    assert "bytes free" in r.stderr and "DRAGON_DEFAULT_SEG_SZ" in r.stderr, r.stderr
+
+
 def wait_until_gone(job, seconds=8):
     deadline = time.monotonic() + seconds
     while job_processes(job) and time.monotonic() < deadline:

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace dragon::fdseg {
@@ -95,6 +96,21 @@ dragon_status create(const Backend &b, const char *name, size_t size, dragon_seg
     int fd = b.open(b, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
         return fail(b, errno, "creation", name, err);
+    // Pages are taken on first touch: a segment larger than the free space would be
+    // accepted now and end its users with SIGBUS later. Refuse it while we can say why.
+    struct statvfs fs {};
+    // (f_blocks 0: a file system without a size limit, which reports no free count.)
+    if (fstatvfs(fd, &fs) == 0 && fs.f_frsize > 0 && fs.f_blocks > 0 &&
+        rounded / fs.f_frsize > static_cast<size_t>(fs.f_bavail)) {
+        close(fd);
+        b.unlink(b, name);
+        set_error(err,
+                  "creation of %s segment %s failed: %zu bytes asked, but %s has only %zu bytes "
+                  "free; ask for less (a node pool's size is DRAGON_DEFAULT_SEG_SZ)",
+                  b.what, name, rounded, b.dir.c_str(),
+                  static_cast<size_t>(fs.f_bavail) * static_cast<size_t>(fs.f_frsize));
+        return DRAGON_ERR_NO_MEMORY;
+    }
     // The umask may have narrowed the mode; make it exactly owner read/write.
     if (fchmod(fd, 0600) != 0 || ftruncate(fd, static_cast<off_t>(rounded)) != 0) {
         int e = errno;
