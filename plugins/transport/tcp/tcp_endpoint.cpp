@@ -790,6 +790,12 @@ void Endpoint::on_readable(Conn &c, size_t *events)
         ssize_t n = ::recv(c.fd, w.data(), w.size(), 0);
         if (n > 0) {
             c.reader.commit(static_cast<size_t>(n));
+            // A short read drained the socket: handle what came and stop, rather than
+            // pay a recv() that says EAGAIN (level-triggered epoll reports more).
+            if (static_cast<size_t>(n) < w.size()) {
+                handle_rx(c, events);
+                return;
+            }
             continue;
         }
         if (n < 0 && errno == EINTR)
