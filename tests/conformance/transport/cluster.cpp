@@ -537,7 +537,8 @@ void Cluster::start(int k, NodeBody body, NodeOptions options)
         close(up[0]);
         std::string log = dir_ + "/node" + std::to_string(k) + ".log";
         int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        if (fd >= 0) {
+        if (fd >= 0) { // stdout too: libraries under a plugin (UCX) print there
+            dup2(fd, STDOUT_FILENO);
             dup2(fd, STDERR_FILENO);
             close(fd);
         }
