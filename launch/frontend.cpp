@@ -9,6 +9,7 @@
 #include "core/memory.hpp"
 #include "core/registry.hpp"
 #include "core/text.hpp"
+#include "core/transport.hpp"
 
 #include <dragon/launcher.h>
 
@@ -121,9 +122,14 @@ Plan plan_job(const FrontendOptions &options, const std::vector<std::string> &co
     log::info(launcher.decision);
     Selected memory = registry.select(DRAGON_PLUGIN_MEMORY, override_of(options.memory));
     log::info(memory.decision);
-    if (options.transport || std::getenv("DRAGON_TRANSPORT_AGENT"))
-        log::info(
-            registry.select(DRAGON_PLUGIN_TRANSPORT, override_of(options.transport)).decision);
+    // The transport is decided here, once, and every node uses exactly that one.
+    std::string transport;
+    if (options.transport || std::getenv("DRAGON_TRANSPORT_AGENT") ||
+        !registry.plugins(DRAGON_PLUGIN_TRANSPORT).empty()) {
+        Selected t = registry.select(DRAGON_PLUGIN_TRANSPORT, override_of(options.transport));
+        log::info(t.decision);
+        transport = t.plugin->name();
+    }
 
     Plan plan;
     plan.launcher = launcher.plugin;
@@ -135,6 +141,10 @@ Plan plan_job(const FrontendOptions &options, const std::vector<std::string> &co
     plan.node_argv.insert(plan.node_argv.end(), command.begin(), command.end());
     plan.node_env = {"DRAGON_JOB_ID=" + job, "DRAGON_MEMORY=" + plan.memory,
                      "DRAGON_FRONTEND_PID=" + std::to_string(getpid())};
+    if (!transport.empty())
+        plan.node_env.push_back("DRAGON_TRANSPORT_AGENT=" + transport);
+    // Nodes prove it to each other; dragon-node removes it from its environment.
+    plan.node_env.push_back("DRAGON_JOB_SECRET=" + text::to_hex(make_job_secret()));
     if (options.port)
         plan.node_env.push_back("DRAGON_TRANSPORT_PORT=" + std::to_string(options.port));
     if (!options.network_prefix.empty())

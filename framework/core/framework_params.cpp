@@ -38,6 +38,9 @@ void register_framework_params(ParamRegistry &params)
          "fixed transport port (dragon --port); 0: ephemeral, published through PMIx"},
         {"DRAGON_NETWORK_PREFIX", DRAGON_PARAM_STRING, "",
          "use only interfaces with an address in this CIDR (dragon --network-prefix)"},
+        {"DRAGON_JOB_SECRET", DRAGON_PARAM_STRING, "",
+         "set by dragon for its dragon-nodes only (never seen by the job's processes): the "
+         "secret nodes prove to each other"},
         {"DRAGON_JOB_ID", DRAGON_PARAM_STRING, "",
          "job identifier scoping segment names; set by dragon, empty: derived from the process id"},
     };

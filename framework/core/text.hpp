@@ -24,6 +24,9 @@ std::optional<long long> parse_int(std::string_view text);
 
 // "signal 11 (SIGSEGV: Segmentation fault)": the number, its name and what it means.
 std::string describe_signal(int signum);
+// Lower-case hex of raw bytes, and back (empty on malformed input).
+std::string to_hex(std::string_view bytes);
+std::string from_hex(std::string_view hex);
 
 size_t edit_distance(std::string_view a, std::string_view b);
 

@@ -1,6 +1,7 @@
 // dragon-node: the per-node daemon the launcher starts, one per node.
 //   dragon-node [--labels none|basic|verbose] [--log-level L] -- HEAD-COMMAND...
 #include "node_runtime.hpp"
+#include "node_transport.hpp"
 #include "warm_server_link.hpp"
 
 #include "core/error.hpp"
@@ -24,6 +25,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     dragon::log::init_from_environment("dragon-node");
+    // Before any child exists: no process of the job inherits the secret.
+    std::string job_secret = dragon::node::take_job_secret_from_environment();
     // Before any thread exists (setenv is not thread-safe): every process of the node
     // imports the dragon package from beside this executable.
     std::string python_path = dragon::node::python_package_dir();
@@ -38,6 +41,7 @@ int main(int argc, char **argv)
     po::positional_options_description positional;
     positional.add("command", -1);
     dragon::node::NodeConfig config;
+    config.job_secret = std::move(job_secret);
     try {
         po::variables_map vm;
         po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(),

@@ -6,6 +6,7 @@
 #include "managed_process.hpp"
 #include "node_pool.hpp"
 #include "node_watchdog.hpp"
+#include "node_transport.hpp"
 #include "node_wireup.hpp"
 #include "output_forwarder.hpp"
 #include "warm_server_link.hpp"
@@ -13,6 +14,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -30,6 +32,20 @@ using Clock = std::chrono::steady_clock;
 constexpr auto stop_grace = std::chrono::milliseconds(4000);
 // After the head program ends, its orphans get this long to go.
 constexpr auto orphan_grace = std::chrono::milliseconds(1000);
+// Every peer's transport endpoint connects within this after the fence.
+constexpr auto connect_deadline = std::chrono::seconds(30);
+// Nothing in the loop needs a clock tick; the cap only bounds any missed wake-up.
+constexpr int loop_cap_ms = 1000;
+
+int loop_timeout_ms(bool work_pending, const std::optional<Clock::time_point> &deadline)
+{
+    if (work_pending)
+        return 0;
+    if (!deadline)
+        return loop_cap_ms;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - Clock::now());
+    return static_cast<int>(std::clamp<int64_t>(left.count() + 1, 0, loop_cap_ms));
+}
 
 class SignalChannel {
 public:
@@ -73,9 +89,25 @@ int run_node(const NodeConfig &config)
     NodeWatchdog watchdog; // before wire-up starts threads: it forks
     SignalChannel signals;
     const std::string host = hostname();
-    NodeWireup wireup = wire_up_node(host);
+    NodeWireup wireup = NodeWireup::begin(host);
     const uint32_t index = wireup.node_index();
     log::set_program("dragon-node[" + std::to_string(index) + "]");
+    // One node needs no transport. With peers, the endpoint opens before the commit so
+    // its address travels with the node's other facts, in the same fence.
+    std::optional<NodeTransport> transport;
+    if (wireup.node_count() > 1) {
+        transport.emplace(index, wireup.node_count(), config.job_secret);
+        wireup.put("dragon.transport", transport->address());
+    }
+    wireup.complete();
+    if (transport) {
+        std::vector<std::string> addresses;
+        for (uint32_t rank = 0; rank < wireup.node_count(); ++rank)
+            addresses.push_back(wireup.get(rank, "dragon.transport"));
+        transport->connect_all(addresses, Deadline(connect_deadline));
+        log::debug("transport ", transport->plugin_name(), " connected to ",
+                   wireup.node_count() - 1, " peer(s)");
+    }
     NodePool pool = NodePool::create(index);
     watchdog.watch(index, pool.plugin_name(), pool.name());
 
@@ -101,17 +133,44 @@ int run_node(const NodeConfig &config)
     }
 
     int stop_signal = 0;
+    bool peer_failed = false;
     std::optional<Clock::time_point> stop_deadline;
+    auto begin_stop = [&](int signum) {
+        if (stop_signal)
+            return;
+        stop_signal = signum;
+        stop_deadline = Clock::now() + stop_grace;
+        signal_descendants(signum);
+    };
     while (true) {
-        std::vector<pollfd> fds{{signals.fd(), POLLIN, 0}, {warm.control_fd(), POLLIN, 0}};
+        // The transport's fd joins the loop armed; -1 (skipped by poll) if it has work now.
+        int transport_fd = transport ? transport->armed_fd() : -1;
+        std::vector<pollfd> fds{{signals.fd(), POLLIN, 0},
+                                {warm.control_fd(), POLLIN, 0},
+                                {transport_fd, POLLIN, 0}};
         for (int fd : output.fds())
             fds.push_back({fd, POLLIN, 0});
-        poll(fds.data(), fds.size(), 100);
+        poll(fds.data(), fds.size(), loop_timeout_ms(transport && transport_fd < 0, stop_deadline));
         if (fds[1].revents)
             warm.handle_control(output);
-        for (size_t i = 2; i < fds.size(); ++i)
+        for (size_t i = 3; i < fds.size(); ++i)
             if (fds[i].revents)
                 output.drain(fds[i].fd);
+        if (transport) {
+            transport->progress();
+            for (const PeerEnd &end : transport->take_peer_ends()) {
+                const std::string who = "node " + std::to_string(end.node) + " (" +
+                                        wireup.peers()[end.node].host + ")";
+                if (end.lost) {
+                    log::error("lost ", who, ": ", end.reason, "; stopping the job");
+                    peer_failed = true;
+                    begin_stop(SIGTERM);
+                } else if (!stop_signal) {
+                    log::debug(who, " closed: the job is ending");
+                    begin_stop(SIGTERM);
+                }
+            }
+        }
 
         for (int signum : signals.take()) {
             if (signum == SIGCHLD) {
@@ -130,13 +189,14 @@ int run_node(const NodeConfig &config)
                 }
                 continue;
             }
-            if (!stop_signal) {
-                stop_signal = signum;
-                stop_deadline = Clock::now() + stop_grace;
-                log::debug("received ", strsignal(signum), ": stopping");
+            // Relay as the user sent it (again, if sent again): SIGINT becomes
+            // KeyboardInterrupt in Python.
+            if (stop_signal) {
+                signal_descendants(signum);
+                continue;
             }
-            // Relay as the user sent it: SIGINT becomes KeyboardInterrupt in Python.
-            signal_descendants(signum);
+            log::debug("received ", strsignal(signum), ": stopping");
+            begin_stop(signum);
         }
         if (head_code)
             break;
@@ -160,8 +220,12 @@ int run_node(const NodeConfig &config)
     }
     pool.destroy();
     watchdog.release();
+    if (transport)
+        transport->close();
     wireup.finish();
     remove_dead_frontends_directory();
+    if (peer_failed)
+        return 1;
     if (index == 0)
         return head_code ? *head_code : 128 + stop_signal;
     return stop_signal == SIGTERM || stop_signal == 0 ? 0 : 128 + stop_signal;

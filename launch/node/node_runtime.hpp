@@ -14,6 +14,7 @@ namespace dragon::node {
 struct NodeConfig {
     cli::LabelMode labels = cli::LabelMode::None;
     std::vector<std::string> head_command; // run on node 0
+    std::string job_secret;                // raw bytes; what transports prove to each other
 };
 
 // Runs the node until its work is done or it is told to stop; returns its exit code

@@ -1,5 +1,6 @@
 #include "node_wireup.hpp"
 
+#include "core/error.hpp"
 #include "core/log.hpp"
 
 #include <numeric>
@@ -26,10 +27,44 @@ long usable_cpus()
 
 } // namespace
 
-NodeWireup::NodeWireup(wireup::PmixPeer peer, std::vector<PeerFacts> peers)
-    : peers_(std::move(peers)), index_(peer.rank()), count_(peer.size())
+NodeWireup::NodeWireup(wireup::PmixPeer peer) : index_(peer.rank()), count_(peer.size())
 {
     peer_.emplace(std::move(peer));
+}
+
+NodeWireup NodeWireup::begin(const std::string &hostname)
+{
+    NodeWireup w(wireup::PmixPeer::init(init_deadline));
+    w.put("dragon.host", hostname);
+    w.put("dragon.pid", std::to_string(getpid()));
+    w.put("dragon.cpus", std::to_string(usable_cpus()));
+    return w;
+}
+
+void NodeWireup::put(const std::string &key, const std::string &bytes)
+{
+    if (completed_)
+        throw Error(DRAGON_ERR_INVALID, "wire-up: '" + key + "' put after the fence");
+    peer_->put(key, bytes);
+}
+
+void NodeWireup::complete()
+{
+    peer_->commit();
+    peer_->fence(fence_deadline);
+    completed_ = true;
+    peers_.resize(count_);
+    for (uint32_t rank = 0; rank < count_; ++rank) {
+        peers_[rank].host = get(rank, "dragon.host");
+        peers_[rank].pid = std::stol(get(rank, "dragon.pid"));
+        peers_[rank].cpus = std::stol(get(rank, "dragon.cpus"));
+    }
+    log::debug("wired up as node ", index_, " of ", count_, " in ", peer_->nspace());
+}
+
+std::string NodeWireup::get(uint32_t rank, const std::string &key)
+{
+    return peer_->get(rank, key, get_deadline);
 }
 
 long NodeWireup::job_cpus() const
@@ -41,24 +76,6 @@ long NodeWireup::job_cpus() const
 void NodeWireup::finish()
 {
     peer_.reset();
-}
-
-NodeWireup wire_up_node(const std::string &hostname)
-{
-    wireup::PmixPeer peer = wireup::PmixPeer::init(init_deadline);
-    peer.put("dragon.host", hostname);
-    peer.put("dragon.pid", std::to_string(getpid()));
-    peer.put("dragon.cpus", std::to_string(usable_cpus()));
-    peer.commit();
-    peer.fence(fence_deadline);
-    std::vector<PeerFacts> peers(peer.size());
-    for (uint32_t rank = 0; rank < peer.size(); ++rank) {
-        peers[rank].host = peer.get(rank, "dragon.host", get_deadline);
-        peers[rank].pid = std::stol(peer.get(rank, "dragon.pid", get_deadline));
-        peers[rank].cpus = std::stol(peer.get(rank, "dragon.cpus", get_deadline));
-    }
-    log::debug("wired up as node ", peer.rank(), " of ", peer.size(), " in ", peer.nspace());
-    return NodeWireup(std::move(peer), std::move(peers));
 }
 
 } // namespace dragon::node

@@ -1,6 +1,6 @@
 // A dragon-node's place in the job, learned through PMIx: every node Puts its facts
-// (host, pid, usable CPUs; transport addresses as they come), Commits, Fences with data collection
-// and Gets its peers'. Each step has a deadline.
+// (host, pid, usable CPUs, and its transport address when there are peers), Commits, Fences
+// with data collection and Gets its peers'. Each step has a deadline.
 #pragma once
 
 #include "wireup/pmix_peer.hpp"
@@ -20,9 +20,19 @@ struct PeerFacts {
 
 class NodeWireup {
 public:
-    explicit NodeWireup(wireup::PmixPeer peer, std::vector<PeerFacts> peers);
+    // PMIx_Init and Put of this node's facts. Nothing is committed yet, so more can be
+    // Put (the transport's address) before complete().
+    static NodeWireup begin(const std::string &hostname);
+
     uint32_t node_index() const { return index_; }
     uint32_t node_count() const { return count_; }
+    // Publishes more bytes under `key` for every node; only before complete().
+    void put(const std::string &key, const std::string &bytes);
+    // Commit, Fence (every node's data reaches every node), Get every peer's facts.
+    void complete();
+    // What `rank` put under `key`; only after complete().
+    std::string get(uint32_t rank, const std::string &key);
+
     const std::vector<PeerFacts> &peers() const { return peers_; }
     // The CPUs the whole job may use: every node's usable CPUs, summed.
     long job_cpus() const;
@@ -30,11 +40,11 @@ public:
     void finish();
 
 private:
+    explicit NodeWireup(wireup::PmixPeer peer);
     std::optional<wireup::PmixPeer> peer_;
     std::vector<PeerFacts> peers_;
     uint32_t index_, count_;
+    bool completed_ = false;
 };
-
-NodeWireup wire_up_node(const std::string &hostname);
 
 } // namespace dragon::node

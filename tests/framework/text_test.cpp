@@ -28,3 +28,13 @@ TEST(Closest, SuggestsTyposOnly)
     EXPECT_EQ(closest("posix-shm", names), "posix_shm");
     EXPECT_FALSE(closest("tcp", names));
 }
+
+TEST(Hex, RoundTripsAndRejectsMalformed)
+{
+    std::string bytes("\x00\x7f\x80\xff secret", 11);
+    EXPECT_EQ(dragon::text::to_hex(std::string("\x01\xab", 2)), "01ab");
+    EXPECT_EQ(dragon::text::from_hex(dragon::text::to_hex(bytes)), bytes);
+    EXPECT_EQ(dragon::text::from_hex("ABcd"), std::string("\xab\xcd", 2));
+    EXPECT_EQ(dragon::text::from_hex("abc"), "");
+    EXPECT_EQ(dragon::text::from_hex("zz"), "");
+}

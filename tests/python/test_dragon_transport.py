@@ -1,0 +1,93 @@
+"""Nodes of a job wire up over the transport the frontend chose: every node uses that
+one plugin, proves the job secret (which no process of the job ever sees), and a node
+that is lost stops the job with a line naming it."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from conftest import info_json
+from test_dragon_cli import dragon, job_processes, no_leftover_processes, start  # noqa: F401
+
+
+def available_transports(build):
+    _, report = info_json(build)
+    return [p["name"] for p in report["plugins"]
+            if p["kind"] == "transport" and p["status"] in ("available", "selected")]
+
+
+def automatic_transport(build):
+    _, report = info_json(build)
+    return report["selection"]["transport"]["selected"]
+
+
+@pytest.fixture(scope="module")
+def transports(build):
+    names = available_transports(build)
+    if not names:
+        pytest.fail("no transport plugin is available: tcp always should be")
+    return names
+
+
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_every_node_connects_over_each_transport(build, transports, nodes):
+    for name in transports:
+        r = dragon(build, "-N", str(nodes), "-t", name, "-l", "debug", "/bin/sh", "-c", "echo ok")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "ok\n"
+        connected = [line for line in r.stderr.splitlines()
+                     if f"transport {name} connected to {nodes - 1} peer(s)" in line]
+        assert len(connected) == nodes, r.stderr
+
+
+def test_the_frontend_decides_the_transport_once(build, transports):
+    chosen = automatic_transport(build)
+    assert chosen == ("hsta" if "hsta" in transports else "tcp")
+    r = dragon(build, "-N", "2", "-l", "debug", "true")
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count(f"selected transport plugin '{chosen}' automatically") == 1, r.stderr
+    assert r.stderr.count(f"transport {chosen} endpoint open") == 2, r.stderr
+
+
+def test_the_job_secret_never_reaches_the_jobs_processes(build):
+    r = dragon(build, "-N", "2", "/bin/sh", "-c", "env | grep -c DRAGON_JOB_SECRET; true")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "0\n"
+
+
+def test_unknown_transport_is_an_error_with_a_suggestion(build):
+    r = dragon(build, "-N", "2", "-t", "tpc", "true")
+    assert r.returncode != 0
+    assert "did you mean 'tcp'" in r.stderr, r.stderr
+
+
+def node_pid(job, rank):
+    for pid in job_processes(job):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "dragon-node":
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if f"PMIX_RANK={rank}".encode() in f.read().split(b"\0"):
+                    return pid
+        except OSError:
+            continue
+    return None
+
+
+def test_a_lost_node_stops_the_job_and_is_named(build, transports):
+    for name in transports:
+        p = start(build, "-N", "2", "-t", name, "/bin/sh", "-c", "echo started; sleep 600")
+        assert p.stdout.readline() == "started\n"
+        job = f"j{p.pid}"
+        victim = node_pid(job, 1)
+        assert victim, "node 1's dragon-node should be running"
+        t0 = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+        _, err = p.communicate(timeout=15)
+        assert p.returncode != 0
+        assert time.monotonic() - t0 < 10
+        assert "node 1" in err, err
+        assert job_processes(job) == []
