@@ -19,6 +19,8 @@ using Clock = std::chrono::steady_clock;
 // the server does not have are the ones that never arrived.
 constexpr const char *arrived_key = "dragon.wireup.arrived";
 
+// How often a fence lets its caller's work run while it waits.
+constexpr auto fence_slice = std::chrono::milliseconds(1);
 // How long a failed fence spends finding out who was missing.
 constexpr std::chrono::milliseconds missing_probe_time{1000};
 
@@ -182,9 +184,10 @@ void PmixPeer::commit()
         throw_pmix(state_->where("PMIx_Commit"), rc);
 }
 
-void PmixPeer::fence(std::chrono::milliseconds deadline)
+void PmixPeer::fence(std::chrono::milliseconds deadline, const std::function<void()> &while_waiting)
 {
     auto until = Clock::now() + deadline;
+    const auto slice = fence_slice;
     pmix_info_t info[2];
     bool collect = true;
     int seconds = timeout_seconds(deadline);
@@ -199,7 +202,14 @@ void PmixPeer::fence(std::chrono::milliseconds deadline)
         state_->forget(done);
         throw_pmix(state_->where("PMIx_Fence"), rc);
     }
-    bool completed = done->wait_until(until);
+    bool completed = false;
+    if (while_waiting) {
+        while (!(completed = done->wait_until(std::min(until, Clock::now() + slice))) &&
+               Clock::now() < until)
+            while_waiting();
+    } else {
+        completed = done->wait_until(until);
+    }
     pmix_status_t status = completed ? done->status : PMIX_ERR_TIMEOUT;
     if (completed)
         state_->forget(done);

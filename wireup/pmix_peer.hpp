@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -34,7 +35,10 @@ public:
     void commit();
     // Every rank's committed data reaches every rank. On timeout or failure the error
     // names the ranks that did not arrive.
-    void fence(std::chrono::milliseconds deadline);
+    // `while_waiting`, when given, runs about every millisecond until the fence completes
+    // (a transport that must keep progressing for its peers to finish connecting).
+    void fence(std::chrono::milliseconds deadline,
+               const std::function<void()> &while_waiting = nullptr);
     // What `rank` put under `key`.
     std::string get(uint32_t rank, const std::string &key, std::chrono::milliseconds deadline);
     // Asks the server to end the whole job (PMIx_Abort), e.g. when this node cannot go on.

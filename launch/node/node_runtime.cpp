@@ -5,8 +5,8 @@
 #include "frontend_leftovers.hpp"
 #include "managed_process.hpp"
 #include "node_pool.hpp"
-#include "node_watchdog.hpp"
 #include "node_transport.hpp"
+#include "node_watchdog.hpp"
 #include "node_wireup.hpp"
 #include "output_forwarder.hpp"
 #include "warm_server_link.hpp"
@@ -107,6 +107,10 @@ int run_node(const NodeConfig &config)
         transport->connect_all(addresses, Deadline(connect_deadline));
         log::debug("transport ", transport->plugin_name(), " connected to ",
                    wireup.node_count() - 1, " peer(s)");
+        // Nobody starts work (node 0: the head program, which may end at once and close
+        // its endpoint) before every node has connected to every other. Our side of a
+        // handshake may still need progress for a peer to finish, hence the callback.
+        wireup.barrier([&] { transport->progress(); });
     }
     NodePool pool = NodePool::create(index);
     watchdog.watch(index, pool.plugin_name(), pool.name());
@@ -145,9 +149,8 @@ int run_node(const NodeConfig &config)
     while (true) {
         // The transport's fd joins the loop armed; -1 (skipped by poll) if it has work now.
         int transport_fd = transport ? transport->armed_fd() : -1;
-        std::vector<pollfd> fds{{signals.fd(), POLLIN, 0},
-                                {warm.control_fd(), POLLIN, 0},
-                                {transport_fd, POLLIN, 0}};
+        std::vector<pollfd> fds{
+            {signals.fd(), POLLIN, 0}, {warm.control_fd(), POLLIN, 0}, {transport_fd, POLLIN, 0}};
         for (int fd : output.fds())
             fds.push_back({fd, POLLIN, 0});
         poll(fds.data(), fds.size(), loop_timeout_ms(transport && transport_fd < 0, stop_deadline));
@@ -159,15 +162,15 @@ int run_node(const NodeConfig &config)
         if (transport) {
             transport->progress();
             for (const PeerEnd &end : transport->take_peer_ends()) {
-                const std::string who = "node " + std::to_string(end.node) + " (" +
-                                        wireup.peers()[end.node].host + ")";
+                const std::string who =
+                    "node " + std::to_string(end.node) + " (" + wireup.peers()[end.node].host + ")";
                 if (end.lost) {
                     log::error("lost ", who, ": ", end.reason, "; stopping the job");
                     peer_failed = true;
                     begin_stop(SIGTERM);
-                } else if (!stop_signal) {
-                    log::debug(who, " closed: the job is ending");
-                    begin_stop(SIGTERM);
+                } else {
+                    // Orderly: that node's part of the job is over; the frontend ends ours.
+                    log::debug(who, " closed its endpoint");
                 }
             }
         }

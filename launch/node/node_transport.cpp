@@ -27,8 +27,7 @@ TransportConfig config_from_environment(uint32_t node_index, uint32_t num_nodes,
 
 } // namespace
 
-NodeTransport::NodeTransport(uint32_t node_index, uint32_t num_nodes,
-                             const std::string &job_secret)
+NodeTransport::NodeTransport(uint32_t node_index, uint32_t num_nodes, const std::string &job_secret)
     : peers_(num_nodes)
 {
     if (job_secret.empty())
@@ -55,8 +54,7 @@ std::string NodeTransport::address()
     return endpoint_->address();
 }
 
-void NodeTransport::connect_all(const std::vector<std::string> &addresses,
-                                const Deadline &deadline)
+void NodeTransport::connect_all(const std::vector<std::string> &addresses, const Deadline &deadline)
 {
     dragon::connect_all(*endpoint_, addresses, peers_, deadline);
     ended_.clear(); // what happened before everyone connected was reported by the throw

@@ -62,6 +62,11 @@ void NodeWireup::complete()
     log::debug("wired up as node ", index_, " of ", count_, " in ", peer_->nspace());
 }
 
+void NodeWireup::barrier(const std::function<void()> &while_waiting)
+{
+    peer_->fence(fence_deadline, while_waiting);
+}
+
 std::string NodeWireup::get(uint32_t rank, const std::string &key)
 {
     return peer_->get(rank, key, get_deadline);

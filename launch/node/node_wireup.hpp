@@ -30,6 +30,9 @@ public:
     void put(const std::string &key, const std::string &bytes);
     // Commit, Fence (every node's data reaches every node), Get every peer's facts.
     void complete();
+    // Every node reached this point (a fence without data); `while_waiting` as in
+    // PmixPeer::fence. Throws naming the nodes that did not.
+    void barrier(const std::function<void()> &while_waiting);
     // What `rank` put under `key`; only after complete().
     std::string get(uint32_t rank, const std::string &key);
 

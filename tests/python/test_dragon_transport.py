@@ -9,7 +9,7 @@ import time
 import pytest
 
 from conftest import info_json
-from test_dragon_cli import dragon, job_processes, no_leftover_processes, start  # noqa: F401
+from test_dragon_cli import dragon, job_of, job_processes, no_leftover_processes, start  # noqa: F401
 
 
 def available_transports(build):
@@ -80,13 +80,18 @@ def node_pid(job, rank):
 def test_a_lost_node_stops_the_job_and_is_named(build, transports):
     for name in transports:
         p = start(build, "-N", "2", "-t", name, "/bin/sh", "-c", "echo started; sleep 600")
-        assert p.stdout.readline() == "started\n"
-        job = f"j{p.pid}"
-        victim = node_pid(job, 1)
-        assert victim, "node 1's dragon-node should be running"
-        t0 = time.monotonic()
-        os.kill(victim, signal.SIGKILL)
-        _, err = p.communicate(timeout=15)
+        try:
+            assert p.stdout.readline() == "started\n"
+            job = job_of(p)
+            victim = node_pid(job, 1)
+            assert victim, "node 1's dragon-node should be running"
+            t0 = time.monotonic()
+            os.kill(victim, signal.SIGKILL)
+            _, err = p.communicate(timeout=15)
+        finally:
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT)
+                p.communicate(timeout=15)
         assert p.returncode != 0
         assert time.monotonic() - t0 < 10
         assert "node 1" in err, err
