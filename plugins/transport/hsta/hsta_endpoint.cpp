@@ -319,7 +319,10 @@ void Endpoint::log(dragon_log_level level, const std::string &message) const
 
 void Endpoint::wake()
 {
-    if (woken_)
+    // Only a caller that armed may be asleep on fd(); one that did not will call arm()
+    // first, which sees the queued work. So the eventfd costs no system call per send in
+    // a busy loop, or in a send made between progress() and arm().
+    if (woken_ || !armed_)
         return;
     uint64_t one = 1;
     if (::write(event_fd_, &one, sizeof one) == sizeof one)
@@ -330,7 +333,7 @@ void Endpoint::fire_completion(dragon_transport_completion *c, dragon_status s, 
 {
     if (!c || dead_)
         return;
-    if (in_callbacks_ && deferred_.empty()) {
+    if (in_callbacks_ && !in_call_ && deferred_.empty()) {
         ++events_;
         c->fn(c, s, reason ? reason : "");
         return;
@@ -348,7 +351,7 @@ void Endpoint::report_peer(uint32_t peer, dragon_transport_peer_state state,
 {
     if (dead_)
         return;
-    if (in_callbacks_ && deferred_.empty()) {
+    if (in_callbacks_ && !in_call_ && deferred_.empty()) {
         ++events_;
         config_.on_peer(config_.callback_arg, peer, state, reason.c_str());
         return;
@@ -407,6 +410,7 @@ void Endpoint::finish(Op *op, dragon_status status, const char *reason)
 
 dragon_status Endpoint::connect(uint32_t peer, const void *address, size_t len, dragon_error *err)
 {
+    InCall guard(in_call_);
     if (peer >= peers_.size() || peer == config_.node_index) {
         set_error(err, "hsta: cannot connect to node " + std::to_string(peer) + " (this is node " +
                            std::to_string(config_.node_index) + " of " +
@@ -453,6 +457,7 @@ dragon_status Endpoint::send(uint32_t peer, const void *header, size_t header_le
                              const dragon_transport_iov *payload, size_t count,
                              dragon_transport_completion *completion, dragon_error *err)
 {
+    InCall guard(in_call_);
     if (peer >= peers_.size() || peer == config_.node_index) {
         set_error(err, "hsta: no peer " + std::to_string(peer) + " to send to (this is node " +
                            std::to_string(config_.node_index) + " of " +
@@ -573,6 +578,7 @@ void Endpoint::on_send_done(void *request, ucs_status_t status, void *user_data)
 dragon_status Endpoint::receive_into(void *token, void *buffer, size_t len,
                                      dragon_transport_completion *completion, dragon_error *err)
 {
+    InCall guard(in_call_);
     if (!token || token != current_token_ || !completion || !completion->fn) {
         set_error(err, "hsta: receive_into() takes the token of the message being delivered, "
                        "inside the message callback, and a completion");
@@ -623,6 +629,7 @@ void Endpoint::on_recv_done(void *request, ucs_status_t status, size_t, void *us
 
 dragon_status Endpoint::cancel(dragon_transport_completion *completion, dragon_error *)
 {
+    InCall guard(in_call_);
     for (Peer &p : peers_) {
         auto it = std::find_if(p.waiting.begin(), p.waiting.end(),
                                [&](Op *op) { return op->completion == completion; });
@@ -651,6 +658,7 @@ void Endpoint::progress_ucx()
 dragon_status Endpoint::progress(size_t *events, dragon_error *)
 {
     in_callbacks_ = true;
+    armed_ = false;
     events_ = 0;
     if (woken_) {
         uint64_t v;
@@ -680,8 +688,10 @@ dragon_status Endpoint::arm(dragon_error *err)
         woken_ = false;
     }
     ucs_status_t s = ucp_worker_arm(worker_);
-    if (s == UCS_OK)
+    if (s == UCS_OK) {
+        armed_ = true;
         return DRAGON_OK;
+    }
     if (s == UCS_ERR_BUSY)
         return DRAGON_ERR_AGAIN;
     set_error(err, std::string("hsta: UCX cannot arm its worker: ") + ucs_status_string(s));

@@ -138,16 +138,26 @@ private:
     std::vector<unsigned char> address_;
     size_t max_am_header_ = 0;
     int worker_fd_ = -1;
-    int event_fd_ = -1; // ours: deferred work exists
-    int epoll_fd_ = -1; // what fd() returns: worker_fd_ + event_fd_
-    bool woken_ = false;
+    int event_fd_ = -1;  // ours: deferred work exists
+    int epoll_fd_ = -1;  // what fd() returns: worker_fd_ + event_fd_
+    bool woken_ = false; // event_fd_ holds a count
+    bool armed_ = false; // arm() said OK and no progress() since: someone may sleep on fd()
 
     std::vector<Peer> peers_;
     std::list<Op> ops_;
     std::deque<Deferred> deferred_;
     std::vector<std::pair<uint32_t, ucs_status_t>> failed_; // from on_ep_error
     bool in_callbacks_ = false; // inside progress()/close(): callbacks may run now
-    bool dead_ = false;         // close() is past its last callback
+    // Inside connect()/send()/receive_into()/cancel() (perhaps called from a callback):
+    // callbacks wait for the enclosing progress() even there.
+    bool in_call_ = false;
+    struct InCall {
+        explicit InCall(bool &flag) : flag_(flag), was_(flag) { flag_ = true; }
+        ~InCall() { flag_ = was_; }
+        bool &flag_;
+        bool was_;
+    };
+    bool dead_ = false; // close() is past its last callback
     size_t events_ = 0;
     // The message being delivered: receive_into() only accepts its token.
     void *current_token_ = nullptr;
