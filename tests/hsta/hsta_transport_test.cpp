@@ -3,6 +3,7 @@
 // over TCP on loopback only (UCX_TLS=tcp, UCX_NET_DEVICES=lo).
 #include "core/transport.hpp"
 #include "dataplane/deadline.hpp"
+#include "support/netns.hpp"
 
 #include <gtest/gtest.h>
 
@@ -96,7 +97,7 @@ struct Side {
     std::unique_ptr<dragon::TransportEndpoint> ep;
 };
 
-Side open_side(uint32_t index, const std::string &secret)
+Side open_side(uint32_t index, const std::string &secret, const std::string &prefix = "")
 {
     Side s;
     s.rec = std::make_unique<Recorder>(2);
@@ -104,6 +105,7 @@ Side open_side(uint32_t index, const std::string &secret)
     c.node_index = index;
     c.num_nodes = 2;
     c.job_secret = secret;
+    c.network_prefix = prefix;
     s.ep = dragon::TransportPlugin::named("hsta").open(c, *s.rec);
     s.rec->ep = s.ep.get();
     return s;
@@ -149,7 +151,7 @@ pid_t fork_peer(const std::string &scenario, const std::string &mine, std::strin
         setenv("HSTA_CHILD_FD", std::to_string(sv[1]).c_str(), 1);
         setenv("HSTA_CHILD_SECRET", child_secret.c_str(), 1);
         execl("/proc/self/exe", "hsta_transport_tests", "--gtest_filter=HstaChild.Run",
-              static_cast<char *>(nullptr));
+              "--gtest_brief=1", static_cast<char *>(nullptr));
         _exit(97);
     }
     ::close(sv[1]);
@@ -308,7 +310,48 @@ int child_send_then_close(Side &c, const std::string &peer)
     return 0;
 }
 
+// In namespace mode both nodes are children; node 0 closes after the exchange.
+int child_exchange_then_close(Side &c, const std::string &peer)
+{
+    uint32_t other = 1 - c.ep->node_index();
+    if (!connect_peer(c, other, peer) || !exchange(c, other))
+        return 1;
+    if (c.ep->node_index() == 0)
+        return 0;
+    c.ep->progress_until([&] { return c.rec->peers.state(other) == DRAGON_TRANSPORT_PEER_CLOSED; },
+                         Deadline(20s));
+    return c.rec->peers.state(other) == DRAGON_TRANSPORT_PEER_CLOSED ? 0 : 2;
+}
+
+// Node 0 in namespace mode: connects, leaves a rendezvous send pending, says so on the
+// control socket, hears that node 1 was killed, then must see it lost within 2 s.
+int child_watch_kill(Side &c, const std::string &peer)
+{
+    int fd = std::atoi(getenv("HSTA_CHILD_FD"));
+    if (!connect_peer(c, 1, peer))
+        return 1;
+    std::vector<unsigned char> big(64u << 20, 7);
+    dragon_transport_iov iov{big.data(), big.size()};
+    dragon::TransportCompletion pending;
+    Header h{0, big.size(), 0};
+    if (c.ep->send(1, &h, sizeof h, {&iov, 1}, pending) != DRAGON_OK)
+        return 2;
+    c.ep->progress();
+    write_all(fd, "connected");
+    if (read_all(fd) != "killed")
+        return 3;
+    int64_t t0 = Deadline::now_ns();
+    bool lost = c.ep->progress_until(
+        [&] { return c.rec->peers.state(1) == DRAGON_TRANSPORT_PEER_LOST && pending.done(); },
+        Deadline(2s));
+    std::printf("hsta (namespaces): SIGKILLed peer reported lost after %.3f s: %s\n",
+                (Deadline::now_ns() - t0) / 1e9, c.rec->peers.reason(1).c_str());
+    return lost && pending.status() == DRAGON_ERR_PEER_LOST ? 0 : 4;
+}
+
 const std::map<std::string, ChildBody> kChildren = {
+    {"exchange_then_close", child_exchange_then_close},
+    {"watch_kill", child_watch_kill},
     {"exchange", child_exchange},
     {"connect_then_stop", child_connect_then_stop},
     {"wrong_secret", child_wrong_secret},
@@ -324,7 +367,10 @@ TEST(HstaChild, Run)
     int fd = std::atoi(getenv("HSTA_CHILD_FD"));
     int rc = 99;
     try {
-        Side s = open_side(1, getenv("HSTA_CHILD_SECRET"));
+        const char *index = getenv("HSTA_CHILD_INDEX");
+        const char *prefix = getenv("HSTA_CHILD_PREFIX");
+        Side s = open_side(index ? std::atoi(index) : 1, getenv("HSTA_CHILD_SECRET"),
+                           prefix ? prefix : "");
         write_all(fd, s.ep->address());
         std::string peer = read_all(fd);
         rc = kChildren.at(scenario)(s, peer);
@@ -364,6 +410,20 @@ TEST_P(Hsta, MessagesOfEverySizeBothWaysWithChecksums)
     EXPECT_TRUE(s.ep->has(DRAGON_TRANSPORT_CAP_PEER_FAILURE));
     std::string addr;
     pid_t pid = fork_peer("exchange", s.ep->address(), addr, secret_a());
+    ASSERT_TRUE(connect_peer(s, 1, addr));
+    EXPECT_TRUE(exchange(s, 1));
+    s.ep->close();
+    EXPECT_EQ(wait_child(pid, 30s), 0);
+}
+
+// The peer's HELLO (and its UCP connection) arrives before this side calls connect():
+// UCP must pair both sides' endpoints into one, and the handshake must use it.
+TEST_P(Hsta, PeerThatConnectsFirstIsPairedWithOurLateConnect)
+{
+    Side s = open_side(0, secret_a());
+    std::string addr;
+    pid_t pid = fork_peer("exchange", s.ep->address(), addr, secret_a());
+    s.ep->progress_until([] { return false; }, Deadline(500ms));
     ASSERT_TRUE(connect_peer(s, 1, addr));
     EXPECT_TRUE(exchange(s, 1));
     s.ep->close();
@@ -527,6 +587,83 @@ TEST(HstaSetup, NetworkPrefixChoosesTheInterfaceOrNamesThem)
             }
         }
     }
+}
+
+// ---- two hosts in two network namespaces: both nodes are exec'ed children, each in its
+// host, choosing the veth through the network prefix.
+
+class HstaNetns : public ::testing::Test {
+protected:
+    void SetUp() override
+    {
+        if (!dragon::Registry::global().find(DRAGON_PLUGIN_TRANSPORT, "hsta"))
+            GTEST_SKIP() << "the hsta plugin was not built (no UCX)";
+        std::string why = dragon::test::NetnsHosts::unavailable_reason();
+        if (!why.empty())
+            GTEST_SKIP() << why;
+        hosts_ = std::make_unique<dragon::test::NetnsHosts>(2);
+    }
+
+    // Starts node k in host k running `scenario`; `fd` is the test's end of its socket.
+    pid_t start(int k, const std::string &scenario, int &fd)
+    {
+        int sv[2];
+        EXPECT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+        const std::string prefix = hosts_->cidr();
+        pid_t pid = hosts_->spawn(k, [&] {
+            ::close(sv[0]);
+            setenv("HSTA_CHILD_SCENARIO", scenario.c_str(), 1);
+            setenv("HSTA_CHILD_FD", std::to_string(sv[1]).c_str(), 1);
+            setenv("HSTA_CHILD_SECRET", secret_a().c_str(), 1);
+            setenv("HSTA_CHILD_INDEX", std::to_string(k).c_str(), 1);
+            setenv("HSTA_CHILD_PREFIX", prefix.c_str(), 1);
+            execl("/proc/self/exe", "hsta_transport_tests", "--gtest_filter=HstaChild.Run",
+                  "--gtest_brief=1", static_cast<char *>(nullptr));
+            return 97;
+        });
+        ::close(sv[1]);
+        fd = sv[0];
+        return pid;
+    }
+
+    // Hands each node the other's address.
+    void swap_addresses(int fd0, int fd1)
+    {
+        std::string a0 = read_all(fd0), a1 = read_all(fd1);
+        ASSERT_FALSE(a0.empty());
+        ASSERT_FALSE(a1.empty());
+        write_all(fd0, a1);
+        write_all(fd1, a0);
+    }
+
+    std::unique_ptr<dragon::test::NetnsHosts> hosts_;
+};
+
+TEST_F(HstaNetns, MessagesOfEverySizeBetweenTwoHosts)
+{
+    int fd0, fd1;
+    pid_t p0 = start(0, "exchange_then_close", fd0);
+    pid_t p1 = start(1, "exchange_then_close", fd1);
+    swap_addresses(fd0, fd1);
+    EXPECT_EQ(wait_child(p0, 60s), 0);
+    EXPECT_EQ(wait_child(p1, 60s), 0);
+    ::close(fd0);
+    ::close(fd1);
+}
+
+TEST_F(HstaNetns, KilledHostIsLostWithinTwoSeconds)
+{
+    int fd0, fd1;
+    pid_t p0 = start(0, "watch_kill", fd0);
+    pid_t p1 = start(1, "connect_then_stop", fd1);
+    swap_addresses(fd0, fd1);
+    EXPECT_EQ(read_all(fd0), "connected");
+    kill(p1, SIGKILL);
+    wait_child(p1, 10s);
+    write_all(fd0, "killed");
+    EXPECT_EQ(wait_child(p0, 20s), 0);
+    ::close(fd0);
+    ::close(fd1);
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, Hsta, ::testing::Values("default", "tcp"),

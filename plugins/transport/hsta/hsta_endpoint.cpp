@@ -446,6 +446,8 @@ dragon_status Endpoint::connect(uint32_t peer, const void *address, size_t len, 
                          " (check UCX_TLS / UCX_NET_DEVICES and --network-prefix)");
         return DRAGON_OK;
     }
+    if (p.have_their_nonce && p.hello_ep != p.ep)
+        p.have_their_nonce = false; // came on another endpoint: not from this peer
     make_nonce(p.my_nonce);
     send_control(p, HELLO, p.my_nonce, kNonceSize);
     if (p.have_their_nonce)

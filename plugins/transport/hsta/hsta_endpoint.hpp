@@ -57,6 +57,7 @@ struct Peer {
     ucp_ep_h ep = nullptr;
     bool connect_called = false;
     bool have_their_nonce = false;
+    ucp_ep_h hello_ep = nullptr; // the UCP endpoint their HELLO came on
     bool proof_sent = false;
     bool their_proof_ok = false;
     bool our_proof_accepted = false;

@@ -78,11 +78,16 @@ void Endpoint::handle_control(const Control &c, ucp_ep_h reply_ep)
     if (p.state == Peer::LOST || p.state == Peer::CLOSED)
         return;
     if (c.type == HELLO) {
-        // A challenge may arrive before our own connect(): keep it (the first one only).
-        if (p.have_their_nonce)
-            return;
+        // A challenge may arrive before our own connect(): kept with the UCP endpoint it
+        // came on, which connect() must turn out to be (UCP pairs both sides' endpoints).
+        // After connect(), only the first one on our endpoint counts.
+        if (p.connect_called) {
+            if (p.have_their_nonce || !from_peer_ep(p, reply_ep))
+                return;
+        }
         std::memcpy(p.their_nonce, c.value, kNonceSize);
         p.have_their_nonce = true;
+        p.hello_ep = reply_ep;
         if (p.connect_called)
             send_proof(p);
         return;

@@ -175,7 +175,8 @@ bool has_network_resource(ucp_context_h context, std::string &resources)
     ucp_context_print_info(context, f);
     std::fclose(f);
     bool network = false;
-    for (char *line = std::strtok(text, "\n"); line; line = std::strtok(nullptr, "\n")) {
+    char *save = nullptr;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(nullptr, "\n", &save)) {
         if (!std::strstr(line, "resource"))
             continue;
         const char *name = std::strrchr(line, ' ');
