@@ -71,6 +71,9 @@ struct Node : dragon::TransportHandler {
     }
     void on_message(const dragon_transport_message &m) override
     {
+        // A peer is reported connected before its first message, and nothing comes after
+        // it is reported lost or closed.
+        EXPECT_EQ(DRAGON_TRANSPORT_PEER_CONNECTED, peers.state(m.peer));
         auto g = std::make_unique<Got>();
         g->peer = m.peer;
         if (m.header_len == sizeof(Header))
@@ -229,6 +232,32 @@ TEST(TcpTransport, EverySizeBothWaysWithChecksumsInOrder)
     a.ep->close();
     ASSERT_TRUE(
         progress_all({&b}, [&] { return b.peers.state(0) == DRAGON_TRANSPORT_PEER_CLOSED; }));
+}
+
+TEST(TcpTransport, SendsBeforeTheConnectionWaitForItAndFollowTheConnectedEvent)
+{
+    Node a(0, 2, secret), b(1, 2, secret);
+    std::deque<TransportCompletion> done;
+    std::vector<uint8_t> p = pattern(100, 5);
+    dragon_transport_iov iov{p.data(), p.size()};
+    // Both directions, before either side called connect().
+    for (uint32_t i = 0; i < 5; ++i) {
+        Header h{i, p.size(), fnv(p.data(), p.size())};
+        done.emplace_back();
+        ASSERT_EQ(DRAGON_OK, a.ep->send(1, &h, sizeof h, {&iov, 1}, done.back()));
+        done.emplace_back();
+        ASSERT_EQ(DRAGON_OK, b.ep->send(0, &h, sizeof h, {&iov, 1}, done.back()));
+    }
+    a.ep->connect(1, b.ep->address());
+    b.ep->connect(0, a.ep->address());
+    // on_message checks that the peer was reported connected first.
+    ASSERT_TRUE(progress_all({&a, &b}, [&] { return a.got.size() == 5 && b.got.size() == 5; }));
+    for (auto &c : done)
+        EXPECT_EQ(DRAGON_OK, c.status());
+    for (uint32_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(i, a.got[i]->hdr.seq);
+        EXPECT_EQ(i, b.got[i]->hdr.seq);
+    }
 }
 
 TEST(TcpTransport, TruncatedAndDiscardedLargePayloadsLeaveTheConnectionUsable)

@@ -471,6 +471,7 @@ void Endpoint::flush(Conn &c)
         // Gather as many queued messages as one sendmsg takes, skipping what is sent.
         iovec iov[IOV_MAX];
         int count = 0;
+        size_t requested = 0;
         for (auto it = q.begin(); it != q.end() && count < IOV_MAX - 1 - int(kMaxIov); ++it) {
             uint64_t skip = it->sent;
             auto add = [&](const void *base, size_t len) {
@@ -481,6 +482,7 @@ void Endpoint::flush(Conn &c)
                 iov[count].iov_base = const_cast<uint8_t *>(static_cast<const uint8_t *>(base)) +
                                       static_cast<size_t>(skip);
                 iov[count].iov_len = len - static_cast<size_t>(skip);
+                requested += iov[count].iov_len;
                 skip = 0;
                 ++count;
             };
@@ -504,7 +506,7 @@ void Endpoint::flush(Conn &c)
             return;
         }
         uint64_t left = static_cast<uint64_t>(n);
-        while (left > 0 || (!q.empty() && q.front().sent == q.front().total)) {
+        while (!q.empty()) {
             SendOp &op = q.front();
             uint64_t take = std::min(left, op.total - op.sent);
             op.sent += take;
@@ -513,8 +515,12 @@ void Endpoint::flush(Conn &c)
                 break;
             complete(op.completion, DRAGON_OK);
             q.pop_front();
-            if (q.empty())
-                break;
+        }
+        // A short write means the socket buffer is full: wait for EPOLLOUT rather than
+        // pay a sendmsg() that says EAGAIN.
+        if (static_cast<size_t>(n) < requested) {
+            set_want_out(c, true);
+            return;
         }
     }
     // Everything accepted is on the wire: a BYE may follow.
@@ -717,6 +723,16 @@ bool Endpoint::handle_rx(Conn &c, size_t *events)
 {
     while (c.phase != Phase::Dead) {
         RxEvent ev = c.reader.next();
+        // What is ready (a CONNECTED event above all) is reported before a message that
+        // came after it.
+        if ((ev.kind == RxKind::Frame || ev.kind == RxKind::LargeStart) && !ready_.empty() &&
+            c.reader.authenticated() && !closing_) {
+            size_t ran = run_ready(false);
+            if (events)
+                *events += ran;
+            if (c.phase == Phase::Dead)
+                return false;
+        }
         switch (ev.kind) {
         case RxKind::None: return true;
         case RxKind::Error: {
