@@ -1,6 +1,7 @@
 """The install tree is relocatable, its modulefiles work, and a third-party plugin
 builds out of tree with find_package(Dragon) and passes the memory conformance suite."""
 
+import os
 import pathlib
 import shutil
 import subprocess
@@ -94,3 +95,37 @@ def test_readme_cluster_path_runs_the_first_program(moved_install, tmp_path):
     lines = result.stdout.splitlines()
     assert [l for l in lines if l.startswith("hello from process")] and \
         lines[-1] == "exit codes: [0, 0, 0, 0]", result.stdout + result.stderr
+
+
+def test_out_of_tree_transport_builds_and_conforms(build, moved_install, tmp_path):
+    """The example third-party transport (Unix-domain sockets, plain C) builds against the
+    installed tree and passes the transport conformance suite, on loopback and (as root)
+    across network namespaces."""
+    src = REPO / "examples" / "transport_plugin_uds"
+    out = tmp_path / "plugin"
+    configure = run(["cmake", "-S", str(src), "-B", str(out), f"-DCMAKE_PREFIX_PATH={moved_install}"], timeout=300)
+    assert configure.returncode == 0, configure.stdout + configure.stderr
+    compile_ = run(["cmake", "--build", str(out)], timeout=300)
+    assert compile_.returncode == 0, compile_.stdout + compile_.stderr
+    assert (out / "dragon_transport_uds.so").exists()
+
+    env = {"DRAGON_PLUGIN_PATH": str(out)}
+    _, report = info_json(moved_install, **env)
+    uds = next(p for p in report["plugins"] if p["name"] == "uds")
+    assert uds["status"] in ("available", "selected"), uds
+
+    # A short TMPDIR: the socket path (TMPDIR/test dir/private dir/socket) must fit in 108 bytes.
+    short_tmp = pathlib.Path("/tmp") / f"uds-{os.getpid()}"
+    short_tmp.mkdir(exist_ok=True)
+    try:
+        suite = run([str(build / "tests" / "bin" / "transport_conformance"), "--gtest_filter=*/uds_*"],
+                    env=clean_env(TMPDIR=short_tmp, **env), timeout=600)
+        leftovers = list(short_tmp.iterdir())
+    finally:
+        shutil.rmtree(short_tmp, ignore_errors=True)
+    assert suite.returncode == 0, suite.stdout[-4000:]
+    passed = suite.stdout.count("[       OK ]")
+    assert passed >= 13 and "uds_loopback" in suite.stdout, suite.stdout[-2000:]
+    if os.geteuid() == 0:
+        assert "uds_netns" in suite.stdout and passed >= 26, suite.stdout[-2000:]
+    assert not leftovers, f"the conformance suite left {leftovers} behind"
