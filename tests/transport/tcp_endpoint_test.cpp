@@ -304,7 +304,12 @@ TEST(TcpTransport, WrongSecretIsRefusedEitherWay)
         EXPECT_EQ(DRAGON_TRANSPORT_PEER_LOST, a.peers.state(1));
         EXPECT_NE(std::string::npos, a.peers.reason(1).find("refused our proof"))
             << a.peers.reason(1);
-        EXPECT_EQ(0, b.peers.state(0)); // never connected
+        // The acceptor refused the proof of a connection claiming node 0: node 0 is lost
+        // on that side too (never connected).
+        ASSERT_TRUE(progress_all({&a, &b}, [&] { return b.peers.state(0) != 0; }));
+        EXPECT_EQ(DRAGON_TRANSPORT_PEER_LOST, b.peers.state(0));
+        EXPECT_NE(std::string::npos, b.peers.reason(0).find("node 0 failed to prove"))
+            << b.peers.reason(0);
         TransportCompletion c;
         EXPECT_EQ(DRAGON_ERR_PEER_LOST, a.ep->send(1, "x", 1, {}, c));
     }

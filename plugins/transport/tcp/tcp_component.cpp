@@ -31,7 +31,8 @@
  * the MAC from host->hmac_sha256; the secret never crosses the wire. Nothing but
  * handshake frames is accepted before WELCOME; a connection that has not finished
  * within handshake_timeout is dropped. A connector whose proof is refused (either side
- * has the wrong secret) reports the peer LOST with that reason; the acceptor logs it.
+ * has the wrong secret) reports the peer LOST with that reason; the acceptor logs it
+ * and reports the index the connection claimed LOST if it was still waiting for it.
  *
  * Sending: the frame prefix and header are copied into the send queue entry, the
  * payload pieces are written with sendmsg (writev) straight from the caller's memory;

@@ -701,10 +701,25 @@ void Endpoint::handle_handshake(Conn &c, const RxEvent &ev)
         (void)::send(c.fd, c.ctrl.data() + c.ctrl_sent, c.ctrl.size() - c.ctrl_sent,
                      MSG_NOSIGNAL | MSG_DONTWAIT);
     ::shutdown(c.fd, SHUT_WR);
-    if (c.connector)
+    if (c.connector) {
         fail(c, step.reason);
-    else
-        fail(c, "refused: " + step.reason);
+        return;
+    }
+    // An acceptor cannot tell a node of this job with the wrong secret from an impostor
+    // claiming its index; once a connection that claimed a peer we still wait for fails
+    // the proof, that peer is reported lost (a job whose nodes disagree on the secret
+    // cannot run anyway), so that every connect() has an outcome on both sides.
+    Peer &p = peers_[c.hs->peer()];
+    if (c.hs->peer_known() && p.state == PeerState::Waiting && !p.conn) {
+        uint32_t peer = c.hs->peer();
+        log(DRAGON_LOG_WARNING, "refused a connection: " + step.reason);
+        p.state = PeerState::Lost;
+        fail_queue(p, DRAGON_ERR_PEER_LOST, step.reason);
+        peer_event(peer, DRAGON_TRANSPORT_PEER_LOST, step.reason);
+        drop(c);
+        return;
+    }
+    fail(c, "refused: " + step.reason);
 }
 
 void Endpoint::on_bye(Conn &c)
