@@ -155,6 +155,13 @@ void *Pool::allocate(size_t size, Timeout timeout)
                                               " bytes: its heap is " +
                                               std::to_string(header_->buddy.heap_size) +
                                               " bytes; raise DRAGON_DEFAULT_SEG_SZ");
+    if (size_t largest = largest_request(); size > largest)
+        throw Error(DRAGON_ERR_NO_MEMORY,
+                    "pool " + name_ + " can never hold " + std::to_string(size) +
+                        " bytes: the largest block it can give one request is " +
+                        text::format_size(largest) + " (its heap is " +
+                        text::format_size(header_->buddy.heap_size) +
+                        "); raise DRAGON_DEFAULT_SEG_SZ");
     Deadline deadline(timeout);
     for (;;) {
         uint32_t seen = header_->free_event.load(std::memory_order_acquire);
@@ -167,6 +174,17 @@ void *Pool::allocate(size_t size, Timeout timeout)
         sleep_interruptibly(&header_->free_event, seen,
                             std::min<int64_t>(deadline.remaining_ns(), 100'000'000));
     }
+}
+
+size_t Pool::largest_request() const
+{
+    // The first top-level block is the largest and the only one of its size. The
+    // holder table, once made, is never freed: if it lives in that block, a request
+    // needing the whole block would wait forever, however much else is freed.
+    uint64_t top = uint64_t(1) << header_->buddy.max_order;
+    uint64_t table = header_->holder_table.load(std::memory_order_acquire);
+    bool pinned = table != 0 && table >= header_->heap_offset && table - header_->heap_offset < top;
+    return pinned ? top / 2 : top;
 }
 
 void Pool::throw_exhausted(size_t size, Timeout timeout) const

@@ -73,6 +73,8 @@ private:
     Pool(Segment segment, const std::string &plugin_name, bool owner);
     template <typename Fn> auto locked(Timeout timeout, Fn &&fn) const;
     [[noreturn]] void throw_exhausted(size_t size, Timeout timeout) const;
+    // The most one allocation can ever get: more waits forever, so it fails at once.
+    size_t largest_request() const;
 
     Segment segment_;
     std::string name_;

@@ -1,4 +1,5 @@
 // Pool: allocation, handles, statistics, exhaustion and recovery, churn, sizing.
+#include "dataplane/channel.hpp"
 #include "dataplane/pool_size.hpp"
 #include "dataplane_fixture.hpp"
 
@@ -109,6 +110,27 @@ TEST_P(PoolBasics, SegmentLargerThanTheFreeSpaceIsRefusedAtCreation)
         EXPECT_NE(std::string(e.what()).find("DRAGON_DEFAULT_SEG_SZ"), std::string::npos)
             << e.what();
     }
+}
+
+TEST_P(PoolBasics, RequestThatCanNeverFitFailsAtOnce)
+{
+    // A channel makes the pool's holder table, which stays in its largest block for
+    // good: more than half the pool can never be had again, however long one waits.
+    Channel ch = Channel::create(pool);
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+        pool->allocate(test_pool_size / 2 + 4096, std::chrono::seconds(5));
+        ADD_FAILURE() << "an allocation of more than half the pool succeeded";
+    } catch (const Error &e) {
+        EXPECT_EQ(e.status(), DRAGON_ERR_NO_MEMORY);
+        std::string msg = e.what();
+        EXPECT_NE(msg.find("can never hold"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("DRAGON_DEFAULT_SEG_SZ"), std::string::npos) << msg;
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(4));
+    // Smaller requests still come (and may be waited for).
+    void *half = pool->allocate(test_pool_size / 4, std::chrono::seconds(5));
+    pool->free(half);
 }
 
 TEST_P(PoolBasics, ExhaustionFailsAtOnceWithoutWaiting)
