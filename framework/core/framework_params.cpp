@@ -24,6 +24,8 @@ void register_framework_params(ParamRegistry &params)
          "default size in bytes of a node's memory pool (suffixes K, M, G, T)"},
         {"DRAGON_PYTHON", DRAGON_PARAM_STRING, "python3",
          "interpreter that runs a .py PROG (a name on PATH or a path)"},
+        {"DRAGON_LOG_LEVEL", DRAGON_PARAM_STRING, "",
+         "set by dragon for the job's processes: the job's log level (-l), for the Python side"},
         {"DRAGON_PATCH_MP", DRAGON_PARAM_STRING, "",
          "set (not 0/false/no/off): `import dragon` makes 'dragon' the default start method"},
         {"DRAGON_NODE_INDEX", DRAGON_PARAM_STRING, "", "set by the launcher: this node's index"},

@@ -124,6 +124,7 @@ int run_node(const NodeConfig &config)
     env.push_back("DRAGON_NODE_INDEX=" + std::to_string(index));
     env.push_back("DRAGON_NUM_NODES=" + std::to_string(wireup.node_count()));
     env.push_back("DRAGON_JOB_CPUS=" + std::to_string(wireup.job_cpus()));
+    env.push_back(std::string("DRAGON_LOG_LEVEL=") + log::level_name(log::level()));
     warm.start(env, output, config.head_command);
 
     std::optional<pid_t> head;

@@ -39,13 +39,44 @@ class _PatchContextOnImport(object):
 
         def exec_module(module):
             load(module)
-            contexts = getattr(module, '_concrete_contexts', None)
-            if isinstance(contexts, dict) and not isinstance(contexts, _LazyContexts):
-                module._concrete_contexts = _LazyContexts(contexts)
+            _patch(module)
             _remove()
 
         spec.loader.exec_module = exec_module
         return spec
+
+
+def _patch(module):
+    contexts = getattr(module, '_concrete_contexts', None)
+    if isinstance(contexts, dict) and not isinstance(contexts, _LazyContexts):
+        module._concrete_contexts = _LazyContexts(contexts)
+    process = getattr(module, 'Process', None)
+    if process is not None and not getattr(process, '_dragon_hint', False):
+        stock = process._Popen
+
+        def _Popen(process_obj):
+            _hint_start_method(module)
+            return stock(process_obj)
+
+        process._Popen = staticmethod(_Popen)
+        process._dragon_hint = True
+
+
+def _hint_start_method(module):
+    '''Once per job, at info level: a program under dragon that never chose a start
+    method runs its processes with the platform's default, outside Dragon.'''
+    if (os.environ.get('DRAGON_LOG_LEVEL') not in ('info', 'debug')
+            or os.environ.get('_DRAGON_START_METHOD_HINTED')):
+        return
+    method = module._default_context.get_context().get_start_method()
+    if method == 'dragon':
+        return
+    os.environ['_DRAGON_START_METHOD_HINTED'] = '1'     # children need not say it again
+    sys.stderr.write(
+        'dragon (python pid %d): info: processes start with the %r start method: they stay '
+        'on this node, outside Dragon; multiprocessing.set_start_method("dragon") runs them '
+        'under Dragon\n' % (os.getpid(), method))
+    sys.stderr.flush()
 
 
 _finder = _PatchContextOnImport()
@@ -60,8 +91,7 @@ def _remove():
 
 def _install():
     if 'multiprocessing.context' in sys.modules:
-        module = sys.modules['multiprocessing.context']
-        module._concrete_contexts = _LazyContexts(module._concrete_contexts)
+        _patch(sys.modules['multiprocessing.context'])
     else:
         sys.meta_path.insert(0, _finder)
 

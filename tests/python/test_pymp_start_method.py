@@ -10,10 +10,10 @@ import harness
 PROGRAM = harness.PROGRAMS / "start_method_hooks.py"
 
 
-def run_mode(build, mode, **env):
+def run_mode(build, mode, *options, **env):
     if harness.mode(build) != "dragon":
         pytest.skip("needs the dragon launcher (dragon-node puts the start-up hook on PYTHONPATH)")
-    return subprocess.run([str(build / "bin" / "dragon"), str(PROGRAM), mode],
+    return subprocess.run([str(build / "bin" / "dragon"), *options, str(PROGRAM), mode],
                           env=harness.env_for(build, **env), capture_output=True, text=True,
                           timeout=90)
 
@@ -37,3 +37,12 @@ def test_barrier_imports_multiprocessing_heap_as_stock_does(build):
     r = run_mode(build, "barrier")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "heap True"
+
+
+def test_program_that_never_selects_a_start_method_gets_one_hint_at_info_level(build):
+    r = run_mode(build, "unselected", "-l", "info")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "method fork"
+    assert r.stderr.count("processes start with the 'fork' start method") == 1, r.stderr
+    quiet = run_mode(build, "unselected")
+    assert "start method" not in quiet.stderr, quiet.stderr

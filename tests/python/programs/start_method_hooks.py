@@ -3,6 +3,7 @@
 #   no-import   selects "dragon" without `import dragon` (get_context, set_start_method)
 #   patch-mp    imports dragon with DRAGON_PATCH_MP set: "dragon" is the default
 #   barrier     creates a dragon Barrier, then reaches multiprocessing.heap as stock allows
+#   unselected  never selects a start method and starts two processes
 import multiprocessing as mp
 import sys
 
@@ -40,5 +41,18 @@ def barrier():
     print('heap', 'multiprocessing.heap' in sys.modules, flush=True)
 
 
+def noop():
+    pass
+
+
+def unselected():
+    for _ in range(2):
+        p = mp.Process(target=noop)
+        p.start()
+        p.join(30)
+    print('method', mp.get_start_method(), flush=True)
+
+
 if __name__ == '__main__':
-    {'no-import': no_import, 'patch-mp': patch_mp, 'barrier': barrier}[sys.argv[1]]()
+    {'no-import': no_import, 'patch-mp': patch_mp, 'barrier': barrier,
+     'unselected': unselected}[sys.argv[1]]()
