@@ -5,6 +5,7 @@
 #include "dataplane/futex.hpp"
 #include "dataplane/pool_layout.hpp"
 #include "dataplane/pool_size.hpp"
+#include "dataplane/sigbus_report.hpp"
 #include "dataplane/wait_interruption.hpp"
 
 #include <map>
@@ -43,10 +44,12 @@ Pool::Pool(Segment segment, const std::string &plugin_name, bool owner)
       lock_what_("pool " + name_), header_(static_cast<PoolHeader *>(segment_.data())),
       base_(static_cast<uint8_t *>(segment_.data())), owner_pid_(owner ? getpid() : 0)
 {
+    watch_pool_mapping(base_, segment_.size(), name_);
 }
 
 Pool::~Pool()
 {
+    unwatch_pool_mapping(base_);
     if (owner_pid_ == getpid() && !destroyed_) {
         try {
             destroy();

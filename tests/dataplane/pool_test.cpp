@@ -7,8 +7,10 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <random>
 #include <set>
+#include <sys/mman.h>
 
 namespace dragon::test {
 namespace {
@@ -290,4 +292,50 @@ TEST(PoolSize, MalformedOrTooSmallNamesTheVariable)
 }
 
 } // namespace
+} // namespace dragon::test
+
+namespace dragon::test {
+
+TEST(PoolSigbus, APageThatCannotBeBackedIsNamedBeforeTheProcessEnds)
+{
+    // A pool whose file shrinks under it (as when its file system fills up): the
+    // touching process still dies of SIGBUS, but says which pool and what to change.
+    std::string name = unique_segment_name("sigbus");
+    int out[2];
+    ASSERT_EQ(pipe(out), 0);
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        dup2(out[1], STDERR_FILENO);
+        auto pool = Pool::create(MemoryPlugin::named("posix_shm"), name, size_t(8) << 20);
+        auto *p = static_cast<volatile char *>(pool->allocate(size_t(1) << 20));
+        int fd = shm_open(("/" + name).c_str(), O_RDWR, 0);
+        if (fd < 0 || ftruncate(fd, 0) != 0)
+            _exit(3);
+        p[4096] = 1; // beyond the file's end now
+        _exit(4);
+    }
+    close(out[1]);
+    std::string said;
+    char buf[512];
+    ssize_t n;
+    while ((n = read(out[0], buf, sizeof buf)) > 0)
+        said.append(buf, static_cast<size_t>(n));
+    close(out[0]);
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    MemoryPlugin::named("posix_shm").unlink(name);
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer's SIGBUS handler, which ours chains to, reports and exits.
+    EXPECT_TRUE(WIFSIGNALED(status) || WEXITSTATUS(status) != 0) << said;
+#else
+    ASSERT_TRUE(WIFSIGNALED(status)) << "exit " << WEXITSTATUS(status) << ": " << said;
+    EXPECT_EQ(WTERMSIG(status), SIGBUS);
+#endif
+    EXPECT_NE(said.find("dragon: pool " + name + ": a page of it could not be backed"),
+              std::string::npos)
+        << said;
+    EXPECT_NE(said.find("DRAGON_DEFAULT_SEG_SZ"), std::string::npos) << said;
+}
+
 } // namespace dragon::test
