@@ -40,6 +40,12 @@ void register_framework_params(ParamRegistry &params)
          "fixed transport port (dragon --port); 0: ephemeral, published through PMIx"},
         {"DRAGON_NETWORK_PREFIX", DRAGON_PARAM_STRING, "",
          "use only interfaces with an address in this CIDR (dragon --network-prefix)"},
+        {"DRAGON_NODE_CPUS", DRAGON_PARAM_STRING, "",
+         "set by a launcher that runs several nodes on one machine: the CPUs this node counts "
+         "as its own (its share of the machine's)"},
+        {"DRAGON_NODE_NETNS", DRAGON_PARAM_STRING, "",
+         "set by the local launcher in separate-hosts mode: the network namespace a "
+         "dragon-node enters once it has reached the launcher's PMIx server"},
         {"DRAGON_JOB_SECRET", DRAGON_PARAM_STRING, "",
          "set by dragon for its dragon-nodes only (never seen by the job's processes): the "
          "secret nodes prove to each other"},

@@ -6,6 +6,8 @@
 #include "core/error.hpp"
 #include "core/memory.hpp"
 
+#include "core/netns.hpp"
+
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -88,6 +90,15 @@ int main(int argc, char **argv)
             segments += remains.segments.size();
             directories += remains.directories.size();
         }
+        // Simulated hosts (network namespaces) whose creator is gone: a frontend killed in
+        // the local launcher's separate-hosts mode, or a killed test or benchmark.
+        std::vector<std::string> namespaces = dragon::NetnsHosts::stale();
+        for (const auto &n : namespaces)
+            std::cout << (dry ? "would remove" : "removed") << " network namespace " << n
+                      << " of a process that is gone\n";
+        if (!dry && !namespaces.empty())
+            dragon::NetnsHosts::remove_stale();
+        directories += namespaces.size();
         if (processes + segments + directories == 0)
             std::cout << "dragon-cleanup: nothing to remove\n";
         else

@@ -13,10 +13,12 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/netns.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <poll.h>
@@ -90,6 +92,10 @@ int run_node(const NodeConfig &config)
     SignalChannel signals;
     const std::string host = hostname();
     NodeWireup wireup = NodeWireup::begin(host);
+    // A simulated separate host: its PMIx connection stays on the launcher's loopback,
+    // everything from here on (transport, the job's processes) lives on its own network.
+    if (const char *netns = std::getenv("DRAGON_NODE_NETNS"); netns && *netns)
+        enter_network_namespace(netns);
     const uint32_t index = wireup.node_index();
     log::set_program("dragon-node[" + std::to_string(index) + "]");
     // One node needs no transport. With peers, the endpoint opens before the commit so

@@ -3,6 +3,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 
+#include <cstdlib>
 #include <numeric>
 #include <sched.h>
 #include <unistd.h>
@@ -18,6 +19,9 @@ constexpr auto get_deadline = seconds(10);
 
 long usable_cpus()
 {
+    // A launcher that runs several nodes on one machine says what each one's share is.
+    if (const char *share = std::getenv("DRAGON_NODE_CPUS"); share && std::atol(share) > 0)
+        return std::atol(share);
     cpu_set_t set;
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof set, &set) == 0)
@@ -59,7 +63,8 @@ void NodeWireup::complete()
         peers_[rank].pid = std::stol(get(rank, "dragon.pid"));
         peers_[rank].cpus = std::stol(get(rank, "dragon.cpus"));
     }
-    log::debug("wired up as node ", index_, " of ", count_, " in ", peer_->nspace());
+    log::debug("wired up as node ", index_, " of ", count_, " in ", peer_->nspace(), " on host ",
+               peers_[index_].host);
 }
 
 void NodeWireup::barrier(const std::function<void()> &while_waiting)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import info_json
+from conftest import info_json, run
 from test_dragon_cli import dragon, job_of, job_processes, no_leftover_processes, start  # noqa: F401
 
 
@@ -96,3 +96,78 @@ def test_a_lost_node_stops_the_job_and_is_named(build, transports):
         assert time.monotonic() - t0 < 10
         assert "node 1" in err, err
         assert job_processes(job) == []
+
+
+def test_simulated_nodes_share_the_machines_cpus(build):
+    usable = len(os.sched_getaffinity(0))
+    for nodes in (1, 2):
+        r = dragon(build, "-N", str(nodes), "/bin/sh", "-c", "echo $DRAGON_JOB_CPUS")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == f"{max(usable, nodes)}\n", (nodes, r.stdout)
+
+
+def our_namespaces(frontend_pid):
+    if not os.path.isdir("/run/netns"):
+        return []
+    return [n for n in os.listdir("/run/netns") if n.startswith(f"dgn-{frontend_pid}-")]
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
+
+
+@needs_root
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_separate_hosts_mode_gives_every_node_its_own_address_and_name(build, transports, nodes):
+    for name in transports:
+        p = start(build, "-N", str(nodes), "-t", name, "-l", "debug", "/bin/sh", "-c",
+                  "hostname; ip -4 -o addr show dev eth0", DRAGON_LAUNCHER_LOCAL_NETNS="1")
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        hostname = os.uname().nodename[:40]
+        lines = out.splitlines()
+        assert lines[0] == f"{hostname}-n0", out
+        assert " 10.200." in lines[1], out
+        hosts = {line.split(" on host ")[1] for line in err.splitlines() if " on host " in line}
+        assert hosts == {f"{hostname}-n{k}" for k in range(nodes)}, err
+        assert err.count(f"transport {name} connected to {nodes - 1} peer(s)") == nodes, err
+        assert our_namespaces(p.pid) == [], "the launcher must remove its namespaces"
+
+
+@needs_root
+def test_separate_hosts_mode_a_lost_node_stops_the_job(build):
+    p = start(build, "-N", "2", "-t", "tcp", "/bin/sh", "-c", "echo started; sleep 600",
+              DRAGON_LAUNCHER_LOCAL_NETNS="1")
+    try:
+        assert p.stdout.readline() == "started\n"
+        assert len(our_namespaces(p.pid)) == 3  # two hosts and the bridge
+        victim = node_pid(job_of(p), 1)
+        assert victim
+        os.kill(victim, signal.SIGKILL)
+        _, err = p.communicate(timeout=15)
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+            p.communicate(timeout=15)
+    assert p.returncode != 0 and "node 1" in err, err
+    assert our_namespaces(p.pid) == []
+
+
+@needs_root
+def test_namespaces_of_a_killed_frontend_are_removed_by_cleanup(build):
+    p = start(build, "-N", "2", "/bin/sh", "-c", "echo started; sleep 600",
+              DRAGON_LAUNCHER_LOCAL_NETNS="1")
+    assert p.stdout.readline() == "started\n"
+    job = job_of(p)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while job_processes(job) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert our_namespaces(p.pid), "the namespaces outlive a SIGKILLed frontend"
+    r = dragon_cleanup(build)
+    assert f"network namespace dgn-{p.pid}-" in r.stdout, r.stdout
+    assert our_namespaces(p.pid) == []
+
+
+def dragon_cleanup(build):
+    return run([str(build / "bin" / "dragon-cleanup")])

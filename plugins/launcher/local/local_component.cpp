@@ -11,6 +11,9 @@ namespace {
 const dragon_param_def params[] = {
     {"nodes", DRAGON_PARAM_INT, "1",
      "simulated nodes to start on this machine when the launch does not say how many"},
+    {"netns", DRAGON_PARAM_BOOL, "0",
+     "run each simulated node in its own network namespace, with its own address and host "
+     "name, so nodes talk over distinct addresses as on a cluster (needs root)"},
 };
 
 void probe(const dragon_host *, dragon_probe_result *out)

@@ -9,8 +9,10 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <poll.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
@@ -49,12 +51,43 @@ std::string namespace_for(const dragon_host *host)
     return "dragon." + std::string(job && *job ? job : "job") + "." + std::to_string(launches++);
 }
 
+bool has_variable(const std::vector<std::string> &env, const std::string &name)
+{
+    for (const auto &e : env)
+        if (e.rfind(name + "=", 0) == 0)
+            return true;
+    return std::getenv(name.c_str()) != nullptr;
+}
+
+// Simulated nodes share this machine's CPUs: node `index` of `count` gets its share of
+// the CPUs this process may use (at least one), so the job's CPU count is the machine's,
+// not the machine's times the node count.
+long cpu_share(uint32_t index, uint32_t count)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                            : sysconf(_SC_NPROCESSORS_ONLN);
+    long share = cpus / count + (index < cpus % count ? 1 : 0);
+    return share > 0 ? share : 1;
+}
+
+// "<this host>-n<k>": tellable from the real host and from each other in every log.
+std::string simulated_hostname(uint32_t index)
+{
+    char buf[64] = {};
+    gethostname(buf, sizeof buf - 1);
+    std::string base(buf);
+    base = base.substr(0, 40);
+    return base + "-n" + std::to_string(index);
+}
+
 } // namespace
 
 std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
                                                 const std::vector<std::string> &argv,
                                                 const std::vector<std::string> &extra_env,
-                                                uint32_t num_nodes)
+                                                uint32_t num_nodes, bool separate_hosts)
 {
     std::string program = resolve_program(argv.at(0));
     make_pmix_symbols_global();
@@ -64,13 +97,28 @@ std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
         namespace_for(host), num_nodes,
         [self = launch.get()](const wireup::AbortReport &r) { self->on_abort(r); },
         server_setup_deadline);
+    std::vector<std::string> env_extra = extra_env;
+    if (separate_hosts) {
+        launch->hosts_ = std::make_unique<NetnsHosts>(static_cast<int>(num_nodes));
+        // The transports must use the bridge, not the loopback each namespace has.
+        if (!has_variable(env_extra, "DRAGON_NETWORK_PREFIX"))
+            env_extra.push_back("DRAGON_NETWORK_PREFIX=" + launch->hosts_->cidr());
+    }
     auto t1 = Clock::now();
     // If a node fails to start, `launch` going out of scope kills those already running.
     for (uint32_t i = 0; i < num_nodes; ++i) {
         auto env =
-            node_environment(launch->server_->client_environment(i), extra_env, i, num_nodes);
+            node_environment(launch->server_->client_environment(i), env_extra, i, num_nodes);
         Node node;
-        node.pid = spawn_node(program, argv, env, i == 0);
+        if (num_nodes > 1)
+            env.push_back("DRAGON_NODE_CPUS=" + std::to_string(cpu_share(i, num_nodes)));
+        if (launch->hosts_) {
+            env.push_back("DRAGON_NODE_NETNS=" + launch->hosts_->path(static_cast<int>(i)));
+            SeparateHost where{simulated_hostname(i)};
+            node.pid = spawn_node(program, argv, env, i == 0, &where);
+        } else {
+            node.pid = spawn_node(program, argv, env, i == 0);
+        }
         node.pidfd = open_pidfd(node.pid);
         std::lock_guard lock(launch->mutex_);
         launch->nodes_.push_back(node);

@@ -2,6 +2,7 @@
 // waiting, signalling and teardown.
 #pragma once
 
+#include "core/netns.hpp"
 #include "wireup/pmix_server.hpp"
 
 #include <dragon/plugin.h>
@@ -20,10 +21,12 @@ class LocalLaunch {
 public:
     // Hosts the server, then forks/execs `argv` once per node. Throws dragon::Error;
     // on failure nothing started is left running.
+    // With `separate_hosts`, each node runs in a network namespace of its own (own
+    // address on a bridge, own host name), removed when the launch ends.
     static std::unique_ptr<LocalLaunch> start(const dragon_host *host,
                                               const std::vector<std::string> &argv,
                                               const std::vector<std::string> &extra_env,
-                                              uint32_t num_nodes);
+                                              uint32_t num_nodes, bool separate_hosts);
     // Kills (SIGKILL, whole process group) and reaps every node still running, then
     // stops the server and removes its directory.
     ~LocalLaunch();
@@ -55,6 +58,7 @@ private:
     std::mutex mutex_; // nodes_: the abort handler runs on PMIx's thread
     std::vector<Node> nodes_;
     std::unique_ptr<wireup::PmixServer> server_;
+    std::unique_ptr<NetnsHosts> hosts_; // separate-hosts mode; outlives the nodes
 };
 
 } // namespace dragon::launcher_local

@@ -59,6 +59,24 @@ uint32_t configured_nodes(const dragon_host *host)
     return static_cast<uint32_t>(n);
 }
 
+// DRAGON_LAUNCHER_LOCAL_NETNS: every simulated node its own network namespace and host
+// name. Needs root; asking for it without is an error, never a silent fallback.
+bool separate_hosts(const dragon_host *host)
+{
+    const char *text = host && host->param ? host->param(host->ctx, "netns") : nullptr;
+    std::string value = text ? text : "0";
+    bool on = value == "1" || value == "true" || value == "yes" || value == "on";
+    if (on) {
+        std::string why = NetnsHosts::unavailable_reason();
+        if (!why.empty())
+            throw Error(DRAGON_ERR_UNAVAILABLE,
+                        "local launcher: DRAGON_LAUNCHER_LOCAL_NETNS=" + value +
+                            " asks for a network namespace per node, which " + why +
+                            "; unset it to run the nodes on this host's loopback");
+    }
+    return on;
+}
+
 std::vector<std::string> strings(const char *const *list)
 {
     std::vector<std::string> out;
@@ -93,7 +111,8 @@ dragon_status start(const dragon_host *host, const dragon_launch_request *reques
                                                 " nodes asked; at most " +
                                                 std::to_string(max_nodes) + " on one machine");
         auto launch = std::make_unique<dragon_launch>();
-        launch->impl = LocalLaunch::start(host, strings(request->argv), strings(request->envp), n);
+        launch->impl = LocalLaunch::start(host, strings(request->argv), strings(request->envp), n,
+                                          separate_hosts(host));
         *out = launch.release();
         return DRAGON_OK;
     });

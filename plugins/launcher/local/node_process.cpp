@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -108,7 +109,7 @@ std::string resolve_program(const std::string &name)
 }
 
 pid_t spawn_node(const std::string &program, const std::vector<std::string> &argv,
-                 const std::vector<std::string> &env, bool keep_stdin)
+                 const std::vector<std::string> &env, bool keep_stdin, const SeparateHost *host)
 {
     // Everything the child needs is prepared before fork: after it, only
     // async-signal-safe calls (other threads, such as PMIx's, may hold locks).
@@ -146,6 +147,13 @@ pid_t spawn_node(const std::string &program, const std::vector<std::string> &arg
             sigaction(s, &dfl, nullptr);
         if (devnull.fd >= 0)
             dup2(devnull.fd, STDIN_FILENO);
+        if (host && (unshare(CLONE_NEWUTS) != 0 ||
+                     sethostname(host->hostname.data(), host->hostname.size()) != 0)) {
+            int err = errno;
+            ssize_t ignored = write(fds[1], &err, sizeof err);
+            (void)ignored;
+            _exit(127);
+        }
         execve(program.c_str(), c_argv.data(), c_env.data());
         int err = errno;
         ssize_t ignored = write(fds[1], &err, sizeof err);
@@ -164,6 +172,11 @@ pid_t spawn_node(const std::string &program, const std::vector<std::string> &arg
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
+        if (host)
+            throw Error(DRAGON_ERR_PERMISSION, "local launcher: cannot start a node as host " +
+                                                   host->hostname +
+                                                   " (set its host name, or execute " + program +
+                                                   "): " + std::strerror(child_errno));
         throw Error(DRAGON_ERR_NOT_FOUND, "local launcher: cannot execute " + program + ": " +
                                               std::strerror(child_errno));
     }

@@ -20,10 +20,18 @@ std::vector<std::string> node_environment(const std::vector<std::string> &pmix_e
 // Throws dragon::Error naming the program when there is none to execute.
 std::string resolve_program(const std::string &name);
 
+// A simulated node that is to look like a separate host gets a UTS namespace with its
+// own host name here; its network namespace it enters itself (DRAGON_NODE_NETNS), once
+// it has connected to our PMIx server on this namespace's loopback.
+struct SeparateHost {
+    std::string hostname;
+};
+
 // fork/exec of `program` in its own process group, stdin kept or /dev/null, stdout and
-// stderr inherited. Returns once the exec succeeded; throws dragon::Error (with the
-// errno of the failed exec) otherwise.
+// stderr inherited; inside `host`'s namespaces when given. Returns once the exec
+// succeeded; throws dragon::Error (with the errno of what failed) otherwise.
 pid_t spawn_node(const std::string &program, const std::vector<std::string> &argv,
-                 const std::vector<std::string> &env, bool keep_stdin);
+                 const std::vector<std::string> &env, bool keep_stdin,
+                 const SeparateHost *host = nullptr);
 
 } // namespace dragon::launcher_local

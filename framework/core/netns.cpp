@@ -1,4 +1,4 @@
-#include "support/netns.hpp"
+#include "core/netns.hpp"
 
 #include "core/error.hpp"
 
@@ -17,7 +17,7 @@
 #include <thread>
 #include <unistd.h>
 
-namespace dragon::test {
+namespace dragon {
 namespace {
 
 // Every namespace name of this harness starts with this, then the creating pid, so a
@@ -146,10 +146,16 @@ std::string NetnsHosts::unavailable_reason()
 
 void NetnsHosts::remove_stale()
 {
+    for (const auto &name : stale())
+        delete_netns(name);
+}
+
+std::vector<std::string> NetnsHosts::stale()
+{
+    std::vector<std::string> stale;
     DIR *dir = opendir(netns_dir);
     if (!dir)
-        return;
-    std::vector<std::string> stale;
+        return stale;
     while (dirent *e = readdir(dir)) {
         std::string name = e->d_name;
         if (name.rfind(name_prefix, 0) != 0)
@@ -159,8 +165,7 @@ void NetnsHosts::remove_stale()
             stale.push_back(name);
     }
     closedir(dir);
-    for (const auto &name : stale)
-        delete_netns(name);
+    return stale;
 }
 
 NetnsHosts::NetnsHosts(int hosts)
@@ -239,9 +244,18 @@ std::string NetnsHosts::cidr() const
     return "10.200." + std::to_string(subnet_) + ".0/24";
 }
 
+std::string NetnsHosts::path(int k) const
+{
+    return std::string(netns_dir) + "/" + name(k);
+}
+
 void NetnsHosts::enter(int k) const
 {
-    std::string path = std::string(netns_dir) + "/" + name(k);
+    enter_network_namespace(path(k));
+}
+
+void enter_network_namespace(const std::string &path)
+{
     int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         throw Error(DRAGON_ERR_NOT_FOUND, "cannot open " + path + ": " + errno_text(errno));
@@ -250,7 +264,7 @@ void NetnsHosts::enter(int k) const
     close(fd);
     if (rc != 0)
         throw Error(DRAGON_ERR_PERMISSION,
-                    "cannot enter network namespace " + name(k) + ": " + errno_text(e));
+                    "cannot enter network namespace " + path + ": " + errno_text(e));
 }
 
 pid_t NetnsHosts::spawn(int k, const std::function<int()> &body) const
@@ -269,4 +283,4 @@ pid_t NetnsHosts::spawn(int k, const std::function<int()> &body) const
     _exit(rc);
 }
 
-} // namespace dragon::test
+} // namespace dragon
