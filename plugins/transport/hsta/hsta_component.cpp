@@ -1,8 +1,12 @@
-// hsta: the Dragon transport on UCX's UCP (active messages), for fabrics UCX drives
-// (InfiniBand, RoCE, Slingshot through libfabric-less verbs, shared memory, TCP). Chosen
-// automatically (priority 20, above tcp's 10) wherever its probe finds libucp usable.
+// hsta: the Dragon transport on UCX's UCP (active messages), for the fabrics UCX drives
+// (TCP, InfiniBand and RoCE verbs, ...). Chosen automatically (priority 20, above tcp's
+// 10) wherever its probe finds libucp usable.
 //
 // How the transport contract (dragon/transport.h) maps onto UCP
+//   transports    with UCP_ERR_HANDLING_MODE_PEER, UCX 1.13's shared-memory transports
+//                 carry no active messages: processes on one host talk over tcp (and
+//                 cma for rendezvous); a UCX configuration without a network transport
+//                 is refused by the probe and by open.
 //   endpoint      one UCP context (UCP_FEATURE_AM | UCP_FEATURE_WAKEUP) and one worker
 //                 (UCS_THREAD_MODE_SINGLE: the framework serializes calls on an endpoint;
 //                 separate endpoints share nothing, so they may run on separate threads).
@@ -16,8 +20,8 @@
 //                 eager (UCP_AM_SEND_FLAG_EAGER) and arrive inline; larger ones go the
 //                 way UCX picks, rendezvous for large ones. UCP_AM_SEND_FLAG_REPLY lets
 //                 the receiver check the endpoint a message came on. Completions fire
-//                 from progress(): one UCX completes at once is queued and the endpoint's
-//                 own eventfd made readable.
+//                 from progress(): one UCX completes at once is queued (and the
+//                 endpoint's own eventfd made readable if arm() said OK since).
 //   receive       the AM callback (UCP_AM_FLAG_WHOLE_MSG) delivers eager payloads in
 //                 place (payload != NULL); a rendezvous message arrives with payload NULL
 //                 and a token, and receive_into() calls ucp_am_recv_data_nbx straight
@@ -30,12 +34,12 @@
 //                 returns DRAGON_ERR_AGAIN. UCX completes a send only once its data left
 //                 (or, for rendezvous, was fetched), so a peer that stops reading makes
 //                 sends time out instead of piling up memory.
-//   peer failure  the UCP error callback (connection reset, keepalive timeout). UCX 1.13
-//                 checks idle endpoints only every UCX_KEEPALIVE_INTERVAL (20 s by
-//                 default); hsta sets it to keepalive_interval (0.5 s) unless the user set
-//                 it, so a SIGKILLed peer is reported within about a second over shared
-//                 memory (UCX checks the peer's pid) and at once over TCP (the socket
-//                 closes). UCX's keepalive timer is part of the worker's event fd.
+//   peer failure  the UCP error callback: a killed process's TCP connections close at
+//                 once (PEER_LOST within milliseconds); UCX's keepalive (every
+//                 keepalive_interval, 0.5 s, unless UCX_KEEPALIVE_INTERVAL is set)
+//                 checks idle endpoints where the transport can. A host that vanishes
+//                 without closing its sockets is seen only by TCP's retransmission
+//                 timeout (see docs/transport-hsta.md).
 //   close         BYE (an AM after everything sent), then ucp_ep_close_nbx in flush mode,
 //                 progressed up to the deadline, then forcibly; the peer reports
 //                 PEER_CLOSED on BYE.

@@ -144,6 +144,11 @@ ucs_status_t make_context(const Settings &settings, ucp_context_h *context, std:
                 ucs_status_string(s) +
                 " (no usable transport or device? check UCX_TLS and UCX_NET_DEVICES, and "
                 "`ucx_info -d`)";
+        if (!settings.net_devices.empty())
+            error += "; the network prefix chose UCX_NET_DEVICES=" + settings.net_devices +
+                     ", and UCX lists devices from /sys/class/net: a process that entered a "
+                     "network namespace must see that namespace's /sys (`ip netns exec` "
+                     "remounts it, plain setns/nsenter does not)";
         return s;
     }
     std::string resources;
