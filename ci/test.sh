@@ -26,7 +26,28 @@ step "install dependencies" bash ci/install-deps.sh || exit 1
 ((${#failed[@]} == 0)) || { echo "cannot go on without dependencies"; exit 1; }
 step "reserve huge pages" bash ci/setup-hugepages.sh
 
-step "configure" cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# The CPythons the Python package is built and tested for (tests/python/
+# test_python_versions.py runs a job under each): those of these versions this
+# machine has, with their headers. 3.11 first: the conformance suites run on it.
+python_for() {
+  local v=$1 exe
+  for exe in "$(command -v "python$v" 2>/dev/null)" \
+      $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/"python$v" 2>/dev/null | sort -rV); do
+    [[ -n $exe ]] || continue
+    exe=$("$exe" -c 'import os, sys, sysconfig
+inc = sysconfig.get_paths()["include"]
+print(sys.executable if os.path.exists(os.path.join(inc, "Python.h")) else "")' 2>/dev/null) || continue
+    [[ -n $exe ]] && { echo "$exe"; return 0; }
+  done
+  return 1
+}
+pythons=()
+for v in 3.11 3.9 3.12 3.13; do
+  if exe=$(python_for "$v"); then pythons+=("$exe"); else echo "CPython $v (with headers) not found: not built for"; fi
+done
+pythons_arg=$(IFS=';'; echo "${pythons[*]}")
+
+step "configure" cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DDRAGON_PYTHONS=$pythons_arg"
 step "build" cmake --build build -j"$jobs"
 step "C++ tests (ctest)" ctest --test-dir build --output-on-failure --timeout 600
 step "Python tests (pytest)" env DRAGON_BUILD_DIR="$PWD/build" /usr/bin/python3 -m pytest -q tests/python

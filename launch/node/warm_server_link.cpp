@@ -129,13 +129,18 @@ void WarmServerLink::ended(int status, OutputForwarder &output)
     std::string how = WIFSIGNALED(status)
                           ? "was killed by " + text::describe_signal(WTERMSIG(status))
                           : "exited with " + std::to_string(exit_code_of(status));
-    if (restarts_ >= max_restarts) {
+    bool futile = WIFEXITED(status) && WEXITSTATUS(status) == exit_no_extension;
+    if (futile || restarts_ >= max_restarts) {
         // Nobody will accept on it again: refuse at once rather than queue forever.
         close(listen_fd_);
         listen_fd_ = -1;
         unlink(socket_path_.c_str());
-        log::error("the warm server (pid ", old, ") ", how, " after ", restarts_,
-                   " restarts: Python processes can no longer start on this node");
+        if (futile)
+            log::error("the warm server cannot run on this interpreter (see above): Python "
+                       "processes cannot start on this node");
+        else
+            log::error("the warm server (pid ", old, ") ", how, " after ", restarts_,
+                       " restarts: Python processes can no longer start on this node");
         return;
     }
     ++restarts_;

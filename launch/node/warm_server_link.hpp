@@ -54,6 +54,9 @@ public:
     void ended(int status, OutputForwarder &output);
 
     static constexpr int max_restarts = 3;
+    // The warm server's exit code when the dragon package has no extension for its
+    // interpreter (warm_server.py said which ones it has): starting it again is futile.
+    static constexpr int exit_no_extension = 78;
 
 private:
     void open_control();

@@ -15,6 +15,7 @@
 # an error. dragon-node, a subreaper, reaps whatever is left if we exit first.
 #
 
+import atexit
 import io
 import os
 import selectors
@@ -29,7 +30,7 @@ import multiprocessing.connection                # noqa: F401
 import multiprocessing.queues                    # noqa: F401
 import pickle
 import threading                                 # noqa: F401
-from multiprocessing import forkserver, process, resource_tracker, spawn
+from multiprocessing import forkserver, process, resource_tracker, spawn, util
 
 import dragon                                    # noqa: F401
 import dragon.connection                         # noqa: F401
@@ -37,6 +38,11 @@ import dragon.queues                             # noqa: F401
 from dragon import _dragon                       # noqa: F401
 from dragon import popen_dragon
 from dragon import runtime
+
+# From CPython 3.13 on, Process._bootstrap no longer runs multiprocessing's exit
+# function (finalizers, e.g. a Connection giving back its writer token): the code
+# that forks the child does, through atexit, as forkserver's does.
+_EXIT_FUNCTION_AT_EXIT = sys.version_info >= (3, 13)
 
 HEADER = popen_dragon.HEADER
 # Bounds reading a request that has started to arrive, and a child reading its payload.
@@ -182,6 +188,9 @@ class WarmServer(object):
             try:
                 os.close(out_r)
                 os.close(err_r)
+                if _EXIT_FUNCTION_AT_EXIT:
+                    atexit._clear()
+                    atexit.register(util._exit_function)
                 code = self.child_main(conn, length, fds, out_w, err_w)
             except BaseException:
                 try:
@@ -191,6 +200,8 @@ class WarmServer(object):
                 except BaseException:
                     pass
             finally:
+                if _EXIT_FUNCTION_AT_EXIT:
+                    atexit._run_exitfuncs()
                 _leave_exit_code(fds[2], alive, code)
                 # Never return into the server's loop; _bootstrap flushed the streams.
                 os._exit(code)

@@ -207,7 +207,8 @@ PyObject *semlock_maxvalue(SemLockObject *s, void *)
 
 PyObject *semlock_name(SemLockObject *s, void *)
 {
-    return Py_NewRef(s->name);
+    Py_INCREF(s->name); // not Py_NewRef: CPython 3.9 lacks it
+    return s->name;
 }
 
 PyObject *semlock_handle(SemLockObject *s, void *)
