@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -73,6 +74,18 @@ struct RxEvent {
     std::string error;
 };
 
+// Bytes that are never read before they are written: no zeroing on allocation.
+class RawBuffer {
+public:
+    explicit RawBuffer(size_t size) : data_(new uint8_t[size]), size_(size) {}
+    uint8_t *data() { return data_.get(); }
+    size_t size() const { return size_; }
+
+private:
+    std::unique_ptr<uint8_t[]> data_;
+    size_t size_;
+};
+
 // Incremental frame parser over a staging buffer. Reads go where read_window() says:
 // normally the staging buffer, but while a large payload is being placed and nothing
 // is buffered, straight into the destination (the single copy is the kernel's).
@@ -113,14 +126,14 @@ private:
     size_t eager_;
     bool authenticated_ = false;
     State state_ = State::Prefix;
-    std::vector<uint8_t> buf_;
+    RawBuffer buf_;
     size_t begin_ = 0, end_ = 0;
     // The large payload being placed.
     FrameInfo large_;
     uint8_t *target_ = nullptr;
     uint64_t placed_ = 0;
     bool window_direct_ = false;
-    std::vector<uint8_t> scratch_; // where discarded payload bytes go
+    RawBuffer scratch_; // where discarded payload bytes go
 };
 
 } // namespace dragon::tcp
