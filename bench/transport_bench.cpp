@@ -5,9 +5,10 @@
 //   hsta plugin  vs  ucx_perftest (tag_lat / tag_bw), both with UCX_TLS=tcp
 // Prints a TSV: metric, ours, baseline, ratio (ours / baseline). Notes start with '#'.
 //
-//   transport_bench [--busy N] [--iters N] [--messages N] [--loopback]
+//   transport_bench [--busy N] [--iters N] [--messages N] [--loopback] [--only tcp|hsta]
+//                   [--spin]
+#include "core/netns.hpp"
 #include "raw_tcp_baseline.hpp"
-#include "support/netns.hpp"
 
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -36,7 +37,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-using dragon::test::NetnsHosts;
+using dragon::NetnsHosts;
 
 // ---------- where the two hosts are ----------
 
@@ -518,7 +519,7 @@ int main(int argc, char **argv)
 {
     namespace po = boost::program_options;
     int busy = 0, iterations = 20000, messages = 16;
-    bool force_loopback = false;
+    bool force_loopback = false, spin = false;
     std::string only;
     po::options_description opts("transport_bench options");
     opts.add_options()("help,h", "this help")("busy", po::value<int>(&busy),
@@ -526,7 +527,9 @@ int main(int argc, char **argv)
         "iters", po::value<int>(&iterations), "ping-pong round trips (default 20000)")(
         "messages", po::value<int>(&messages), "64 MiB messages per stream (default 16)")(
         "loopback", po::bool_switch(&force_loopback), "stay on loopback even as root")(
-        "only", po::value<std::string>(&only), "measure one transport (tcp or hsta)");
+        "only", po::value<std::string>(&only), "measure one transport (tcp or hsta)")(
+        "spin", po::bool_switch(&spin),
+        "tcp ping-pong spins on progress() instead of sleeping on its fd");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -571,8 +574,9 @@ int main(int argc, char **argv)
                   << std::endl;
     std::cout << "# one-way latency in us (round trip / 2); bandwidth in MiB/s (ucx_perftest's MB)"
               << std::endl;
-    std::cout << "# UCX_TLS=tcp for hsta and ucx_perftest; tcp waits on its fd, hsta and "
-                 "ucx_perftest spin"
+    std::cout << "# UCX_TLS=tcp for hsta and ucx_perftest; hsta and ucx_perftest spin; tcp "
+              << (spin ? "spins too (--spin)"
+                       : "sleeps on its fd between messages, raw TCP in recv()")
               << std::endl;
     std::cout << "metric\tours\tbaseline\tratio" << std::endl;
 
@@ -581,7 +585,7 @@ int main(int argc, char **argv)
     if (only == "hsta") {
         std::cout << "# tcp rows skipped: --only hsta" << std::endl;
     } else if (plugin_runs("tcp", &why)) {
-        row("tcp_pingpong_8B_us", ours_pingpong(hosts, "tcp", iterations, false),
+        row("tcp_pingpong_8B_us", ours_pingpong(hosts, "tcp", iterations, spin),
             raw_pingpong(hosts, iterations));
         row("tcp_stream_64MiB_MB_s", ours_stream(hosts, "tcp", big, messages),
             raw_stream(hosts, big, messages));
