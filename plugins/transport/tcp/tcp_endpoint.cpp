@@ -929,8 +929,15 @@ dragon_status Endpoint::progress(size_t *events, dragon_error *)
 {
     armed_ = false;
     size_t ran = 0;
-    poll_once(0, &ran);
-    ran += run_ready(false);
+    // What is ready (typically the completion of a send written at once) is reported
+    // without a system call; the caller comes back since progress() did something, and
+    // the sockets are looked at then.
+    if (!ready_.empty())
+        ran = run_ready(false);
+    if (ran == 0) {
+        poll_once(0, &ran);
+        ran += run_ready(false);
+    }
     graveyard_.clear();
     if (events)
         *events = ran;
