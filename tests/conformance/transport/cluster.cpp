@@ -727,7 +727,14 @@ std::string Cluster::problems(const std::vector<ChildOutcome> &outcomes) const
             mine += "  exited with " + std::to_string(o.exit_code) + "\n";
         if (!mine.empty()) {
             std::string log = log_of(static_cast<int>(k));
-            if (log.size() > 3000)
+            // A sanitizer's report is shown from its first line; else the log's tail.
+            size_t report =
+                std::min(log.find("ERROR: AddressSanitizer"), log.find("runtime error"));
+            if (report != std::string::npos)
+                log = log.substr(
+                    log.rfind('\n', report) == std::string::npos ? 0 : log.rfind('\n', report) + 1,
+                    8000);
+            else if (log.size() > 3000)
                 log = "..." + log.substr(log.size() - 3000);
             out += "node " + std::to_string(k) + ":\n" + mine + "  its log:\n" + log + "\n";
         }
