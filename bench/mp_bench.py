@@ -1,13 +1,18 @@
 """Dragon's start method against stock multiprocessing, in one run.
 
-    dragon bench/mp_bench.py [--quick]
+    dragon bench/mp_bench.py [--quick] [--busy N] [--methods dragon,spawn] [--only TEXT]
     (or, without the launcher: python3 tests/python/programs/fake_node.py bench/mp_bench.py)
 
 Prints one row per measurement: the time (or rate) for each start method and
-the ratio stock/dragon (above 1: dragon is faster).
+the ratio stock/dragon (above 1: dragon is faster). --busy N keeps N CPU-bound
+processes running during every measurement (communication on a machine whose
+cores are busy, as with a worker per core); --only runs the rows whose title
+contains TEXT.
 """
 
+import argparse
 import multiprocessing as mp
+import subprocess
 import sys
 import time
 
@@ -131,25 +136,57 @@ BENCHES = [('Process start+join, sequential', seq_start, False),
            ('Queue 64 MiB bandwidth', mib_64, True)]
 
 
+def start_busy(n):
+    """N CPU-bound processes (plain interpreters, outside every start method)."""
+    return [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(n)]
+
+
+def stop_busy(procs):
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.wait()
+
+
 def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true', help='fewer iterations')
+    parser.add_argument('--busy', type=int, default=0, metavar='N',
+                        help='CPU-bound processes running during the measurements')
+    parser.add_argument('--methods', default=','.join(METHODS),
+                        help='start methods, dragon first (default: %(default)s)')
+    parser.add_argument('--only', default='', metavar='TEXT',
+                        help='only the rows whose title contains TEXT')
+    args = parser.parse_args()
+    methods = args.methods.split(',')
+    if methods[0] != 'dragon' or not set(methods) <= set(METHODS):
+        parser.error('--methods: dragon first, then any of %s' % ', '.join(METHODS[1:]))
     mp.set_start_method('dragon')
-    header = '%-32s' % 'benchmark' + ''.join('%12s' % m for m in METHODS) + '  unit'
-    print(header)
-    print('-' * len(header))
-    ratios = {m: [] for m in METHODS[1:]}
-    for title, bench, higher_is_better in BENCHES:
-        values = {}
-        for method in METHODS:
-            values[method], unit = bench(mp.get_context(method))
-        print('%-32s' % title + ''.join('%12.3g' % values[m] for m in METHODS) + '  ' + unit,
-              flush=True)
-        for m in METHODS[1:]:
-            ratio = (values['dragon'] / values[m] if higher_is_better
-                     else values[m] / values['dragon'])
-            ratios[m].append('%.2fx' % ratio)
+    busy = start_busy(args.busy)
+    try:
+        if busy:
+            print('%d CPU-bound processes running beside the benchmark' % len(busy))
+        header = '%-32s' % 'benchmark' + ''.join('%12s' % m for m in methods) + '  unit'
+        print(header)
+        print('-' * len(header))
+        ratios = {m: [] for m in methods[1:]}
+        for title, bench, higher_is_better in BENCHES:
+            if args.only not in title:
+                continue
+            values = {}
+            for method in methods:
+                values[method], unit = bench(mp.get_context(method))
+            print('%-32s' % title + ''.join('%12.3g' % values[m] for m in methods) + '  ' + unit,
+                  flush=True)
+            for m in methods[1:]:
+                ratio = (values['dragon'] / values[m] if higher_is_better
+                         else values[m] / values['dragon'])
+                ratios[m].append('%.2fx' % ratio)
+    finally:
+        stop_busy(busy)
     print()
     print('dragon speed-up over each stock method (above 1: dragon is faster):')
-    for m in METHODS[1:]:
+    for m in methods[1:]:
         print('  vs %-11s' % m + ' '.join('%8s' % r for r in ratios[m]))
 
 

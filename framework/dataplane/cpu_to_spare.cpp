@@ -1,0 +1,48 @@
+#include "dataplane/cpu_to_spare.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace dragon {
+namespace {
+
+int loadavg_fd()
+{
+    // Opened once per process and kept (a fork inherits it, reading it stays valid).
+    static const int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    return fd;
+}
+
+long online_cpus()
+{
+    static const long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n;
+}
+
+} // namespace
+
+bool cpu_to_spare()
+{
+    int fd = loadavg_fd();
+    if (fd < 0 || online_cpus() <= 0)
+        return true;
+    // "0.52 0.58 0.59 3/467 12345": the fourth field is runnable/total threads.
+    char text[128];
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    if (n <= 0)
+        return true;
+    text[n] = '\0';
+    const char *field = text;
+    for (int i = 0; i < 3; ++i) {
+        field = std::strchr(field, ' ');
+        if (!field)
+            return true;
+        ++field;
+    }
+    long runnable = std::strtol(field, nullptr, 10);
+    return runnable <= 0 || runnable <= online_cpus();
+}
+
+} // namespace dragon
