@@ -171,3 +171,11 @@ def test_namespaces_of_a_killed_frontend_are_removed_by_cleanup(build):
 
 def dragon_cleanup(build):
     return run([str(build / "bin" / "dragon-cleanup")])
+
+
+def test_a_pinned_port_with_simulated_nodes_on_one_host(build):
+    r = dragon(build, "-N", "3", "-t", "tcp", "--port", "23456", "-l", "info", "true")
+    assert r.returncode == 0, r.stderr
+    assert "node k listens on port 23456+k" in r.stderr
+    r = dragon(build, "-N", "3", "-t", "tcp", "--port", "65535", "true")
+    assert r.returncode != 0 and "needs ports up to 65537" in r.stderr, r.stderr

@@ -59,6 +59,16 @@ bool has_variable(const std::vector<std::string> &env, const std::string &name)
     return std::getenv(name.c_str()) != nullptr;
 }
 
+// The numeric value of NAME in `env` (else this process's environment), 0 if unset.
+long variable_value(const std::vector<std::string> &env, const std::string &name)
+{
+    for (const auto &e : env)
+        if (e.rfind(name + "=", 0) == 0)
+            return std::atol(e.c_str() + name.size() + 1);
+    const char *v = std::getenv(name.c_str());
+    return v ? std::atol(v) : 0;
+}
+
 // Simulated nodes share this machine's CPUs: node `index` of `count` gets its share of
 // the CPUs this process may use (at least one), so the job's CPU count is the machine's,
 // not the machine's times the node count.
@@ -104,6 +114,18 @@ std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
         if (!has_variable(env_extra, "DRAGON_NETWORK_PREFIX"))
             env_extra.push_back("DRAGON_NETWORK_PREFIX=" + launch->hosts_->cidr());
     }
+    const long pinned_port = variable_value(env_extra, "DRAGON_TRANSPORT_PORT");
+    if (pinned_port && !launch->hosts_ && num_nodes > 1) {
+        if (pinned_port + num_nodes - 1 > 65535)
+            throw Error(DRAGON_ERR_INVALID, "local launcher: port " + std::to_string(pinned_port) +
+                                                " for " + std::to_string(num_nodes) +
+                                                " simulated nodes on one host needs ports up to " +
+                                                std::to_string(pinned_port + num_nodes - 1) +
+                                                ": choose a lower --port, or 0");
+        launch->log(DRAGON_LOG_INFO, "local launcher: " + std::to_string(num_nodes) +
+                                         " nodes share this host, so node k listens on port " +
+                                         std::to_string(pinned_port) + "+k");
+    }
     auto t1 = Clock::now();
     // If a node fails to start, `launch` going out of scope kills those already running.
     for (uint32_t i = 0; i < num_nodes; ++i) {
@@ -112,6 +134,14 @@ std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
         Node node;
         if (num_nodes > 1)
             env.push_back("DRAGON_NODE_CPUS=" + std::to_string(cpu_share(i, num_nodes)));
+        // Nodes sharing this host's addresses cannot all listen on one pinned port: node
+        // k takes the k-th port from it (in separate-hosts mode each has its own address).
+        if (pinned_port && !launch->hosts_) {
+            std::erase_if(env, [](const std::string &e) {
+                return e.rfind("DRAGON_TRANSPORT_PORT=", 0) == 0;
+            });
+            env.push_back("DRAGON_TRANSPORT_PORT=" + std::to_string(pinned_port + i));
+        }
         if (launch->hosts_) {
             env.push_back("DRAGON_NODE_NETNS=" + launch->hosts_->path(static_cast<int>(i)));
             SeparateHost where{simulated_hostname(i)};
