@@ -13,6 +13,7 @@
 #include <map>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace {
@@ -588,6 +589,88 @@ TEST(HstaSetup, NetworkPrefixChoosesTheInterfaceOrNamesThem)
             }
         }
     }
+}
+
+// Three endpoints in this one process, each driven by a thread of its own (the contract
+// allows it: endpoints share nothing), all connected to each other: every pair exchanges
+// messages up to 1 MiB with checksums, in order.
+TEST(HstaThreads, EndpointsOfOneProcessOnSeparateThreads)
+{
+    if (!dragon::Registry::global().find(DRAGON_PLUGIN_TRANSPORT, "hsta"))
+        GTEST_SKIP() << "the hsta plugin was not built (no UCX)";
+    constexpr uint32_t n = 3;
+    const std::vector<size_t> sizes = {0, 100, 8192, 100000, 1u << 20};
+    struct Node {
+        std::unique_ptr<Recorder> rec;
+        std::unique_ptr<dragon::TransportEndpoint> ep;
+        bool ok = false;
+    };
+    std::vector<Node> nodes(n);
+    std::vector<std::string> addrs(n);
+    for (uint32_t k = 0; k < n; ++k) {
+        nodes[k].rec = std::make_unique<Recorder>(n);
+        dragon::TransportConfig c;
+        c.node_index = k;
+        c.num_nodes = n;
+        c.job_secret = secret_a();
+        nodes[k].ep = dragon::TransportPlugin::named("hsta").open(c, *nodes[k].rec);
+        nodes[k].rec->ep = nodes[k].ep.get();
+        addrs[k] = nodes[k].ep->address();
+    }
+    auto run = [&](uint32_t k) {
+        Node &me = nodes[k];
+        try {
+            dragon::connect_all(*me.ep, addrs, me.rec->peers, Deadline(20s));
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "node %u: %s\n", k, e.what());
+            return;
+        }
+        std::vector<std::vector<unsigned char>> bufs;
+        std::vector<std::unique_ptr<dragon::TransportCompletion>> sent;
+        for (uint32_t peer = 0; peer < n; ++peer) {
+            if (peer == k)
+                continue;
+            for (size_t i = 0; i < sizes.size(); ++i) {
+                bufs.emplace_back(sizes[i]);
+                fill(bufs.back(), i + 31 * k);
+                Header h{i, sizes[i], checksum(bufs.back().data(), sizes[i])};
+                dragon_transport_iov iov{bufs.back().data(), sizes[i]};
+                sent.push_back(std::make_unique<dragon::TransportCompletion>());
+                Deadline d(10s);
+                while (me.ep->send(peer, &h, sizeof h, {&iov, sizes[i] ? 1u : 0u}, *sent.back()) ==
+                           DRAGON_ERR_AGAIN &&
+                       !d.expired())
+                    me.ep->progress();
+            }
+        }
+        const size_t expected = (n - 1) * sizes.size();
+        me.ep->progress_until(
+            [&] {
+                for (auto &c : sent)
+                    if (!c->done())
+                        return false;
+                return me.rec->got.size() == expected && me.rec->all_placed();
+            },
+            Deadline(30s));
+        bool good = me.rec->got.size() == expected;
+        for (auto &c : sent)
+            good = good && c->done() && c->status() == DRAGON_OK;
+        for (const auto &g : me.rec->got)
+            good = good && g->h.size == g->data.size() &&
+                   g->h.sum == checksum(g->data.data(), g->data.size()) &&
+                   (!g->placed || g->placed->status() == DRAGON_OK);
+        me.ok = good;
+    };
+    std::vector<std::thread> threads;
+    for (uint32_t k = 0; k < n; ++k)
+        threads.emplace_back(run, k);
+    for (auto &t : threads)
+        t.join();
+    for (uint32_t k = 0; k < n; ++k)
+        EXPECT_TRUE(nodes[k].ok) << "node " << k;
+    // Closing one by one: the others see PEER_CLOSED while they close in turn.
+    for (uint32_t k = 0; k < n; ++k)
+        nodes[k].ep->close();
 }
 
 // ---- two hosts in two network namespaces: both nodes are exec'ed children, each in its
