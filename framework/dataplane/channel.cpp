@@ -111,11 +111,11 @@ void channel_unref(Pool &pool, ChannelHeader *h, uint32_t serial)
     } while (!h->life.compare_exchange_weak(life, life - 1, std::memory_order_acq_rel));
     if (life_refs(life) != 1)
         return;
-    // The last reference in the job: wake anyone still blocked on it (a holder
-    // released because its process died may have left a waiter's peer), then
-    // return undelivered blocks and the ring.
+    // The last reference in the job (nobody can be waiting on it: a waiter holds
+    // one): return undelivered blocks, overflowed messages and the ring.
     try {
         h->destroyed.store(1, std::memory_order_seq_cst);
+        free_overflow(pool, h);
         for (uint64_t pos = h->dequeue_pos.load(); pos != h->enqueue_pos.load(); ++pos) {
             auto *s = reinterpret_cast<SlotHeader *>(reinterpret_cast<std::byte *>(h + 1) +
                                                      (pos & (h->capacity - 1)) * h->slot_size);
@@ -149,6 +149,10 @@ Channel Channel::create(std::shared_ptr<Pool> pool, const ChannelOptions &option
     h->slot_size = slot_size;
     h->inline_max = slot_size - slot_header_bytes;
     h->life.store(uint64_t(serial) << 32 | 1);
+    if (options.unbounded) {
+        h->unbounded = 1;
+        h->overflow_lock.init();
+    }
     auto *slots = reinterpret_cast<std::byte *>(h + 1);
     for (uint32_t i = 0; i < capacity; ++i) {
         auto *s = new (slots + size_t(i) * slot_size) SlotHeader{};
@@ -306,15 +310,23 @@ bool Channel::destroyed() const
     return header_->destroyed.load(std::memory_order_acquire) != 0;
 }
 
+bool Channel::unbounded() const
+{
+    return header_->unbounded != 0;
+}
+
 size_t Channel::size() const
 {
     uint64_t deq = header_->dequeue_pos.load(std::memory_order_acquire);
     uint64_t enq = header_->enqueue_pos.load(std::memory_order_acquire);
-    return enq > deq ? size_t(enq - deq) : 0;
+    size_t overflowed = header_->unbounded ? header_->overflow_count.load() : 0;
+    return (enq > deq ? size_t(enq - deq) : 0) + overflowed;
 }
 
 bool Channel::readable() const
 {
+    if (header_->unbounded && header_->overflow_count.load(std::memory_order_acquire) > 0)
+        return true;
     uint64_t pos = header_->dequeue_pos.load(std::memory_order_acquire);
     // A slot being taken whose taker has not advanced dequeue_pos yet: look past it.
     for (int i = 0; i < 2; ++i, ++pos) {
@@ -345,6 +357,27 @@ void Channel::check_alive() const
 // ---- Ring operations ------------------------------------------------------------------------
 
 Channel::Outcome Channel::send_once(uint64_t kind, const void *data, size_t size)
+{
+    if (!header_->unbounded)
+        return ring_send_once(kind, data, size);
+    // Once messages overflowed, later ones follow them there (order per sender).
+    if (header_->overflow_count.load(std::memory_order_acquire) > 0)
+        return overflow_push(kind, data, size);
+    Outcome o = ring_send_once(kind, data, size);
+    return o == Outcome::would_block ? overflow_push(kind, data, size) : o;
+}
+
+Channel::Outcome Channel::recv_once(Message &out)
+{
+    Outcome o = ring_recv_once(out);
+    // The ring's messages are older than the overflow's: it goes first.
+    if (o == Outcome::would_block && header_->unbounded &&
+        header_->overflow_count.load(std::memory_order_acquire) > 0)
+        return overflow_pop(out);
+    return o;
+}
+
+Channel::Outcome Channel::ring_send_once(uint64_t kind, const void *data, size_t size)
 {
     ChannelHeader *h = header_;
     for (;;) {
@@ -380,7 +413,7 @@ Channel::Outcome Channel::send_once(uint64_t kind, const void *data, size_t size
     }
 }
 
-Channel::Outcome Channel::recv_once(Message &out)
+Channel::Outcome Channel::ring_recv_once(Message &out)
 {
     ChannelHeader *h = header_;
     for (;;) {
@@ -505,8 +538,12 @@ void Channel::send(const void *data, size_t size, Timeout timeout)
     check_alive();
     if (size <= header_->inline_max)
         return send_payload(kind_inline, data, size, deadline);
-    void *block = pool_->allocate(size, timeout == wait_forever ? wait_forever
-                                                                : Timeout(deadline.remaining_ns()));
+    // An unbounded channel never waits for room, in the ring or in the pool: a
+    // full pool is an error at once (naming DRAGON_DEFAULT_SEG_SZ), not a hang.
+    Timeout room = header_->unbounded        ? no_wait
+                   : timeout == wait_forever ? wait_forever
+                                             : Timeout(deadline.remaining_ns());
+    void *block = pool_->allocate(size, room);
     std::memcpy(block, data, size);
     try {
         send_block(block, size, deadline);

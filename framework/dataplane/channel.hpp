@@ -66,6 +66,9 @@ private:
 struct ChannelOptions {
     uint32_t capacity = 1024; // messages; rounded up to a power of two
     uint32_t slot_size = 128; // bytes per slot, a multiple of 64; payload inline up to this - 16
+    // Sends never wait for room: what does not fit the ring goes to an overflow
+    // list of pool blocks (bounded only by the pool). Order per sender is kept.
+    bool unbounded = false;
 };
 
 class Channel {
@@ -125,7 +128,8 @@ public:
     bool readable() const;
     // Messages sent and not yet received (a snapshot; counts in-flight operations).
     size_t size() const;
-    uint32_t capacity() const;
+    uint32_t capacity() const; // of the ring; an unbounded channel holds more
+    bool unbounded() const;
     uint32_t inline_max() const;
     bool destroyed() const;
     bool valid() const { return header_ != nullptr; }
@@ -148,6 +152,11 @@ private:
     SlotHeader *slot(uint64_t pos) const;
     Outcome send_once(uint64_t kind, const void *data, size_t size);
     Outcome recv_once(Message &out);
+    Outcome ring_send_once(uint64_t kind, const void *data, size_t size);
+    Outcome ring_recv_once(Message &out);
+    // channel_overflow.cpp: the unbounded channel's overflow list.
+    Outcome overflow_push(uint64_t kind, const void *data, size_t size);
+    Outcome overflow_pop(Message &out);
     void notify_receivers();
     void notify_senders();
     void send_payload(uint64_t kind, const void *data, size_t size, const Deadline &deadline);

@@ -13,10 +13,14 @@
 // take becomes FREE for the next lap. Nobody waits on a dead process.
 #pragma once
 
+#include "dataplane/robust_mutex.hpp"
+
 #include <atomic>
 #include <cstdint>
 
 namespace dragon {
+
+class Pool;
 
 inline constexpr uint64_t channel_magic = 0x4e4e414843474452ull; // "RDGCHANN"
 
@@ -62,6 +66,9 @@ struct alignas(64) ChannelHeader {
     // the channel is freed when it drops to 0. The serial tells this channel from
     // an earlier or later one at the same offset, so a stale descriptor fails.
     std::atomic<uint64_t> life;
+    // 1: an unbounded channel: a send that finds the ring full (or messages
+    // already overflowed) appends to the overflow list instead of waiting.
+    uint32_t unbounded;
 
     alignas(64) std::atomic<uint64_t> enqueue_pos;
     alignas(64) std::atomic<uint64_t> dequeue_pos;
@@ -78,7 +85,24 @@ struct alignas(64) ChannelHeader {
     alignas(64) std::atomic<uint32_t> sem_value;
     std::atomic<uint32_t> sem_waiters;
     uint32_t sem_max; // 0: a message channel
+
+    // Unbounded channels: messages that did not fit the ring, oldest first, as a
+    // list of pool blocks (OverflowNode). Every overflowed message is newer than
+    // every ring message of the same sender, so receivers take the ring first.
+    alignas(64) std::atomic<uint64_t> overflow_count;
+    uint64_t overflow_head; // node handles, 0: none; guarded by overflow_lock
+    uint64_t overflow_tail;
+    RobustMutex overflow_lock;
 };
+
+struct OverflowNode {
+    uint64_t next;   // handle of the next node, 0: last
+    uint64_t length; // kind << 62 | payload bytes, as in a slot
+    // The inline payload, or the block's handle (8 bytes), follows.
+};
+
+// Frees an unbounded channel's overflowed messages (the channel is being freed).
+void free_overflow(Pool &pool, ChannelHeader *h);
 
 // Slots are slot_size apart (a multiple of 64), so each starts on its own cache line.
 struct SlotHeader {
@@ -88,8 +112,6 @@ struct SlotHeader {
 };
 inline constexpr uint32_t slot_header_bytes = 16;
 static_assert(sizeof(SlotHeader) == slot_header_bytes, "payload follows the 16-byte slot header");
-
-class Pool;
 
 inline uint32_t life_serial(uint64_t life)
 {

@@ -2,15 +2,18 @@
 # Queue, JoinableQueue and SimpleQueue on channels, in the shape of
 # multiprocessing.queues.
 #
-# A Queue is an items channel. A bounded queue (maxsize > 0) also has a slots
-# channel holding one token per free place: put() takes a token (waiting up to
-# its timeout, else queue.Full), get() gives one back, so Full happens at exactly
-# maxsize although channel capacities are powers of two. A JoinableQueue counts
-# unfinished tasks as tokens in a third channel. There is no feeder thread: put()
-# pickles and sends directly, and blocking calls release the GIL while they wait.
-# An object that cannot be pickled is reported as stock's feeder thread reports
-# it (_on_queue_feeder_error) and put() returns, so programs written for stock
-# queues behave the same.
+# A Queue is an unbounded items channel: a put() never waits for room, as with
+# stock's feeder thread; what does not fit the channel's ring overflows to pool
+# blocks, in order per producer (framework/dataplane/channel_overflow.cpp), so a
+# Queue holds whatever the pool holds, and a full pool raises naming the knob.
+# A bounded queue (maxsize > 0) also has a slots semaphore counting free places:
+# put() takes one (waiting up to its timeout, else queue.Full), get() gives one
+# back, so Full happens at exactly maxsize. A JoinableQueue counts unfinished
+# tasks in a semaphore too (up to SEM_VALUE_MAX). There is no feeder thread:
+# put() pickles and sends directly, and blocking calls release the GIL while
+# they wait. An object that cannot be pickled is reported as stock's feeder
+# thread reports it (_on_queue_feeder_error) and put() returns, so programs
+# written for stock queues behave the same.
 #
 # Queues pickle to their channel descriptors, so they can be passed to children
 # and also sent through other queues and pipes. A pickled descriptor holds a
@@ -21,6 +24,8 @@
 import queue as _queue
 import time
 
+from multiprocessing.synchronize import SEM_VALUE_MAX
+
 from . import _dragon
 from . import reduction
 from . import runtime
@@ -28,13 +33,11 @@ from .connection import Connection
 
 __all__ = ['Queue', 'SimpleQueue', 'JoinableQueue']
 
-UNBOUNDED_CAPACITY = 8192       # an unbounded Queue's put() blocks beyond this many items
-# A SimpleQueue's put() blocks when it is full, as stock's does when its pipe is
-# (64 KiB); a smaller ring is also quicker to set up (Pool makes three).
-SIMPLE_CAPACITY = 1024
+# Messages in an items channel's ring (more overflow to pool blocks): 1024 slots
+# of 256 bytes are quick to set up (Pool makes three SimpleQueues) and take a
+# 512 KiB pool block.
+ITEM_CAPACITY = 1024
 ITEM_SLOT_SIZE = 256            # pickles up to 240 bytes travel inline
-TASK_TOKEN_CAPACITY = 1 << 16   # unfinished tasks a JoinableQueue can count
-TOKEN_SLOT_SIZE = 64
 _SEMAPHORE = 1                  # multiprocessing.synchronize.SEMAPHORE
 
 
@@ -53,18 +56,33 @@ def _attach(descriptor):
     return _dragon.Channel.attach(descriptor) if descriptor else None
 
 
+def _new_items():
+    return _dragon.Channel.create(runtime.node_pool(), ITEM_CAPACITY, ITEM_SLOT_SIZE, True)
+
+
+def _new_counter(value, maxvalue, what):
+    return _dragon.semlock_create(runtime.node_pool(), _SEMAPHORE, value, maxvalue, what)
+
+
+def _counter_state(counter):
+    return (counter._transit_handle(), counter.maxvalue, counter.name) if counter else None
+
+
+def _attach_counter(state):
+    if state is None:
+        return None
+    handle, maxvalue, name = state
+    return _dragon.semlock_attach(handle, _SEMAPHORE, maxvalue, name)
+
+
 class Queue(object):
 
     def __init__(self, maxsize=0, *, ctx=None):
-        pool = runtime.node_pool()
         self._maxsize = maxsize if maxsize > 0 else 0
-        capacity = maxsize if maxsize > 0 else UNBOUNDED_CAPACITY
-        self._items = _dragon.Channel.create(pool, capacity, ITEM_SLOT_SIZE)
-        self._slots = None
-        if maxsize > 0:
-            self._slots = _dragon.Channel.create(pool, maxsize, TOKEN_SLOT_SIZE)
-            for _ in range(maxsize):
-                self._slots.send(b'', 0)
+        if self._maxsize > SEM_VALUE_MAX:
+            raise ValueError('maxsize %d is above SEM_VALUE_MAX (%d)' % (maxsize, SEM_VALUE_MAX))
+        self._items = _new_items()
+        self._slots = _new_counter(maxsize, maxsize, 'queue-slots') if maxsize > 0 else None
         self._after_init()
 
     def _after_init(self):
@@ -73,14 +91,13 @@ class Queue(object):
     def __getstate__(self):
         if self._closed:
             raise ValueError(f"Queue {self!r} is closed")
-        return (self._maxsize, self._items.transit_descriptor(),
-                self._slots.transit_descriptor() if self._slots else None)
+        return (self._maxsize, self._items.transit_descriptor(), _counter_state(self._slots))
 
     def __setstate__(self, state):
         maxsize, items, slots = state
         self._maxsize = maxsize
         self._items = _attach(items)
-        self._slots = _attach(slots)
+        self._slots = _attach_counter(slots)
         self._after_init()
 
     def _check_closed(self):
@@ -105,11 +122,8 @@ class Queue(object):
             reduction.send_parts(self._items, parts)
             return True
         t = _timeout(block, timeout)
-        if self._slots is not None:
-            try:
-                self._slots.recv(t)
-            except TimeoutError:
-                raise _queue.Full from None
+        if self._slots is not None and not self._slots.acquire(block, t):
+            raise _queue.Full
         try:
             reduction.send_parts(self._items, parts, t)
         except TimeoutError:
@@ -129,7 +143,7 @@ class Queue(object):
 
     def _give_back_slot(self):
         if self._slots is not None:
-            self._slots.try_send(b'')
+            self._slots.release()
 
     def get(self, block=True, timeout=None):
         self._check_closed()
@@ -139,7 +153,7 @@ class Queue(object):
         except TimeoutError:
             raise _queue.Empty from None
         if self._slots is not None:
-            self._slots.try_send(b'')
+            self._slots.release()
         return reduction.loads_message(message)
 
     def qsize(self):
@@ -149,9 +163,7 @@ class Queue(object):
         return self._items.size() == 0
 
     def full(self):
-        if self._slots is None:
-            return self._items.size() >= self._items.capacity
-        return self._slots.size() == 0
+        return self._slots is not None and self._slots._is_zero()
 
     def get_nowait(self):
         return self.get(False)
@@ -177,37 +189,37 @@ class Queue(object):
 class JoinableQueue(Queue):
 
     def __init__(self, maxsize=0, *, ctx=None):
-        self._tasks = _dragon.Channel.create(runtime.node_pool(), TASK_TOKEN_CAPACITY,
-                                             TOKEN_SLOT_SIZE)
+        self._tasks = _new_counter(0, SEM_VALUE_MAX, 'unfinished-tasks')
         Queue.__init__(self, maxsize, ctx=ctx)
 
     def __getstate__(self):
-        return Queue.__getstate__(self) + (self._tasks.transit_descriptor(),)
+        return Queue.__getstate__(self) + (_counter_state(self._tasks),)
 
     def __setstate__(self, state):
         Queue.__setstate__(self, state[:-1])
-        self._tasks = _attach(state[-1])
+        self._tasks = _attach_counter(state[-1])
 
     def put(self, obj, block=True, timeout=None):
         self._check_closed()
+        _timeout(block, timeout)
         # The task is counted before the item is visible, so a consumer's
         # task_done() can never find the count empty.
         try:
-            self._tasks.send(b'', _timeout(block, timeout))
-        except TimeoutError:
-            raise _queue.Full from None
+            self._tasks.release()
+        except ValueError:
+            raise ValueError('more than %d unfinished tasks' % SEM_VALUE_MAX) from None
         try:
             sent = self._put(obj, block, timeout)
         except BaseException:
-            self._tasks.try_recv()
+            self._tasks.acquire(False)
             raise
         if not sent:
             # Unlike stock, an item that was never sent is not left counted, so
             # join() does not wait for it forever.
-            self._tasks.try_recv()
+            self._tasks.acquire(False)
 
     def task_done(self):
-        if self._tasks.try_recv() is None:
+        if not self._tasks.acquire(False):
             raise ValueError('task_done() called too many times')
 
     def join(self, timeout=None):
@@ -215,7 +227,7 @@ class JoinableQueue(Queue):
         (an extension) returns False if that did not happen in time.'''
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = 0.0002
-        while self._tasks.size() > 0:
+        while not self._tasks._is_zero():
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(pause)
@@ -242,7 +254,7 @@ class SimpleQueue(object):
 
     def __init__(self, *, ctx=None):
         pool = runtime.node_pool()
-        self._items = _dragon.Channel.create(pool, SIMPLE_CAPACITY, ITEM_SLOT_SIZE)
+        self._items = _new_items()     # unbounded: put() never blocks
         # The read lock, as stock's: get() holds it, and multiprocessing.pool takes it
         # to drain the queue with poll() then recv() while stopping, which must not
         # race a worker for the last item (that recv() would wait forever).

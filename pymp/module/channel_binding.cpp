@@ -104,7 +104,8 @@ void send_parts(Channel &ch, const py::sequence &parts, const py::object &timeou
     auto remaining = [&] {
         return deadline.never() ? wait_forever : Timeout(deadline.remaining_ns());
     };
-    void *block = ch.pool().allocate(layout.total(), remaining());
+    // An unbounded channel never waits for room (Channel::send): a full pool raises.
+    void *block = ch.pool().allocate(layout.total(), ch.unbounded() ? no_wait : remaining());
     try {
         auto *base = static_cast<std::byte *>(block);
         layout.write_header(base);
@@ -147,10 +148,14 @@ void bind_channel(py::module_ &m)
     py::class_<Channel>(m, "Channel")
         .def_static(
             "create",
-            [](std::shared_ptr<Pool> pool, uint32_t capacity, uint32_t slot_size) {
-                return Channel::create(std::move(pool), ChannelOptions{capacity, slot_size});
+            [](std::shared_ptr<Pool> pool, uint32_t capacity, uint32_t slot_size, bool unbounded) {
+                return Channel::create(std::move(pool),
+                                       ChannelOptions{capacity, slot_size, unbounded});
             },
-            py::arg("pool"), py::arg("capacity") = 1024, py::arg("slot_size") = 128)
+            py::arg("pool"), py::arg("capacity") = 1024, py::arg("slot_size") = 128,
+            py::arg("unbounded") = false,
+            "A new channel; unbounded: sends never wait, what does not fit the ring of "
+            "`capacity` messages overflows to pool blocks")
         .def_static("attach", &Channel::attach, py::arg("descriptor"),
                     py::call_guard<py::gil_scoped_release>())
         .def_property_readonly("descriptor", &Channel::descriptor)
@@ -241,6 +246,7 @@ void bind_channel(py::module_ &m)
         .def("readable", &Channel::readable)
         .def("size", &Channel::size)
         .def_property_readonly("capacity", &Channel::capacity)
+        .def_property_readonly("unbounded", &Channel::unbounded)
         .def_property_readonly("inline_max", &Channel::inline_max)
         .def_property_readonly("destroyed", &Channel::destroyed)
         .def("destroy", &Channel::destroy);
