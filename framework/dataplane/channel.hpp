@@ -12,7 +12,12 @@
 // or a dead peer is noticed even if no wake-up comes.
 //
 // Order: messages from one sender are received in the order sent (a single
-// ring; with several receivers each sees a subsequence in that order).
+// ring; with several receivers each sees a subsequence in that order). An
+// unbounded channel (ChannelOptions::unbounded) never makes a sender wait: what
+// does not fit the ring overflows to pool blocks (channel_overflow.cpp), in order.
+//
+// Lifetime: every Channel object, and every descriptor in transit, is a
+// reference; the channel is freed when the job's last one is gone (holders.hpp).
 #pragma once
 
 #include "dataplane/deadline.hpp"
