@@ -40,8 +40,9 @@
 //                 checks idle endpoints where the transport can. A host that vanishes
 //                 without closing its sockets is seen only by TCP's retransmission
 //                 timeout (see docs/transport-hsta.md).
-//   close         BYE (an AM after everything sent), then ucp_ep_close_nbx in flush mode,
-//                 progressed up to the deadline, then forcibly; the peer reports
+//   close         BYE (an AM after everything sent), then waits (up to the deadline, and
+//                 at least 1 s for the answer) until accepted sends completed and the
+//                 peers answered BYE_ACK, then ucp_ep_close_nbx(FORCE); the peer reports
 //                 PEER_CLOSED on BYE.
 //
 // Handshake (one AM_CONTROL message type; nothing from a peer is delivered before it):

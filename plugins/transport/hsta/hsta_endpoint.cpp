@@ -16,6 +16,9 @@ namespace hsta {
 
 namespace {
 
+// How long close() waits for peers to answer BYE when its own deadline is shorter.
+constexpr int64_t kByeGraceNs = 1'000'000'000;
+
 void set_error(dragon_error *err, const std::string &text)
 {
     if (err)
@@ -229,8 +232,10 @@ dragon_status Endpoint::close(int64_t timeout_ns, dragon_error *err)
             p.waiting.pop_front();
             finish(op, DRAGON_ERR_CANCELED, "the endpoint closed before the peer connected");
         }
-        if (p.state == Peer::CONNECTED)
+        if (p.state == Peer::CONNECTED) {
             send_control(p, BYE, nullptr, 0);
+            p.bye_sent = true;
+        }
     }
     auto pending_to = [&](const Peer &p) {
         if (!p.ep)
@@ -251,10 +256,25 @@ dragon_status Endpoint::close(int64_t timeout_ns, dragon_error *err)
         handle_failures();
         run_deferred();
     };
-    // 1. What was accepted toward live peers leaves (the BYE last).
-    while (any_pending() && now_ns() < deadline)
+    // A peer that has not yet answered our BYE may still hold unread messages that
+    // completed OK here: tearing the UCP endpoint down now could lose them (UCX fails the
+    // whole endpoint on the first closed lane, discarding what the others still carry).
+    auto unacknowledged = [&] {
+        for (const Peer &p : peers_)
+            if (p.bye_sent && !p.bye_acked && p.state == Peer::CONNECTED && p.ep)
+                return true;
+        return false;
+    };
+    // 1. What was accepted toward live peers leaves (the BYE last) and is acknowledged.
+    while ((any_pending() || unacknowledged()) && now_ns() < deadline)
         turn();
     const bool flushed = !any_pending();
+    // What already completed OK must arrive even when the deadline is short: the peers'
+    // answers to BYE are awaited up to kByeGrace (a peer that stopped reading cannot
+    // answer; its endpoint is then torn down).
+    const int64_t grace = std::max(deadline, start + kByeGraceNs);
+    while (unacknowledged() && now_ns() < grace)
+        turn();
     // 2. UCP endpoints close forcibly: what was accepted has left (or the deadline passed,
     //    and the rest is canceled). UCX 1.13 cannot withdraw a flush-mode close once
     //    started, and destroying a worker with one running aborts the process.
@@ -748,10 +768,12 @@ void Endpoint::retire_closed_peers()
     for (Peer &p : peers_) {
         if (p.state != Peer::CLOSED || !p.ep)
             continue;
-        // Payloads it sent before its BYE may still be on their way into our buffers.
+        // Payloads it sent before its BYE may still be on their way into our buffers, and
+        // our BYE_ACK on its way out.
         bool fetching = false;
         for (const Op &op : ops_)
-            fetching |= op.peer == p.index && op.kind == Op::RECV && !op.fired;
+            fetching |= op.peer == p.index && ((op.kind == Op::RECV && !op.fired) ||
+                                               (op.kind == Op::CONTROL && op.request));
         if (!fetching)
             close_ep(p);
     }

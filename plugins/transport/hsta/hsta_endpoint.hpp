@@ -61,6 +61,8 @@ struct Peer {
     bool proof_sent = false;
     bool their_proof_ok = false;
     bool our_proof_accepted = false;
+    bool bye_sent = false;  // close() told it
+    bool bye_acked = false; // and it answered: everything before our BYE arrived
     unsigned char my_nonce[kNonceSize] = {};
     unsigned char their_nonce[kNonceSize] = {};
     uint32_t outstanding = 0; // accepted sends whose completion has not fired

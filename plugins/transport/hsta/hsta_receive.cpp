@@ -113,10 +113,12 @@ void Endpoint::handle_control(const Control &c, ucp_ep_h reply_ep)
                              node(p.index) + "'s (are both in the same job?)");
         }
         break;
+    case BYE_ACK: p.bye_acked = true; break;
     case BYE:
         if (p.state != Peer::CONNECTED)
             return;
         // Everything it sent before has been delivered (one endpoint is ordered).
+        send_control(p, BYE_ACK, nullptr, 0);
         p.state = Peer::CLOSED;
         report_peer(p.index, DRAGON_TRANSPORT_PEER_CLOSED, node(p.index) + " closed its endpoint");
         // Our UCP endpoint to it closes once the payloads it sent are fetched

@@ -22,6 +22,7 @@ enum ControlType : uint8_t {
     PROOF = 2,   // value: the HMAC answering the receiver's challenge
     VERDICT = 3, // value[0]: the receiver's proof was accepted (1) or refused (0)
     BYE = 4,     // the sender closes its endpoint after everything it sent before
+    BYE_ACK = 5, // everything up to the receiver's BYE arrived here: it may tear down
 };
 
 constexpr uint32_t kMagic = 0x48535441; // "HSTA"
@@ -63,7 +64,7 @@ inline std::optional<Control> decode(const void *data, size_t len)
     uint16_t version;
     std::memcpy(&magic, p, 4);
     std::memcpy(&version, p + 4, 2);
-    if (magic != kMagic || version != kVersion || p[6] < HELLO || p[6] > BYE)
+    if (magic != kMagic || version != kVersion || p[6] < HELLO || p[6] > BYE_ACK)
         return std::nullopt;
     Control c;
     c.type = p[6];
