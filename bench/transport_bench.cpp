@@ -268,14 +268,17 @@ Ours run_ours(const Hosts &hosts, const std::string &name, uint64_t buffer_size,
     return out;
 }
 
-// Runs progress until `done`, spinning (as ucx_perftest does) or sleeping on the fd
-// between calls that found nothing (as dragon-node does).
+// Runs progress until `done`, spinning (as ucx_perftest does) or as the framework waits
+// (TransportEndpoint::progress_until: looks while a CPU is to spare, then sleeps on the fd).
 void progress_until(dragon::TransportEndpoint &ep, const std::function<bool()> &done, bool spin)
 {
     dragon::Deadline deadline(120s);
-    while (!done() && !deadline.expired())
-        if (ep.progress() == 0 && !spin)
-            ep.wait(dragon::Deadline(100ms));
+    if (spin) {
+        while (!done() && !deadline.expired())
+            ep.progress();
+    } else {
+        ep.progress_until(done, deadline);
+    }
     if (!done())
         throw dragon::Error(DRAGON_ERR_TIMEOUT, "the benchmark made no progress for 120 s");
 }

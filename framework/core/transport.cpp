@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "dataplane/spin_phase.hpp"
 
 #include <cstring>
 #include <poll.h>
@@ -196,12 +197,23 @@ bool TransportEndpoint::wait(const Deadline &deadline)
 
 bool TransportEndpoint::progress_until(const std::function<bool()> &done, const Deadline &deadline)
 {
+    // An answer is often microseconds away: look again for a while before paying for a
+    // sleep and a wake-up, as the data plane's waits do, and only while a CPU is to spare
+    // (on busy cores looking steals the peer's CPU: sleep at once).
+    SpinPhase phase;
     while (true) {
-        progress();
+        size_t events = progress();
         if (done())
             return true;
         if (deadline.expired())
             return false;
+        if (events > 0) {
+            phase = SpinPhase();
+            continue;
+        }
+        if (phase.keep_polling())
+            continue;
+        phase = SpinPhase();
         wait(deadline);
     }
 }
