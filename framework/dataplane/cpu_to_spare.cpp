@@ -1,5 +1,7 @@
 #include "dataplane/cpu_to_spare.hpp"
 
+#include "dataplane/deadline.hpp"
+
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -21,9 +23,27 @@ long online_cpus()
     return n;
 }
 
+bool cpu_to_spare_now();
+
 } // namespace
 
 bool cpu_to_spare()
+{
+    // The answer changes on a scheduler's time scale: read it at most once a millisecond
+    // per thread, so a waiter can afford to ask before it spins at all.
+    thread_local int64_t asked_ns = 0;
+    thread_local bool spare = true;
+    int64_t now = Deadline::now_ns();
+    if (now - asked_ns >= 1'000'000) {
+        spare = cpu_to_spare_now();
+        asked_ns = now;
+    }
+    return spare;
+}
+
+namespace {
+
+bool cpu_to_spare_now()
 {
     int fd = loadavg_fd();
     if (fd < 0 || online_cpus() <= 0)
@@ -44,5 +64,7 @@ bool cpu_to_spare()
     long runnable = std::strtol(field, nullptr, 10);
     return runnable <= 0 || runnable <= online_cpus();
 }
+
+} // namespace
 
 } // namespace dragon

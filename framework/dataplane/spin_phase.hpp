@@ -35,8 +35,11 @@ public:
     bool keep_polling()
     {
         int64_t now = Deadline::now_ns();
-        if (start_ == 0)
+        if (start_ == 0) {
+            if (!cpu_to_spare())
+                return false;
             start_ = now;
+        }
         int64_t spent = now - start_;
         if (spent < spin_ns) {
             futex::cpu_relax();
@@ -44,12 +47,8 @@ public:
         }
         if (spent >= poll_ns)
             return false;
-        if (last_yield_ == 0) {
-            if (!cpu_to_spare())
-                return false;
-        } else if (now - last_yield_ > long_yield_ns) {
+        if (last_yield_ != 0 && now - last_yield_ > long_yield_ns)
             return false;
-        }
         last_yield_ = now;
         sched_yield();
         return true;
