@@ -157,8 +157,9 @@ void TransportEndpoint::receive_into(void *token, void *buffer, size_t len,
 {
     std::lock_guard lock(mutex_);
     dragon_error err{};
-    check_plugin_status(ops().receive_into(ep_, token, buffer, len, &completion, &err), err,
-                        what("cannot place a payload"));
+    dragon_status s = ops().receive_into(ep_, token, buffer, len, &completion, &err);
+    if (s != DRAGON_OK) // the message is built only on failure: this is the hot path
+        check_plugin_status(s, err, what("cannot place a payload"));
 }
 
 size_t TransportEndpoint::progress()
@@ -166,7 +167,9 @@ size_t TransportEndpoint::progress()
     std::lock_guard lock(mutex_);
     size_t events = 0;
     dragon_error err{};
-    check_plugin_status(ops().progress(ep_, &events, &err), err, what("progress failed"));
+    dragon_status s = ops().progress(ep_, &events, &err);
+    if (s != DRAGON_OK)
+        check_plugin_status(s, err, what("progress failed"));
     return events;
 }
 
@@ -177,7 +180,8 @@ bool TransportEndpoint::arm()
     dragon_status s = ops().arm(ep_, &err);
     if (s == DRAGON_ERR_AGAIN)
         return false;
-    check_plugin_status(s, err, what("arm failed"));
+    if (s != DRAGON_OK)
+        check_plugin_status(s, err, what("arm failed"));
     return true;
 }
 

@@ -60,6 +60,7 @@
 //
 // Parameters (DRAGON_TRANSPORT_HSTA_<NAME>): max_outstanding, eager_threshold,
 // keepalive_interval. docs/transport-hsta.md has the whole story.
+#include "endpoint_ops.hpp"
 #include "hsta_endpoint.hpp"
 #include "hsta_ucx_setup.hpp"
 
@@ -70,76 +71,6 @@
 namespace {
 
 using hsta::Endpoint;
-
-Endpoint *self(dragon_transport_endpoint *ep)
-{
-    return reinterpret_cast<Endpoint *>(ep);
-}
-
-dragon_status open(const dragon_host *host, const dragon_transport_config *config,
-                   dragon_transport_endpoint **out, dragon_error *err)
-{
-    Endpoint *ep = nullptr;
-    dragon_status s = Endpoint::open(host, config, &ep, err);
-    if (s == DRAGON_OK)
-        *out = reinterpret_cast<dragon_transport_endpoint *>(ep);
-    return s;
-}
-
-void query(dragon_transport_endpoint *ep, dragon_transport_caps *caps)
-{
-    self(ep)->query(caps);
-}
-
-dragon_status address(dragon_transport_endpoint *ep, void *buf, size_t *len, dragon_error *err)
-{
-    return self(ep)->address(buf, len, err);
-}
-
-dragon_status connect(dragon_transport_endpoint *ep, uint32_t peer, const void *address, size_t len,
-                      dragon_error *err)
-{
-    return self(ep)->connect(peer, address, len, err);
-}
-
-dragon_status send(dragon_transport_endpoint *ep, uint32_t peer, const void *header,
-                   size_t header_len, const dragon_transport_iov *payload, size_t payload_count,
-                   dragon_transport_completion *completion, dragon_error *err)
-{
-    return self(ep)->send(peer, header, header_len, payload, payload_count, completion, err);
-}
-
-dragon_status receive_into(dragon_transport_endpoint *ep, void *token, void *buffer, size_t len,
-                           dragon_transport_completion *completion, dragon_error *err)
-{
-    return self(ep)->receive_into(token, buffer, len, completion, err);
-}
-
-dragon_status progress(dragon_transport_endpoint *ep, size_t *events, dragon_error *err)
-{
-    return self(ep)->progress(events, err);
-}
-
-int fd(dragon_transport_endpoint *ep)
-{
-    return self(ep)->fd();
-}
-
-dragon_status arm(dragon_transport_endpoint *ep, dragon_error *err)
-{
-    return self(ep)->arm(err);
-}
-
-dragon_status close(dragon_transport_endpoint *ep, int64_t timeout_ns, dragon_error *err)
-{
-    return self(ep)->close(timeout_ns, err);
-}
-
-dragon_status cancel(dragon_transport_endpoint *ep, dragon_transport_completion *completion,
-                     dragon_error *err)
-{
-    return self(ep)->cancel(completion, err);
-}
 
 // Cheap and side-effect free: reads UCX's configuration and initializes a UCP context
 // (which lists UCX's transports and devices and fails if none gives active messages with
@@ -180,20 +111,7 @@ const dragon_param_def params[] = {
      "UCX_KEEPALIVE_INTERVAL hsta sets unless the user did: how soon a dead peer is seen"},
 };
 
-const dragon_transport_ops ops = {
-    .struct_size = sizeof(dragon_transport_ops),
-    .open = open,
-    .query = query,
-    .address = address,
-    .connect = connect,
-    .send = send,
-    .receive_into = receive_into,
-    .progress = progress,
-    .fd = fd,
-    .arm = arm,
-    .close = close,
-    .cancel = cancel,
-};
+const dragon_transport_ops &ops = dragon::transport::EndpointOps<Endpoint>::table;
 
 const dragon_plugin_descriptor descriptor = {
     .abi_major = DRAGON_PLUGIN_ABI_MAJOR,

@@ -290,8 +290,7 @@ dragon_status Endpoint::close(int64_t timeout_ns, dragon_error *err)
         finish(op, DRAGON_ERR_CANCELED, "the endpoint closed before the operation completed");
     run_deferred();
     in_callbacks_ = false;
-    dead_ = true;
-    delete this;
+    dead_ = true; // the function table deletes the endpoint after close returns
     if (!flushed) {
         set_error(err, "hsta: close timed out before everything was flushed to the peers; the "
                        "rest was canceled");

@@ -85,12 +85,12 @@ public:
     int fd() const { return epoll_fd_; }
     dragon_status arm(dragon_error *err);
     dragon_status cancel(dragon_transport_completion *completion, dragon_error *err);
-    // Frees the endpoint whatever it returns.
+    // Flushes, says goodbye, cancels what remains; the function table then deletes it.
     dragon_status close(int64_t timeout_ns, dragon_error *err);
+    ~Endpoint();
 
 private:
     Endpoint() = default;
-    ~Endpoint();
     bool init(const dragon_host *host, const dragon_transport_config *config, std::string &error);
 
     // UCX callbacks (static trampolines receive the Endpoint or Op through their argument).

@@ -52,6 +52,7 @@
  *
  * Parameters (DRAGON_TRANSPORT_TCP_<NAME>): see `params` below or `dragon-info`.
  */
+#include "endpoint_ops.hpp"
 #include "tcp_endpoint.hpp"
 
 #include <dragon/transport.h>
@@ -139,79 +140,6 @@ Params read_params(const dragon_host *host)
 
 namespace {
 
-Endpoint *impl(dragon_transport_endpoint *ep)
-{
-    return reinterpret_cast<Endpoint *>(ep);
-}
-
-dragon_status open(const dragon_host *host, const dragon_transport_config *config,
-                   dragon_transport_endpoint **out, dragon_error *err)
-{
-    Endpoint *ep = nullptr;
-    dragon_status s = Endpoint::open(host, config, &ep, err);
-    if (s == DRAGON_OK)
-        *out = reinterpret_cast<dragon_transport_endpoint *>(ep);
-    return s;
-}
-
-void query(dragon_transport_endpoint *ep, dragon_transport_caps *caps)
-{
-    impl(ep)->query(caps);
-}
-
-dragon_status address(dragon_transport_endpoint *ep, void *buf, size_t *len, dragon_error *err)
-{
-    return impl(ep)->address(buf, len, err);
-}
-
-dragon_status connect(dragon_transport_endpoint *ep, uint32_t peer, const void *addr, size_t len,
-                      dragon_error *err)
-{
-    return impl(ep)->connect(peer, addr, len, err);
-}
-
-dragon_status send(dragon_transport_endpoint *ep, uint32_t peer, const void *header,
-                   size_t header_len, const dragon_transport_iov *payload, size_t payload_count,
-                   dragon_transport_completion *completion, dragon_error *err)
-{
-    return impl(ep)->send(peer, header, header_len, payload, payload_count, completion, err);
-}
-
-dragon_status receive_into(dragon_transport_endpoint *ep, void *token, void *buffer, size_t len,
-                           dragon_transport_completion *completion, dragon_error *err)
-{
-    return impl(ep)->receive_into(token, buffer, len, completion, err);
-}
-
-dragon_status progress(dragon_transport_endpoint *ep, size_t *events, dragon_error *err)
-{
-    return impl(ep)->progress(events, err);
-}
-
-int fd(dragon_transport_endpoint *ep)
-{
-    return impl(ep)->fd();
-}
-
-dragon_status arm(dragon_transport_endpoint *ep, dragon_error *err)
-{
-    return impl(ep)->arm(err);
-}
-
-dragon_status close(dragon_transport_endpoint *ep, int64_t timeout_ns, dragon_error *err)
-{
-    Endpoint *e = impl(ep);
-    dragon_status s = e->close(timeout_ns, err);
-    delete e;
-    return s;
-}
-
-dragon_status cancel(dragon_transport_endpoint *ep, dragon_transport_completion *completion,
-                     dragon_error *err)
-{
-    return impl(ep)->cancel(completion, err);
-}
-
 void probe(const dragon_host *, dragon_probe_result *out)
 {
     // TCP sockets and epoll exist on every Linux host this builds for.
@@ -219,20 +147,7 @@ void probe(const dragon_host *, dragon_probe_result *out)
     out->priority = 10;
 }
 
-const dragon_transport_ops ops = {
-    sizeof(dragon_transport_ops),
-    open,
-    query,
-    address,
-    connect,
-    send,
-    receive_into,
-    progress,
-    fd,
-    arm,
-    close,
-    cancel,
-};
+const dragon_transport_ops &ops = dragon::transport::EndpointOps<Endpoint>::table;
 
 const dragon_plugin_descriptor descriptor = {
     DRAGON_PLUGIN_ABI_MAJOR,
