@@ -366,62 +366,57 @@ Ours ours_stream(const Hosts &hosts, const std::string &name, uint64_t size, int
 
 // ---------- baselines ----------
 
-Ours raw_pingpong(const Hosts &hosts, int iterations)
+// A raw baseline: `server` on host 0 writes its port into the pipe it is given; `client`
+// on host 1 connects to it and returns the figure. `what` names it when it fails.
+Ours raw_pair(const Hosts &hosts, const std::function<int(int port_fd)> &server,
+              const std::function<double(uint16_t port)> &client, const std::string &what)
 {
     int port_pipe[2], result_pipe[2];
     if (pipe(port_pipe) != 0 || pipe(result_pipe) != 0)
         return {-1, "pipe failed"};
-    pid_t server = hosts.spawn(0, [&] {
-        return dragon::bench::raw_tcp_echo_server(hosts.address[0], port_pipe[1], iterations);
-    });
+    pid_t server_pid = hosts.spawn(0, [&] { return server(port_pipe[1]); });
     uint16_t port = 0;
     Ours out;
     if (read(port_pipe[0], &port, sizeof port) == sizeof port) {
-        pid_t client = hosts.spawn(1, [&] {
-            double v = dragon::bench::raw_tcp_pingpong_client(hosts.address[0], port, iterations);
-            put(result_pipe[1], std::to_string(v));
+        pid_t client_pid = hosts.spawn(1, [&] {
+            put(result_pipe[1], std::to_string(client(port)));
             return 0;
         });
         std::string r;
         if (get(result_pipe[0], r, 300s))
             out.value = std::stod(r);
-        wait_child(client, 10s);
+        wait_child(client_pid, 10s);
     }
     if (out.value < 0)
-        out.why = "the raw TCP ping-pong failed";
-    wait_child(server, 10s);
+        out.why = "the raw TCP " + what + " failed";
+    wait_child(server_pid, 10s);
     for (int fd : {port_pipe[0], port_pipe[1], result_pipe[0], result_pipe[1]})
         close(fd);
     return out;
 }
 
+Ours raw_pingpong(const Hosts &hosts, int iterations)
+{
+    const std::string &at = hosts.address[0];
+    return raw_pair(
+        hosts,
+        [&](int port_fd) { return dragon::bench::raw_tcp_echo_server(at, port_fd, iterations); },
+        [&](uint16_t port) { return dragon::bench::raw_tcp_pingpong_client(at, port, iterations); },
+        "ping-pong");
+}
+
 Ours raw_stream(const Hosts &hosts, uint64_t size, int messages)
 {
-    int port_pipe[2], result_pipe[2];
-    if (pipe(port_pipe) != 0 || pipe(result_pipe) != 0)
-        return {-1, "pipe failed"};
-    pid_t server = hosts.spawn(0, [&] {
-        return dragon::bench::raw_tcp_sink_server(hosts.address[0], port_pipe[1], size, messages);
-    });
-    uint16_t port = 0;
-    Ours out;
-    if (read(port_pipe[0], &port, sizeof port) == sizeof port) {
-        pid_t client = hosts.spawn(1, [&] {
-            double v = dragon::bench::raw_tcp_stream_client(hosts.address[0], port, size, messages);
-            put(result_pipe[1], std::to_string(v));
-            return 0;
-        });
-        std::string r;
-        if (get(result_pipe[0], r, 300s))
-            out.value = std::stod(r);
-        wait_child(client, 10s);
-    }
-    if (out.value < 0)
-        out.why = "the raw TCP stream failed";
-    wait_child(server, 10s);
-    for (int fd : {port_pipe[0], port_pipe[1], result_pipe[0], result_pipe[1]})
-        close(fd);
-    return out;
+    const std::string &at = hosts.address[0];
+    return raw_pair(
+        hosts,
+        [&](int port_fd) {
+            return dragon::bench::raw_tcp_sink_server(at, port_fd, size, messages);
+        },
+        [&](uint16_t port) {
+            return dragon::bench::raw_tcp_stream_client(at, port, size, messages);
+        },
+        "stream");
 }
 
 bool have_ucx_perftest()

@@ -51,22 +51,14 @@ std::string namespace_for(const dragon_host *host)
     return "dragon." + std::string(job && *job ? job : "job") + "." + std::to_string(launches++);
 }
 
-bool has_variable(const std::vector<std::string> &env, const std::string &name)
+// The value of NAME in `env` (else this process's environment), as node_environment()
+// will give it to the nodes; nullptr if unset.
+const char *variable_in(const std::vector<std::string> &env, const std::string &name)
 {
     for (const auto &e : env)
         if (e.rfind(name + "=", 0) == 0)
-            return true;
-    return std::getenv(name.c_str()) != nullptr;
-}
-
-// The numeric value of NAME in `env` (else this process's environment), 0 if unset.
-long variable_value(const std::vector<std::string> &env, const std::string &name)
-{
-    for (const auto &e : env)
-        if (e.rfind(name + "=", 0) == 0)
-            return std::atol(e.c_str() + name.size() + 1);
-    const char *v = std::getenv(name.c_str());
-    return v ? std::atol(v) : 0;
+            return e.c_str() + name.size() + 1;
+    return std::getenv(name.c_str());
 }
 
 // Simulated nodes share this machine's CPUs: node `index` of `count` gets its share of
@@ -111,10 +103,11 @@ std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
     if (separate_hosts) {
         launch->hosts_ = std::make_unique<NetnsHosts>(static_cast<int>(num_nodes));
         // The transports must use the bridge, not the loopback each namespace has.
-        if (!has_variable(env_extra, "DRAGON_NETWORK_PREFIX"))
+        if (!variable_in(env_extra, "DRAGON_NETWORK_PREFIX"))
             env_extra.push_back("DRAGON_NETWORK_PREFIX=" + launch->hosts_->cidr());
     }
-    const long pinned_port = variable_value(env_extra, "DRAGON_TRANSPORT_PORT");
+    const char *port_text = variable_in(env_extra, "DRAGON_TRANSPORT_PORT");
+    const long pinned_port = port_text ? std::atol(port_text) : 0;
     if (pinned_port && !launch->hosts_ && num_nodes > 1) {
         if (pinned_port + num_nodes - 1 > 65535)
             throw Error(DRAGON_ERR_INVALID, "local launcher: port " + std::to_string(pinned_port) +
@@ -129,21 +122,20 @@ std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
     auto t1 = Clock::now();
     // If a node fails to start, `launch` going out of scope kills those already running.
     for (uint32_t i = 0; i < num_nodes; ++i) {
-        auto env =
-            node_environment(launch->server_->client_environment(i), env_extra, i, num_nodes);
-        Node node;
+        // This node's own entries; node_environment() lets later entries replace earlier.
+        std::vector<std::string> node_extra = env_extra;
         if (num_nodes > 1)
-            env.push_back("DRAGON_NODE_CPUS=" + std::to_string(cpu_share(i, num_nodes)));
+            node_extra.push_back("DRAGON_NODE_CPUS=" + std::to_string(cpu_share(i, num_nodes)));
         // Nodes sharing this host's addresses cannot all listen on one pinned port: node
         // k takes the k-th port from it (in separate-hosts mode each has its own address).
-        if (pinned_port && !launch->hosts_) {
-            std::erase_if(env, [](const std::string &e) {
-                return e.rfind("DRAGON_TRANSPORT_PORT=", 0) == 0;
-            });
-            env.push_back("DRAGON_TRANSPORT_PORT=" + std::to_string(pinned_port + i));
-        }
+        if (pinned_port && !launch->hosts_)
+            node_extra.push_back("DRAGON_TRANSPORT_PORT=" + std::to_string(pinned_port + i));
+        if (launch->hosts_)
+            node_extra.push_back("DRAGON_NODE_NETNS=" + launch->hosts_->path(static_cast<int>(i)));
+        auto env =
+            node_environment(launch->server_->client_environment(i), node_extra, i, num_nodes);
+        Node node;
         if (launch->hosts_) {
-            env.push_back("DRAGON_NODE_NETNS=" + launch->hosts_->path(static_cast<int>(i)));
             SeparateHost where{simulated_hostname(i)};
             node.pid = spawn_node(program, argv, env, i == 0, &where);
         } else {
