@@ -14,6 +14,7 @@ packages=(
   libboost-program-options-dev
   libgtest-dev googletest
   lmod
+  iproute2
   python3-pytest
   libpython3.11-testsuite
 )
