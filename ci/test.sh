@@ -55,12 +55,8 @@ step "Python tests (pytest)" env DRAGON_BUILD_DIR="$PWD/build" /usr/bin/python3 
 step "configure ASan+UBSan" cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DDRAGON_SANITIZE=ON \
   -DDRAGON_BUILD_BENCH=OFF
 step "build ASan+UBSan" cmake --build build-asan -j"$jobs"
-# Left out under ASan: a SIGKILLed peer in separate namespaces, where one run of three
-# found a placement from the killed node still pending after 2 s (not yet understood;
-# the normal build runs it, and it passes there).
 step "C++ tests under ASan+UBSan" env ASAN_OPTIONS=detect_leaks=1 \
-  ctest --test-dir build-asan --output-on-failure --timeout 900 \
-  -E "PeerKilledMidStreamFailsItsOperationsWithinTwoSeconds/.*_netns"
+  ctest --test-dir build-asan --output-on-failure --timeout 900
 
 step "fuzz the tcp transport's frames and handshake (60 s)" env FUZZ_SECONDS=60 bash ci/fuzz.sh
 

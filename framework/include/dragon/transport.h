@@ -131,7 +131,9 @@ typedef enum dragon_transport_peer_state {
     /** Authenticated both ways: messages flow. Reported once per peer. */
     DRAGON_TRANSPORT_PEER_CONNECTED = 1,
     /** Failed, unreachable, refused our proof, or died: nothing more will come from
-     * it and every send to it fails with DRAGON_ERR_PEER_LOST. Reported once. */
+     * it and every send to it fails with DRAGON_ERR_PEER_LOST. Reported once, after
+     * every send to it and every receive_into from it has completed, so that the
+     * framework may free what it kept for the peer. */
     DRAGON_TRANSPORT_PEER_LOST = 2,
     /** Closed its endpoint in order: everything it sent has been delivered. Sends to
      * it fail with DRAGON_ERR_PEER_LOST from now on. Reported once. */

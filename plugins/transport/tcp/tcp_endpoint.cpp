@@ -638,6 +638,12 @@ void Endpoint::fail(Conn &c, const std::string &reason)
 {
     if (c.phase == Phase::Dead)
         return;
+    // The payload being placed fails first: a framework that sees PEER_LOST may free
+    // everything it keeps for that peer, so nothing of the peer may complete after it.
+    if (c.rx_completion) {
+        complete(c.rx_completion, DRAGON_ERR_PEER_LOST, reason);
+        c.rx_completion = nullptr;
+    }
     Peer &p = peers_[c.peer];
     bool owns_peer = (c.connector || c.phase == Phase::Up) && (p.conn == &c || p.dialing == &c);
     if (owns_peer) {
@@ -647,10 +653,6 @@ void Endpoint::fail(Conn &c, const std::string &reason)
         peer_event(c.peer, DRAGON_TRANSPORT_PEER_LOST, reason);
     } else {
         log(DRAGON_LOG_WARNING, "dropped an incoming connection: " + reason);
-    }
-    if (c.rx_completion) {
-        complete(c.rx_completion, DRAGON_ERR_PEER_LOST, reason);
-        c.rx_completion = nullptr;
     }
     drop(c);
 }

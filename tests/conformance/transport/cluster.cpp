@@ -280,12 +280,12 @@ size_t Node::count_from(uint32_t sender, int stream)
     return n;
 }
 
-size_t Node::placements_pending()
+size_t Node::placements_pending(int sender)
 {
     std::lock_guard lock(mutex_);
     size_t n = 0;
     for (const auto &[id, p] : placements_)
-        n += !p.done;
+        n += !p.done && (sender < 0 || p.header.sender == static_cast<uint32_t>(sender));
     return n;
 }
 

@@ -107,8 +107,9 @@ public:
     int peer_state(uint32_t peer);
     // Received messages from `sender` (optionally one stream) so far.
     size_t count_from(uint32_t sender, int stream = -1);
-    // Number of placements (receive_into) still under way.
-    size_t placements_pending();
+    // Number of placements (receive_into) still under way, of payloads from `sender`
+    // (-1: from anyone).
+    size_t placements_pending(int sender = -1);
 
     // --- sending ---
     // Sends `sizes.size()` messages to `peer` as `stream` (seq 0..), keeping at most

@@ -411,13 +411,14 @@ TEST_P(TransportConformance, PeerKilledMidStreamFailsItsOperationsWithinTwoSecon
             int64_t t0 = dragon::Deadline::now_ns();
             if (k == 0) {
                 auto limit = deadline_in(2000ms);
-                while (!(streamed && node.placements_pending() == 0 &&
+                // Node 2 starts its 1 MiB messages now too: only node 1's count here.
+                while (!(streamed && node.placements_pending(1) == 0 &&
                          node.peer_state(1) == DRAGON_TRANSPORT_PEER_LOST) &&
                        !limit.expired())
                     std::this_thread::sleep_for(1ms);
                 double took = seconds_since(t0);
                 node.check(streamed, "sends to the killed node still pending 2 s after its death");
-                node.check(node.placements_pending() == 0,
+                node.check(node.placements_pending(1) == 0,
                            "payloads from the killed node still being placed 2 s after its death");
                 node.check(node.peer_state(1) == DRAGON_TRANSPORT_PEER_LOST,
                            "no PEER_LOST for the killed node within 2 s");
