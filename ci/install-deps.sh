@@ -15,6 +15,7 @@ packages=(
   libgtest-dev googletest
   lmod
   iproute2
+  slurm-wlm munge      # tests/slurm: a real multi-node Slurm in network namespaces
   python3-pytest
   libpython3.11-testsuite
 )
