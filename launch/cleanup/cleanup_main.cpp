@@ -98,13 +98,12 @@ int main(int argc, char **argv)
                       << " of a process that is gone\n";
         if (!dry && !namespaces.empty())
             dragon::NetnsHosts::remove_stale();
-        directories += namespaces.size();
-        if (processes + segments + directories == 0)
+        if (processes + segments + directories + namespaces.size() == 0)
             std::cout << "dragon-cleanup: nothing to remove\n";
         else
             std::cout << "dragon-cleanup: " << (dry ? "would remove " : "removed ") << processes
-                      << " process(es), " << segments << " segment(s) and " << directories
-                      << " directory(ies)\n";
+                      << " process(es), " << segments << " segment(s), " << directories
+                      << " directory(ies) and " << namespaces.size() << " network namespace(s)\n";
         return 0;
     });
 }

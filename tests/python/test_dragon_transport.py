@@ -3,6 +3,7 @@ one plugin, proves the job secret (which no process of the job ever sees), and a
 that is lost stops the job with a line naming it."""
 
 import os
+import re
 import signal
 import time
 
@@ -164,9 +165,17 @@ def test_namespaces_of_a_killed_frontend_are_removed_by_cleanup(build):
     while job_processes(job) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert our_namespaces(p.pid), "the namespaces outlive a SIGKILLed frontend"
+    stale = len(our_namespaces(p.pid))
     r = dragon_cleanup(build)
     assert f"network namespace dgn-{p.pid}-" in r.stdout, r.stdout
     assert our_namespaces(p.pid) == []
+    # The summary counts namespaces under their own name, not as directories.
+    summary = re.search(r"removed (\d+) process\(es\), (\d+) segment\(s\), (\d+) "
+                        r"directory\(ies\) and (\d+) network namespace\(s\)", r.stdout)
+    assert summary, r.stdout
+    assert int(summary.group(4)) >= stale, r.stdout
+    removed_dirs = r.stdout.count(" directory ")
+    assert int(summary.group(3)) == removed_dirs, r.stdout
 
 
 def dragon_cleanup(build):
