@@ -1,5 +1,6 @@
 #include "pmix_server.hpp"
 
+#include "connection_gate.hpp"
 #include "pmix_text.hpp"
 #include "private_tmpdir.hpp"
 
@@ -87,6 +88,25 @@ template <typename Start> pmix_status_t run_op(Start &&start, Clock::time_point 
     return rc;
 }
 
+// The listening socket PMIx_server_init opened: the one that was not there before.
+int pmix_listener(const std::vector<std::pair<int, ino_t>> &before)
+{
+    std::vector<int> fresh;
+    for (const auto &[fd, inode] : listening_tcp_sockets()) {
+        bool old = false;
+        for (const auto &b : before)
+            old = old || b.second == inode;
+        if (!old)
+            fresh.push_back(fd);
+    }
+    if (fresh.size() != 1)
+        throw Error(DRAGON_ERR_INTERNAL,
+                    "PMIx server: expected PMIx_server_init to open one TCP listener, found " +
+                        std::to_string(fresh.size()) +
+                        " (is PMIX_MCA_ptl or PMIX_MCA_ptl_tcp_* set in the environment?)");
+    return fresh.front();
+}
+
 } // namespace
 
 // The host callbacks. `server_object` is the PmixServer each client was registered with.
@@ -135,7 +155,7 @@ struct PmixServer::Module {
 };
 
 PmixServer::PmixServer(const std::string &nspace, uint32_t num_ranks, AbortHandler on_abort,
-                       std::chrono::milliseconds deadline)
+                       std::chrono::milliseconds deadline, WarningHandler on_warning)
     : nspace_(nspace), size_(num_ranks), on_abort_(std::move(on_abort))
 {
     if (num_ranks == 0)
@@ -174,13 +194,19 @@ PmixServer::PmixServer(const std::string &nspace, uint32_t num_ranks, AbortHandl
         // Only our own clients: no tool or system-wide rendezvous points.
         add(init.list, PMIX_SERVER_TOOL_SUPPORT, &no, PMIX_BOOL);
         add(init.list, PMIX_SERVER_SYSTEM_SUPPORT, &no, PMIX_BOOL);
+        // One listener to guard: IPv4 loopback.
+        bool yes = true;
+        add(init.list, PMIX_TCP_DISABLE_IPV6, &yes, PMIX_BOOL);
         pmix_data_array_t arr = init.to_array();
+        auto listening_before = listening_tcp_sockets();
         pmix_status_t rc =
             PMIx_server_init(&module, static_cast<pmix_info_t *>(arr.array), arr.size);
         PMIX_DATA_ARRAY_DESTRUCT(&arr);
         if (rc != PMIX_SUCCESS)
             throw_pmix("PMIx server: PMIx_server_init (private directory " + dir + ")", rc);
         initialized_ = true;
+        gate_ = std::make_unique<ConnectionGate>(pmix_listener(listening_before),
+                                                 tmpdir_->path() / "gate", std::move(on_warning));
         register_job(until);
     } catch (...) {
         shutdown();
@@ -282,6 +308,16 @@ void PmixServer::register_job(Clock::time_point until)
     }
 }
 
+void PmixServer::admit(pid_t pid)
+{
+    gate_->admit(pid);
+}
+
+unsigned PmixServer::refused() const
+{
+    return gate_ ? gate_->refused() : 0;
+}
+
 std::vector<std::string> PmixServer::client_environment(uint32_t rank) const
 {
     if (rank >= environments_.size())
@@ -322,6 +358,7 @@ void PmixServer::shutdown() noexcept
         server_finalized = true;
     }
     initialized_ = false;
+    gate_.reset();   // after PMIx let go of the Unix listener the gate put in its place
     tmpdir_.reset(); // removes the directory and everything PMIx left in it
     server_exists = false;
 }

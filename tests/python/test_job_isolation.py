@@ -8,6 +8,7 @@ import pathlib
 import pwd
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import time
@@ -129,3 +130,205 @@ def test_a_job_never_removes_a_segment_it_did_not_create(build, other_user):
     assert "intruder" not in err
     cleanup = run([str(build / "bin" / "dragon-cleanup")])
     assert "intruder" not in cleanup.stdout and os.path.exists(intruder)
+
+
+# --------------------------------------------- the PMIx server against other users
+
+FAKE_UID_SOURCE = r"""
+#include <sys/types.h>
+/* What a user can do to any dynamically linked client: claim to be someone else. */
+uid_t getuid(void) { return OWNER_UID; }
+uid_t geteuid(void) { return OWNER_UID; }
+gid_t getgid(void) { return OWNER_GID; }
+gid_t getegid(void) { return OWNER_GID; }
+"""
+
+
+def node_pmix_environment(job):
+    """The PMIx variables of node 0 of `job`: everything an intruder could hope to
+    learn (its namespace, rank and server address), read here as root."""
+    for pid in job_processes(job):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                if f.read().strip() != "dragon-node":
+                    continue
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                entries = f.read().decode().split("\0")
+        except OSError:
+            continue
+        env = dict(e.split("=", 1) for e in entries if e.startswith("PMIX_"))
+        if env.get("PMIX_RANK") == "0":
+            return env
+    raise AssertionError(f"no node 0 of job {job} found")
+
+
+def start_waiting_job(build):
+    """A job whose head program waits for a line on stdin, then says "done"."""
+    p = subprocess.Popen([str(build / "bin" / "dragon"), "/bin/sh", "-c",
+                          "echo started; read line; echo done"], env=clean_env(),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    assert p.stdout.readline() == "started\n"
+    return p, job_of(p)
+
+
+def finish(p, seconds=20):
+    """Lets the job end; it must end normally and at once."""
+    start = time.monotonic()
+    out, err = p.communicate("go\n", timeout=seconds)
+    return out, err, time.monotonic() - start
+
+
+@pytest.fixture
+def intruder_dir(other_user, tmp_path):
+    """A directory the other user may write its client's results into, and a copy of
+    the PMIx test client it can execute (the build tree may not be readable to it)."""
+    entry, _ = other_user
+    where = pathlib.Path("/tmp") / ("dragon-test-intruder-" + secrets.token_hex(6))
+    where.mkdir(mode=0o755)
+    try:
+        yield where
+    finally:
+        subprocess.run(["rm", "-rf", str(where)], timeout=60)
+
+
+def run_intruder(build, entry, where, pmix_env, misbehave="", preload=None):
+    """Runs the wire-up test client as the other user with the job's PMIx variables."""
+    client = where / "client"
+    if not client.exists():
+        shutil.copy(build / "tests" / "bin" / "wireup_test_node", client)
+        client.chmod(0o755)
+    out = where / "out"
+    out.mkdir(mode=0o777, exist_ok=True)
+    out.chmod(0o777)
+    env = {"PATH": "/usr/bin:/bin", "WIREUP_TEST_OUT": str(out),
+           "WIREUP_TEST_DEADLINE_MS": "5000", **pmix_env}
+    if misbehave:
+        env["WIREUP_TEST_MISBEHAVE"] = misbehave
+    if preload:
+        env["LD_PRELOAD"] = str(preload)
+    r = subprocess.run([str(client)], user=entry.pw_uid, group=entry.pw_gid, extra_groups=[],
+                       env=env, capture_output=True, text=True, timeout=60, cwd="/")
+    results = "".join(f.read_text() for f in out.glob("rank*.result"))
+    return r, results
+
+
+def test_another_user_cannot_join_and_the_job_ends_normally(build, other_user, intruder_dir):
+    # Before: refused, but the job's dragon then hung in PMIx_server_finalize (4 of 4).
+    entry, _ = other_user
+    p, job = start_waiting_job(build)
+    try:
+        pmix_env = node_pmix_environment(job)
+        r, results = run_intruder(build, entry, intruder_dir, pmix_env, misbehave="*:abort")
+        assert r.returncode != 0, "another user's client joined the job: " + results
+        out, err, took = finish(p)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate(timeout=30)
+    assert p.returncode == 0 and out == "done\n", (out, err)
+    assert f"refused a connection from uid {entry.pw_uid}" in err, err
+    assert took < 10, f"the job took {took:.1f} s to end"
+    assert job_processes(job) == []
+
+
+def test_a_client_faking_the_owners_uid_is_not_a_rank(build, other_user, intruder_dir):
+    # Before: a preloaded geteuid() returning the owner's uid was accepted as rank 0,
+    # could read the job's data and end the job with PMIx_Abort.
+    entry, _ = other_user
+    source = intruder_dir / "fake_uid.c"
+    source.write_text(FAKE_UID_SOURCE.replace("OWNER_UID", str(os.getuid()))
+                      .replace("OWNER_GID", str(os.getgid())))
+    fake = intruder_dir / "fake_uid.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(fake), str(source)], check=True,
+                   timeout=60)
+    fake.chmod(0o755)
+    p, job = start_waiting_job(build)
+    try:
+        pmix_env = node_pmix_environment(job)
+        r, results = run_intruder(build, entry, intruder_dir, pmix_env, misbehave="*:abort",
+                                  preload=fake)
+        assert r.returncode != 0, "a client faking its uid joined the job: " + results
+        assert p.poll() is None, "the intruder ended the job"
+        out, err, took = finish(p)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate(timeout=30)
+    assert p.returncode == 0 and out == "done\n", (out, err)
+    assert f"refused a connection from uid {entry.pw_uid}" in err, err
+    assert "PMIx_Abort" not in err, err
+    assert took < 10, f"the job took {took:.1f} s to end"
+
+
+def test_a_silent_connection_cannot_stall_the_job(build, other_user):
+    # A connection that never says anything (as a port scanner's) to the PMIx server.
+    entry, _ = other_user
+    p, job = start_waiting_job(build)
+    lurker = None
+    try:
+        port = node_pmix_environment(job)["PMIX_SERVER_URI41"].rsplit(":", 1)[1]
+        lurker = subprocess.Popen(
+            ["/usr/bin/python3", "-c",
+             "import socket, sys, time\n"
+             f"s = socket.create_connection(('127.0.0.1', {port}))\n"
+             "print('connected', flush=True)\n"
+             "time.sleep(60)\n"],
+            user=entry.pw_uid, group=entry.pw_gid, extra_groups=[], stdout=subprocess.PIPE,
+            text=True, cwd="/")
+        assert lurker.stdout.readline() == "connected\n"
+        time.sleep(0.5)
+        out, err, took = finish(p)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate(timeout=30)
+        if lurker:
+            lurker.kill()
+            lurker.wait(timeout=30)
+    assert p.returncode == 0 and out == "done\n", (out, err)
+    assert f"refused a connection from uid {entry.pw_uid}" in err, err
+    assert took < 10, f"the job took {took:.1f} s to end"
+
+
+def test_the_pmix_namespace_is_not_guessable(build):
+    names = []
+    for _ in range(2):
+        p, job = start_waiting_job(build)
+        try:
+            nspace = node_pmix_environment(job)["PMIX_NAMESPACE"]
+            visible = " ".join(os.listdir("/dev/shm") + os.listdir(TMP))
+            finish(p)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate(timeout=30)
+        # Nothing another user can see names it: not the job id, not the frontend's pid.
+        assert job not in nspace and str(p.pid) not in nspace, nspace
+        assert nspace not in visible
+        names.append(nspace)
+    assert names[0] != names[1]
+    assert re.fullmatch(r"dragon\.[0-9a-f]{32}\.\d+", names[0]), names[0]
+
+
+def test_a_process_the_launch_did_not_start_is_not_a_rank(build, tmp_path):
+    # Same uid, real credentials, the right namespace and rank: still not one of the
+    # processes the launcher started, so it never reaches PMIx (it would have been
+    # rank 0 before, and its PMIx_Abort would have ended the job).
+    p, job = start_waiting_job(build)
+    try:
+        env = {"PATH": "/usr/bin:/bin", "WIREUP_TEST_OUT": str(tmp_path),
+               "WIREUP_TEST_DEADLINE_MS": "3000", "WIREUP_TEST_MISBEHAVE": "*:abort",
+               **node_pmix_environment(job)}
+        r = subprocess.run([str(build / "tests" / "bin" / "wireup_test_node")], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0, "a process the launch did not start joined the job"
+        assert p.poll() is None, "the stranger ended the job"
+        out, err, took = finish(p)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate(timeout=30)
+    assert p.returncode == 0 and out == "done\n", (out, err)
+    assert "PMIx_Abort" not in err, err
+    assert took < 10, f"the job took {took:.1f} s to end"

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <poll.h>
 #include <sched.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
@@ -44,11 +45,27 @@ int exit_code_of(int status)
     return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
 }
 
-std::string namespace_for(const dragon_host *host)
+// "dragon.<32 random hex digits>.<launch>": nothing another user can see (the job id
+// is in /dev/shm's file names, the frontend's pid in ps) tells the namespace.
+std::string namespace_for()
 {
     static std::atomic<unsigned> launches{0};
-    const char *job = host && host->job_id ? host->job_id(host->ctx) : nullptr;
-    return "dragon." + std::string(job && *job ? job : "job") + "." + std::to_string(launches++);
+    unsigned char bytes[16];
+    size_t got = 0;
+    while (got < sizeof bytes) {
+        ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n < 0 && errno != EINTR)
+            throw Error(DRAGON_ERR_INTERNAL,
+                        std::string("local launcher: getrandom failed: ") + std::strerror(errno));
+        got += n > 0 ? static_cast<size_t>(n) : 0;
+    }
+    std::string name = "dragon.";
+    for (unsigned char b : bytes) {
+        const char *hex = "0123456789abcdef";
+        name += hex[b >> 4];
+        name += hex[b & 15];
+    }
+    return name + "." + std::to_string(launches++);
 }
 
 // The value of NAME in `env` (else this process's environment), as node_environment()
@@ -96,9 +113,10 @@ std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
     auto t0 = Clock::now();
     std::unique_ptr<LocalLaunch> launch(new LocalLaunch(host));
     launch->server_ = std::make_unique<wireup::PmixServer>(
-        namespace_for(host), num_nodes,
+        namespace_for(), num_nodes,
         [self = launch.get()](const wireup::AbortReport &r) { self->on_abort(r); },
-        server_setup_deadline);
+        server_setup_deadline,
+        [self = launch.get()](const std::string &w) { self->log(DRAGON_LOG_WARNING, w); });
     std::vector<std::string> env_extra = extra_env;
     if (separate_hosts) {
         launch->hosts_ = std::make_unique<NetnsHosts>(static_cast<int>(num_nodes));
@@ -142,6 +160,7 @@ std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
             node.pid = spawn_node(program, argv, env, i == 0);
         }
         node.pidfd = open_pidfd(node.pid);
+        launch->server_->admit(node.pid); // only the nodes may reach the server
         std::lock_guard lock(launch->mutex_);
         launch->nodes_.push_back(node);
     }
