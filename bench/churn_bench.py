@@ -10,7 +10,9 @@
 #
 # Prints one line per kind: count, seconds, objects per second, pool bytes in
 # use before and after (and their difference, which must be 0), and the pool's
-# high-water mark. Exits 1 if a difference is not 0.
+# high-water mark. Exits 1 if a difference is not 0. The rates and differences
+# also go to a CSV file (--csv FILE or $DRAGON_BENCH_CSV_DIR/churn_bench-quiet.csv;
+# bench/bench_csv.py); there is no baseline to compare in the same run.
 #
 
 import argparse
@@ -64,7 +66,7 @@ def settle():
     gc.collect()
 
 
-def run(kind, count, pool):
+def run(kind, count, pool, table):
     once = KINDS[kind][0]
     once(0)         # warm-up: the holder table and map sizes reach their steady state
     settle()
@@ -84,16 +86,21 @@ def run(kind, count, pool):
           'high water %d of %d' % (kind, count, seconds, count / seconds, before, after,
                                    after - before, stats['high_water'], stats['capacity']),
           flush=True)
+    table.add('%s made, used, dropped' % kind, 'objects/s', 'higher', count / seconds)
+    table.add('%s pool bytes in use, after - before' % kind, 'bytes', 'lower', after - before)
     return after - before
 
 
 def main():
+    import bench_csv    # here, not at the top: children import this module too
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument('--scale', type=float, default=1.0,
                         help='multiply every count (default 1: 1,000,000 and 10,000 Pools)')
     parser.add_argument('--only', default=','.join(KINDS),
                         help='comma-separated kinds: ' + ', '.join(KINDS))
+    bench_csv.add_argument(parser)
     args = parser.parse_args()
+    table = bench_csv.Table('churn_bench', 0, args.csv)
     mp.set_start_method('dragon')
     pool = runtime.node_pool()
     print('pool %s: %d bytes' % (pool.name, pool.stats()['capacity']), flush=True)
@@ -101,7 +108,8 @@ def main():
     for kind in args.only.split(','):
         if kind not in KINDS:
             parser.error('unknown kind %r; choose from %s' % (kind, ', '.join(KINDS)))
-        leaks += run(kind, max(1, int(KINDS[kind][1] * args.scale)), pool) != 0
+        leaks += run(kind, max(1, int(KINDS[kind][1] * args.scale)), pool, table) != 0
+    table.write()
     return 1 if leaks else 0
 
 

@@ -1,8 +1,13 @@
 // dataplane_bench: channel latency, rate and bandwidth against raw baselines measured in
 // the same run, and pool allocation rates. Prints one table; each row runs ~1-2 s.
 //
-//   dataplane_bench            (memory plugin from DRAGON_MEMORY, default posix_shm)
+//   dataplane_bench [--busy N] [--csv FILE]   (memory plugin from DRAGON_MEMORY, default posix_shm)
+//
+// --busy N keeps N CPU-bound processes running during the measurements. The table also
+// goes to a CSV file for bench/plot.py (bench_csv.hpp).
+#include "bench_csv.hpp"
 #include "bench_table.hpp"
+#include "busy_neighbours.hpp"
 #include "ucx_perftest_probe.hpp"
 
 #include "core/job.hpp"
@@ -11,11 +16,14 @@
 #include "dataplane/channel.hpp"
 
 #include <atomic>
+#include <boost/program_options.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <sstream>
+#include <string>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -292,13 +300,38 @@ std::string gbps(double bytes_per_s)
 
 } // namespace
 
-int main()
+int main(int argc, char **argv)
 {
+    namespace po = boost::program_options;
+    int busy = 0;
+    std::string csv;
+    po::options_description opts("dataplane_bench options");
+    opts.add_options()("help,h", "this help")("busy", po::value<int>(&busy),
+                                              "run N CPU-bound processes during the measurements")(
+        "csv", po::value<std::string>(&csv),
+        "also write the table as CSV to this file (default: $DRAGON_BENCH_CSV_DIR/"
+        "dataplane_bench-<quiet|busyN>.csv when that is set)");
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, opts), vm);
+        po::notify(vm);
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "dataplane_bench: %s\n", e.what());
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::printf("%s", (std::ostringstream() << opts).str().c_str());
+        return 0;
+    }
     (void)job_id();
     std::string plugin = std::getenv("DRAGON_MEMORY") ? std::getenv("DRAGON_MEMORY") : "posix_shm";
     auto pool = Pool::create(MemoryPlugin::named(plugin), segment_name("bench"), size_t(256) << 20);
-    std::printf("dataplane_bench: memory plugin %s, 256 MiB pool, %.1f s per row\n\n",
-                plugin.c_str(), row_seconds);
+    BusyNeighbours neighbours(busy);
+    CsvTable table("dataplane_bench", busy, csv);
+    std::printf("dataplane_bench: memory plugin %s, 256 MiB pool, %.1f s per row%s\n\n",
+                plugin.c_str(), row_seconds,
+                busy ? (", " + std::to_string(busy) + " CPU-bound processes beside it").c_str()
+                     : "");
     print_header();
 
     double ch = channel_pingpong(pool);
@@ -310,17 +343,22 @@ int main()
               "pipe / channel (floor >= 10x)");
     print_row("ping-pong 8 B one-way: UNIX socketpair", fixed(sp, 3) + " us",
               fixed(sp / ch, 1) + "x", "socketpair / channel");
-    if (ucx.ok)
+    table.add("ping-pong 8 B one-way", "us", true, ch, "pipe", pp);
+    table.add("ping-pong 8 B one-way", "us", true, ch, "UNIX socketpair", sp);
+    if (ucx.ok) {
         print_row("ping-pong 8 B one-way: ucx_perftest posix", fixed(ucx.one_way_us, 3) + " us",
                   fixed(ch / ucx.one_way_us, 2) + "x",
                   "channel / UCX (floor <= 2x); UCX median " + fixed(ucx.median_us, 3) + " us");
-    else
+        table.add("ping-pong 8 B one-way", "us", true, ch, "ucx_perftest posix", ucx.one_way_us);
+    } else {
         print_row("ping-pong 8 B one-way: ucx_perftest posix", "n/a", "", ucx.why);
+    }
 
     double msgs = 0;
     stream(pool, 64, Receive::copy_out, msgs);
     print_row("1 producer -> 1 consumer, 64 B messages", rate(msgs), fixed(msgs / 5e6, 2) + "x",
               "vs floor of 5 M msgs/s");
+    table.add("1 producer -> 1 consumer, 64 B messages", "M msgs/s", false, msgs / 1e6);
 
     for (size_t size : {size_t(1) << 20, size_t(64) << 20}) {
         std::string sz = size == (size_t(1) << 20) ? "1 MiB" : "64 MiB";
@@ -336,6 +374,12 @@ int main()
                   "channel / raw shared-buffer handoff (no channel)");
         print_row("channel " + sz + ", zero-copy receive", gbps(zc), fixed(zc / mc, 2) + "x",
                   "vs memcpy (floor 0.9x)");
+        table.add("channel " + sz + ", receiver copies out", "GB/s", false, copy / 1e9, "memcpy",
+                  mc / 1e9);
+        table.add("channel " + sz + ", receiver copies out", "GB/s", false, copy / 1e9,
+                  "raw 2-process handoff", ceiling / 1e9);
+        table.add("channel " + sz + ", zero-copy receive", "GB/s", false, zc / 1e9, "memcpy",
+                  mc / 1e9);
     }
 
     double one = alloc_free_rate(pool, 1);
@@ -343,6 +387,9 @@ int main()
     print_row("pool allocate+free pairs, 1 process", rate(one), "", "");
     print_row("pool allocate+free pairs, 2 processes", rate(two), fixed(two / one, 2) + "x",
               "contended total / uncontended");
+    table.add("pool allocate+free pairs, 1 process", "M/s", false, one / 1e6);
+    table.add("pool allocate+free pairs, 2 processes", "M/s", false, two / 1e6);
     pool.reset(); // removes the segment
+    table.write();
     return 0;
 }

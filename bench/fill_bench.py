@@ -13,7 +13,9 @@
 #
 # Prints, per queue kind and start method: seconds to put, seconds until the
 # consumer got everything, and for dragon the pool's bytes in use at the peak
-# and after (back to the start once the queue is dropped).
+# and after (back to the start once the queue is dropped). The times also go to
+# a CSV file (--csv FILE or $DRAGON_BENCH_CSV_DIR/fill_bench-quiet.csv,
+# bench/bench_csv.py): dragon's against each stock method's.
 #
 
 import argparse
@@ -70,8 +72,11 @@ def main():
     parser.add_argument('-n', type=int, default=1_000_000, help='items (default 1,000,000)')
     parser.add_argument('--methods', default='dragon,spawn')
     parser.add_argument('--kinds', default='Queue,SimpleQueue,JoinableQueue')
+    import bench_csv    # here, not at the top: children import this module too
+    bench_csv.add_argument(parser)
     args = parser.parse_args()
     failed = False
+    seconds = {}
     for method in args.methods.split(','):
         ctx = mp.get_context(method)
         if method == 'dragon':
@@ -88,7 +93,26 @@ def main():
             print('%-6s %-13s %9d items: put %6.2f s, all got %6.2f s  %s%s' %
                   (method, kind, args.n, put_s, total_s, result, mem), flush=True)
             failed |= result != 'ok' or (before is not None and after != before)
+            seconds[method, kind] = put_s, total_s
+    write_csv(seconds, args)
     return 1 if failed else 0
+
+
+def write_csv(seconds, args):
+    import bench_csv
+    table = bench_csv.Table('fill_bench', 0, args.csv)
+    for kind in args.kinds.split(','):
+        if ('dragon', kind) not in seconds:
+            continue
+        ours = seconds['dragon', kind]
+        stock = [m for m in args.methods.split(',') if m != 'dragon' and (m, kind) in seconds]
+        for i, what in enumerate(['put %d items' % args.n, 'put, then all got']):
+            metric = '%s %s' % (kind, what)
+            if not stock:
+                table.add(metric, 's', 'lower', ours[i])
+            for m in stock:
+                table.add(metric, 's', 'lower', ours[i], m, seconds[m, kind][i])
+    table.write()
 
 
 if __name__ == '__main__':

@@ -1,7 +1,7 @@
 """Synchronisation, Pool, ProcessPoolExecutor and Manager under the start method
 'dragon' against stock 'spawn', in one run.
 
-    dragon bench/mp_api_bench.py [--quick] [GROUP...]
+    dragon bench/mp_api_bench.py [--quick] [--csv FILE] [GROUP...]
     (or, without the launcher: python3 tests/python/programs/fake_node.py bench/mp_api_bench.py)
 
 GROUP names measurement functions below (uncontended, contended, value_increments,
@@ -21,7 +21,8 @@ neither method always goes first. Pools and executors have os.cpu_count()
 workers. Every wait is bounded: a row that fails or hangs is printed as FAILED
 with the reason (for a hang, where it was blocked), its processes are killed and
 the run goes on; the exit code is 1 then. MP_API_BENCH_TRACEBACK=1 also prints
-the traceback of a failure. A full run takes about 70 s on 2 cores, --quick about
+the traceback of a failure. The table also goes to a CSV file (--csv FILE or
+$DRAGON_BENCH_CSV_DIR/mp_api_bench-quiet.csv; bench/bench_csv.py). A full run takes about 70 s on 2 cores, --quick about
 30 s (plus up to a minute per row that hangs).
 """
 
@@ -367,8 +368,23 @@ def measure(group, ctx):
     return values, row.notes
 
 
+def csv_path(argv):
+    '''--csv FILE or --csv=FILE from argv (the other arguments are read by hand too).'''
+    for i, a in enumerate(argv):
+        if a.startswith('--csv='):
+            return a[len('--csv='):], argv[:i] + argv[i + 1:]
+        if a == '--csv':
+            if i + 1 == len(argv):
+                sys.exit('mp_api_bench: --csv needs a file name')
+            return argv[i + 1], argv[:i] + argv[i + 2:]
+    return None, argv
+
+
 def main():
-    only = [a for a in sys.argv[1:] if not a.startswith('-')]
+    import bench_csv    # here, not at the top: children import this module too
+    path, argv = csv_path(sys.argv[1:])
+    table = bench_csv.Table('mp_api_bench', 0, path)
+    only = [a for a in argv if not a.startswith('-')]
     runs = len(ORDER) // len(METHODS)
     print('start methods: %s; %d workers per Pool/executor (os.cpu_count()); best of %s%d '
           'repetitions%s' % (' vs '.join(METHODS), NCPU, '%d runs x ' % runs if runs > 1 else '',
@@ -417,6 +433,7 @@ def main():
                            'NOT met (within 5%)' if speedup >= 0.95 else 'NOT met')
                 if speedup < 1:
                     unmet.append(title.strip())
+                table.add(title.strip(), unit, 'higher' if higher else 'lower', d, 'spawn', s)
             print('%-38s%s  %-10s %8s  %s' % (title, cells, unit, ratio, verdict), flush=True)
         for method, reason in errors.items():
             failures += 1
@@ -427,6 +444,7 @@ def main():
     print('speed-up: dragon/spawn for rates, spawn/dragon for times; above 1: dragon is faster.')
     print(REFERENCE + '.')
     print('floors not met: %s' % (', '.join(unmet) if unmet else 'none'))
+    table.write()
     left = [p for p in mp.active_children()]
     print('rows failed: %d; processes left running: %s; total %.0f s'
           % (failures, ', '.join(str(p.pid) for p in left) or 'none',

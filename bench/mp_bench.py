@@ -1,13 +1,16 @@
 """Dragon's start method against stock multiprocessing, in one run.
 
     dragon bench/mp_bench.py [--quick] [--busy N] [--methods dragon,spawn] [--only TEXT]
+                             [--csv FILE]
     (or, without the launcher: python3 tests/python/programs/fake_node.py bench/mp_bench.py)
 
 Prints one row per measurement: the time (or rate) for each start method and
 the ratio stock/dragon (above 1: dragon is faster). --busy N keeps N CPU-bound
 processes running during every measurement (communication on a machine whose
 cores are busy, as with a worker per core); --only runs the rows whose title
-contains TEXT.
+contains TEXT. The table also goes to a CSV file (--csv FILE, or
+$DRAGON_BENCH_CSV_DIR/mp_bench-quiet.csv / -busyN.csv; bench/bench_csv.py) that
+bench/plot.py draws.
 """
 
 import argparse
@@ -149,6 +152,7 @@ def stop_busy(procs):
 
 
 def main():
+    import bench_csv    # here, not at the top: children import this module too
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='fewer iterations')
     parser.add_argument('--busy', type=int, default=0, metavar='N',
@@ -157,7 +161,9 @@ def main():
                         help='start methods, dragon first (default: %(default)s)')
     parser.add_argument('--only', default='', metavar='TEXT',
                         help='only the rows whose title contains TEXT')
+    bench_csv.add_argument(parser)
     args = parser.parse_args()
+    table = bench_csv.Table('mp_bench', args.busy, args.csv)
     methods = args.methods.split(',')
     if methods[0] != 'dragon' or not set(methods) <= set(METHODS):
         parser.error('--methods: dragon first, then any of %s' % ', '.join(METHODS[1:]))
@@ -182,12 +188,15 @@ def main():
                 ratio = (values['dragon'] / values[m] if higher_is_better
                          else values[m] / values['dragon'])
                 ratios[m].append('%.2fx' % ratio)
+                table.add(title, unit, 'higher' if higher_is_better else 'lower',
+                          values['dragon'], m, values[m])
     finally:
         stop_busy(busy)
     print()
     print('dragon speed-up over each stock method (above 1: dragon is faster):')
     for m in methods[1:]:
         print('  vs %-11s' % m + ' '.join('%8s' % r for r in ratios[m]))
+    table.write()
 
 
 if __name__ == '__main__':

@@ -8,6 +8,10 @@ many runs took over a second. Stock multiprocessing ends such a program in tens
 of milliseconds; the frontend gives up and kills after 5 s.
 
     python3 bench/sigint_bench.py [--build DIR] [--runs 20] [--nodes 4] [--workers 4]
+                                  [--csv FILE]
+
+The summary also goes to a CSV file (--csv FILE or
+$DRAGON_BENCH_CSV_DIR/sigint_bench-quiet.csv; bench/bench_csv.py).
 """
 
 import argparse
@@ -19,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import bench_csv
 
 JOB = '''
 import multiprocessing as mp
@@ -75,6 +81,7 @@ def main():
     parser.add_argument('--nodes', type=int, default=4)
     parser.add_argument('--workers', type=int, default=4)
     parser.add_argument('--to', choices=['frontend', 'group'], default='frontend')
+    bench_csv.add_argument(parser)
     args = parser.parse_args()
     dragon = str(pathlib.Path(args.build) / 'bin' / 'dragon')
     env = {k: v for k, v in os.environ.items() if not k.startswith('DRAGON_')}
@@ -95,6 +102,12 @@ def main():
           'max %.3f s; %d of %d runs over 1 s; exit codes %s'
           % (args.to, args.nodes, args.workers, min(times), statistics.median(times), max(times),
              slow, len(times), sorted(set(codes))))
+    table = bench_csv.Table('sigint_bench', 0, args.csv)
+    what = 'SIGINT to %s, -N %d' % (args.to, args.nodes)
+    table.add(what + ': median time to exit', 's', 'lower', statistics.median(times))
+    table.add(what + ': longest time to exit', 's', 'lower', max(times))
+    table.add(what + ': runs over 1 s', 'runs', 'lower', slow)
+    table.write()
     return 0
 
 

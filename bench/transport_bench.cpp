@@ -4,9 +4,12 @@
 //   tcp  plugin  vs  two processes with raw TCP sockets (TCP_NODELAY)
 //   hsta plugin  vs  ucx_perftest (tag_lat / tag_bw), both with UCX_TLS=tcp
 // Prints a TSV: metric, ours, baseline, ratio (ours / baseline). Notes start with '#'.
+// The table also goes to a CSV file for bench/plot.py (bench_csv.hpp).
 //
 //   transport_bench [--busy N] [--iters N] [--messages N] [--loopback] [--only tcp|hsta]
-//                   [--spin]
+//                   [--spin] [--csv FILE]
+#include "bench_csv.hpp"
+#include "busy_neighbours.hpp"
 #include "core/netns.hpp"
 #include "raw_tcp_baseline.hpp"
 
@@ -484,7 +487,9 @@ Ours ucx_perftest_pair(const Hosts &hosts, const std::string &test, uint64_t siz
 
 // ---------- the table ----------
 
-void row(const std::string &metric, const Ours &ours, const Ours &base)
+// `metric` ends in its unit: _us (lower is better) or _MB_s (higher is better).
+void row(dragon::bench::CsvTable &table, const std::string &metric, const std::string &baseline,
+         const Ours &ours, const Ours &base)
 {
     if (ours.value < 0 || base.value < 0) {
         std::cout << "# " << metric << " skipped: " << (ours.value < 0 ? ours.why : base.why)
@@ -495,6 +500,8 @@ void row(const std::string &metric, const Ours &ours, const Ours &base)
     std::snprintf(line, sizeof line, "%s\t%.2f\t%.2f\t%.3f", metric.c_str(), ours.value, base.value,
                   ours.value / base.value);
     std::cout << line << std::endl;
+    bool latency = metric.ends_with("_us");
+    table.add(metric, latency ? "us" : "MB/s", latency, ours.value, baseline, base.value);
 }
 
 bool plugin_runs(const std::string &name, std::string *why)
@@ -518,7 +525,7 @@ int main(int argc, char **argv)
     namespace po = boost::program_options;
     int busy = 0, iterations = 20000, messages = 16;
     bool force_loopback = false, spin = false;
-    std::string only;
+    std::string only, csv;
     po::options_description opts("transport_bench options");
     opts.add_options()("help,h", "this help")("busy", po::value<int>(&busy),
                                               "run N CPU-bound processes during the measurements")(
@@ -527,7 +534,10 @@ int main(int argc, char **argv)
         "loopback", po::bool_switch(&force_loopback), "stay on loopback even as root")(
         "only", po::value<std::string>(&only), "measure one transport (tcp or hsta)")(
         "spin", po::bool_switch(&spin),
-        "tcp ping-pong spins on progress() instead of sleeping on its fd");
+        "tcp ping-pong spins on progress() instead of sleeping on its fd")(
+        "csv", po::value<std::string>(&csv),
+        "also write the table as CSV to this file (default: $DRAGON_BENCH_CSV_DIR/"
+        "transport_bench-<quiet|busyN>.csv when that is set)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -556,17 +566,7 @@ int main(int argc, char **argv)
     } else {
         std::cout << "# loopback (both endpoints in this namespace): " << why_not << std::endl;
     }
-    std::vector<pid_t> spinners;
-    for (int i = 0; i < busy; ++i) {
-        pid_t pid = fork();
-        if (pid == 0) {
-            prctl(PR_SET_PDEATHSIG, SIGKILL);
-            volatile uint64_t x = 0;
-            for (;;)
-                x = x + 1;
-        }
-        spinners.push_back(pid);
-    }
+    dragon::bench::BusyNeighbours neighbours(busy);
     if (busy)
         std::cout << "# " << busy << " CPU-bound processes run during the measurements"
                   << std::endl;
@@ -577,15 +577,16 @@ int main(int argc, char **argv)
                        : "sleeps on its fd between messages, raw TCP in recv()")
               << std::endl;
     std::cout << "metric\tours\tbaseline\tratio" << std::endl;
+    dragon::bench::CsvTable table("transport_bench", busy, csv);
 
     const uint64_t big = 64u << 20;
     std::string why;
     if (only == "hsta") {
         std::cout << "# tcp rows skipped: --only hsta" << std::endl;
     } else if (plugin_runs("tcp", &why)) {
-        row("tcp_pingpong_8B_us", ours_pingpong(hosts, "tcp", iterations, spin),
+        row(table, "tcp_pingpong_8B_us", "raw TCP", ours_pingpong(hosts, "tcp", iterations, spin),
             raw_pingpong(hosts, iterations));
-        row("tcp_stream_64MiB_MB_s", ours_stream(hosts, "tcp", big, messages),
+        row(table, "tcp_stream_64MiB_MB_s", "raw TCP", ours_stream(hosts, "tcp", big, messages),
             raw_stream(hosts, big, messages));
     } else {
         std::cout << "# tcp rows skipped: " << why << std::endl;
@@ -593,18 +594,17 @@ int main(int argc, char **argv)
     if (only == "tcp") {
         std::cout << "# hsta rows skipped: --only tcp" << std::endl;
     } else if (plugin_runs("hsta", &why)) {
-        row("hsta_pingpong_8B_us", ours_pingpong(hosts, "hsta", iterations, true),
+        row(table, "hsta_pingpong_8B_us", "ucx_perftest",
+            ours_pingpong(hosts, "hsta", iterations, true),
             ucx_perftest_pair(hosts, "tag_lat", 8, iterations, 3));
-        row("hsta_stream_64MiB_MB_s", ours_stream(hosts, "hsta", big, messages),
+        row(table, "hsta_stream_64MiB_MB_s", "ucx_perftest",
+            ours_stream(hosts, "hsta", big, messages),
             ucx_perftest_pair(hosts, "tag_bw", big, messages, 5));
     } else {
         std::cout << "# hsta rows skipped: " << why << std::endl;
     }
     std::cout << "# floors: ping-pong ratio <= 1.5, stream ratio >= 0.8" << std::endl;
 
-    for (pid_t pid : spinners) {
-        kill(pid, SIGKILL);
-        waitpid(pid, nullptr, 0);
-    }
+    table.write();
     return 0;
 }

@@ -17,6 +17,7 @@ packages=(
   iproute2
   slurm-wlm munge      # tests/slurm: a real multi-node Slurm in network namespaces
   python3-pytest
+  python3-matplotlib
   libpython3.11-testsuite
 )
 

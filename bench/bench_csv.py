@@ -1,0 +1,64 @@
+#
+# The Python benches' tables, also as CSV (bench/plot.py turns them into PNGs).
+#
+# One row per comparison, the same columns as the C++ benches (bench_table.hpp):
+#   bench, mode, metric, unit, better, ours, baseline_name, baseline, ratio
+# mode is "quiet" or "busyN" (N CPU-bound processes beside the measurement);
+# better is "lower" (times) or "higher" (rates); ratio is ours / baseline. A row
+# without a baseline (nothing to compare in the same run) leaves those empty.
+#
+# Where: --csv FILE, else $DRAGON_BENCH_CSV_DIR/<bench>-<mode>.csv, else nowhere.
+#
+
+import csv
+import os
+
+COLUMNS = ['bench', 'mode', 'metric', 'unit', 'better', 'ours', 'baseline_name', 'baseline',
+           'ratio']
+
+
+def mode_name(busy):
+    return 'busy%d' % busy if busy else 'quiet'
+
+
+def add_argument(parser):
+    parser.add_argument('--csv', metavar='FILE', default=None,
+                        help='also write the table as CSV to FILE (default: '
+                        '$DRAGON_BENCH_CSV_DIR/<bench>-<mode>.csv when that is set)')
+
+
+class Table:
+    '''Collects rows; write() puts them where --csv or DRAGON_BENCH_CSV_DIR says.'''
+
+    def __init__(self, bench, busy=0, path=None):
+        self.bench = bench
+        self.mode = mode_name(busy)
+        directory = os.environ.get('DRAGON_BENCH_CSV_DIR')
+        if path is None and directory:
+            path = os.path.join(directory, '%s-%s.csv' % (bench, self.mode))
+        self.path = path
+        self.rows = []
+
+    def add(self, metric, unit, better, ours, baseline_name='', baseline=None):
+        if better not in ('lower', 'higher'):
+            raise ValueError('better must be "lower" or "higher", not %r' % better)
+        ratio = ours / baseline if baseline else None
+        self.rows.append([self.bench, self.mode, metric, unit, better, _number(ours),
+                          baseline_name, _number(baseline), _number(ratio)])
+
+    def write(self):
+        if not self.path:
+            return None
+        parent = os.path.dirname(self.path)
+        if parent:
+            os.makedirs(parent, exist_ok=True)
+        with open(self.path, 'w', newline='') as f:
+            out = csv.writer(f)
+            out.writerow(COLUMNS)
+            out.writerows(self.rows)
+        print('CSV: %s' % self.path, flush=True)
+        return self.path
+
+
+def _number(value):
+    return '' if value is None else '%.6g' % value
