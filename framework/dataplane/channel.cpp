@@ -492,6 +492,18 @@ void Channel::notify_senders()
         header_->recv_event.fetch_add(1, std::memory_order_release);
         futex::wake_all(&header_->recv_event);
     }
+    notify_pool_watchers();
+}
+
+void Channel::notify_pool_watchers()
+{
+    // dragon-node retries the blocked operations of other nodes' processes when
+    // anything in its pool changes (launch/node/pool_watch.hpp).
+    PoolHeader *ph = pool_->header();
+    if (ph->poll_waiters.load(std::memory_order_relaxed) > 0) {
+        ph->channel_event.fetch_add(1, std::memory_order_release);
+        futex::wake_all(&ph->channel_event);
+    }
 }
 
 template <typename Attempt>
@@ -589,6 +601,17 @@ bool Channel::try_send(const void *data, size_t size)
     if (!sent)
         pool_->free(block);
     return sent;
+}
+
+bool Channel::try_send_block(void *block, size_t size)
+{
+    check_alive();
+    if (size >= (uint64_t(1) << slot_kind_shift))
+        throw Error(DRAGON_ERR_INVALID,
+                    "message of " + std::to_string(size) + " bytes is too large");
+    uint64_t handle = pool_->handle_of(block);
+    return wait_until([&] { return send_once(kind_block, &handle, size); }, header_->recv_event,
+                      header_->send_waiters, Deadline(no_wait));
 }
 
 Message Channel::recv(Timeout timeout)

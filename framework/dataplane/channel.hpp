@@ -114,6 +114,8 @@ public:
     // Zero-copy send of a block from this channel's pool; ownership passes to the
     // channel on success (on failure the caller still owns it).
     void send_block(void *block, size_t size, Timeout timeout = wait_forever);
+    // As send_block without waiting: false (the caller still owns the block) if full.
+    bool try_send_block(void *block, size_t size);
 
     // Blocks up to `timeout` while empty; throws dragon::Error on timeout/destroyed.
     Message recv(Timeout timeout = wait_forever);
@@ -164,6 +166,7 @@ private:
     Outcome overflow_pop(Message &out);
     void notify_receivers();
     void notify_senders();
+    void notify_pool_watchers();
     void send_payload(uint64_t kind, const void *data, size_t size, const Deadline &deadline);
     void send_block(void *block, size_t size, const Deadline &deadline);
     template <typename Attempt> bool wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,

@@ -133,6 +133,7 @@ bool Channel::sem_release()
     // the value then look at the waiters; one of us sees the other.
     if (h->sem_waiters.load(std::memory_order_seq_cst) > 0)
         futex::wake_one(&h->sem_value);
+    notify_pool_watchers();
     return true;
 }
 

@@ -23,6 +23,7 @@ public:
 
     const std::string &name() const { return name_; }
     const std::string &plugin_name() const { return plugin_name_; }
+    const std::shared_ptr<Pool> &pool() const { return pool_; }
 
 private:
     explicit NodePool(std::shared_ptr<Pool> pool)

@@ -3,6 +3,7 @@
 #include "death_report.hpp"
 #include "descendants.hpp"
 #include "frontend_leftovers.hpp"
+#include "gateway.hpp"
 #include "managed_process.hpp"
 #include "node_pool.hpp"
 #include "node_transport.hpp"
@@ -16,10 +17,14 @@
 #include "core/netns.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <optional>
 #include <poll.h>
 #include <sys/signalfd.h>
@@ -76,6 +81,28 @@ private:
     int fd_;
 };
 
+// The first IPv4 address of an interface that is up and not loopback (what other
+// hosts reach this node at); 127.0.0.1 when there is none.
+std::string primary_ipv4()
+{
+    ifaddrs *list = nullptr;
+    std::string found = "127.0.0.1";
+    if (getifaddrs(&list) != 0)
+        return found;
+    for (ifaddrs *a = list; a; a = a->ifa_next) {
+        if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || !(a->ifa_flags & IFF_UP) ||
+            (a->ifa_flags & IFF_LOOPBACK))
+            continue;
+        char buf[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in *>(a->ifa_addr)->sin_addr, buf,
+                  sizeof buf);
+        found = buf;
+        break;
+    }
+    freeifaddrs(list);
+    return found;
+}
+
 std::string hostname()
 {
     char buf[256] = {};
@@ -105,7 +132,13 @@ int run_node(const NodeConfig &config)
         transport.emplace(index, wireup.node_count(), config.job_secret);
         wireup.put("dragon.transport", transport->address());
     }
+    wireup.put("dragon.ip", primary_ipv4());
     wireup.complete();
+    NodePool pool = NodePool::create(index);
+    watchdog.watch(index, pool.plugin_name(), pool.name());
+    WarmServerLink warm(index);
+    watchdog.remove_with_node(warm.directory());
+    std::optional<Gateway> gateway;
     if (transport) {
         std::vector<std::string> addresses;
         for (uint32_t rank = 0; rank < wireup.node_count(); ++rank)
@@ -113,23 +146,42 @@ int run_node(const NodeConfig &config)
         transport->connect_all(addresses, Deadline(connect_deadline));
         log::debug("transport ", transport->plugin_name(), " connected to ",
                    wireup.node_count() - 1, " peer(s)");
+        // Ready for other nodes' requests before any node starts work.
+        gateway.emplace(
+            index, wireup.node_count(), pool.pool(), transport->endpoint(),
+            warm.directory() + "/gateway.sock", warm.socket_path(), [&wireup](uint32_t node) {
+                return "node " + std::to_string(node) + " (" + wireup.peers()[node].host + ")";
+            });
+        transport->set_receiver(
+            [&gateway](const dragon_transport_message &m) { gateway->on_message(m); });
         // Nobody starts work (node 0: the head program, which may end at once and close
         // its endpoint) before every node has connected to every other. Our side of a
         // handshake may still need progress for a peer to finish, hence the callback.
         wireup.barrier([&] { transport->progress(); });
     }
-    NodePool pool = NodePool::create(index);
-    watchdog.watch(index, pool.plugin_name(), pool.name());
 
     OutputForwarder output(config.labels, index, host);
-    WarmServerLink warm(index);
-    watchdog.remove_with_node(warm.directory());
     std::vector<std::string> env = pool.environment();
     for (auto &e : warm.environment())
         env.push_back(std::move(e));
+    if (gateway)
+        for (auto &e : gateway->environment())
+            env.push_back(std::move(e));
     env.push_back("DRAGON_NODE_INDEX=" + std::to_string(index));
     env.push_back("DRAGON_NUM_NODES=" + std::to_string(wireup.node_count()));
     env.push_back("DRAGON_JOB_CPUS=" + std::to_string(wireup.job_cpus()));
+    // The allocation, for placement and dragon.native.machine: per node (by index) its
+    // host name, usable CPUs and address.
+    std::string hosts, cpus, ips;
+    for (uint32_t k = 0; k < wireup.node_count(); ++k) {
+        const char *sep = k ? "," : "";
+        hosts += sep + wireup.peers()[k].host;
+        cpus += sep + std::to_string(wireup.peers()[k].cpus);
+        ips += sep + wireup.get(k, "dragon.ip");
+    }
+    env.push_back("DRAGON_NODE_HOSTS=" + hosts);
+    env.push_back("DRAGON_NODE_CPU_COUNTS=" + cpus);
+    env.push_back("DRAGON_NODE_ADDRESSES=" + ips);
     env.push_back(std::string("DRAGON_LOG_LEVEL=") + log::level_name(log::level()));
     warm.start(env, output, config.head_command);
 
@@ -160,17 +212,30 @@ int run_node(const NodeConfig &config)
             {signals.fd(), POLLIN, 0}, {warm.control_fd(), POLLIN, 0}, {transport_fd, POLLIN, 0}};
         for (int fd : output.fds())
             fds.push_back({fd, POLLIN, 0});
-        poll(fds.data(), fds.size(), loop_timeout_ms(transport && transport_fd < 0, stop_deadline));
+        const size_t gateway_from = fds.size();
+        if (gateway)
+            for (auto [fd, events] : gateway->poll_set())
+                fds.push_back({fd, events, 0});
+        bool busy = (transport && transport_fd < 0) || (gateway && gateway->busy());
+        int timeout = loop_timeout_ms(busy, stop_deadline);
+        if (auto next = gateway ? gateway->next_deadline_in() : std::nullopt)
+            timeout = std::min<int>(timeout, int(std::min<int64_t>(*next / 1'000'000 + 1, 1000)));
+        poll(fds.data(), fds.size(), timeout);
         if (fds[1].revents)
             warm.handle_control(output);
-        for (size_t i = 3; i < fds.size(); ++i)
+        for (size_t i = 3; i < gateway_from; ++i)
             if (fds[i].revents)
                 output.drain(fds[i].fd);
+        for (size_t i = gateway_from; i < fds.size(); ++i)
+            if (fds[i].revents)
+                gateway->handle(fds[i].fd, fds[i].revents);
         if (transport) {
             transport->progress();
             for (const PeerEnd &end : transport->take_peer_ends()) {
                 const std::string who =
                     "node " + std::to_string(end.node) + " (" + wireup.peers()[end.node].host + ")";
+                if (gateway)
+                    gateway->on_peer_lost(end.node, end.reason);
                 if (end.lost) {
                     log::error("lost ", who, ": ", end.reason, "; stopping the job");
                     peer_failed = true;
@@ -180,6 +245,8 @@ int run_node(const NodeConfig &config)
                     log::debug(who, " closed its endpoint");
                 }
             }
+            if (gateway)
+                gateway->tick();
         }
 
         for (int signum : signals.take()) {
@@ -228,6 +295,13 @@ int run_node(const NodeConfig &config)
             if (f.revents)
                 output.drain(f.fd);
     }
+    if (transport)
+        transport->set_receiver(nullptr); // what still arrives while closing is dropped
+    if (gateway) {
+        gateway->stop();
+        transport->close(); // fires the completions the gateway owns, then it may go
+    }
+    gateway.reset();
     pool.destroy();
     watchdog.release();
     if (transport)

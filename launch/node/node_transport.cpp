@@ -88,9 +88,12 @@ void NodeTransport::close()
 
 void NodeTransport::on_message(const dragon_transport_message &message)
 {
-    // Nothing travels between nodes yet but the transport's own connection traffic.
+    if (receiver_) {
+        receiver_(message);
+        return;
+    }
     log::debug("ignoring a ", message.header_len, "+", message.payload_len,
-               " byte message from node ", message.peer);
+               " byte message from node ", message.peer, " (no gateway yet)");
 }
 
 void NodeTransport::on_peer(uint32_t peer, dragon_transport_peer_state state,

@@ -7,6 +7,7 @@
 #include "core/transport.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +41,13 @@ public:
     // Peers that ended since the last call.
     std::vector<PeerEnd> take_peer_ends();
 
+    // Where the messages of other nodes go (the gateway); dropped until set.
+    void set_receiver(std::function<void(const dragon_transport_message &)> receiver)
+    {
+        receiver_ = std::move(receiver);
+    }
+    TransportEndpoint &endpoint() { return *endpoint_; }
+
     // Orderly close: peers see this node close rather than fail.
     void close();
 
@@ -51,6 +59,7 @@ private:
     PeerTable peers_;
     std::vector<PeerEnd> ended_;
     std::unique_ptr<TransportEndpoint> endpoint_;
+    std::function<void(const dragon_transport_message &)> receiver_;
 };
 
 // The job secret the frontend handed this node (DRAGON_JOB_SECRET, hex), removed from

@@ -43,6 +43,7 @@ public:
     void handle_control(OutputForwarder &output);
 
     std::optional<pid_t> pid() const { return pid_; }
+    const std::string &socket_path() const { return socket_path_; }
     // The private directory its socket lives in.
     std::string directory() const { return dir_.path().string(); }
 

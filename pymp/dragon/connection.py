@@ -24,6 +24,7 @@ from multiprocessing import util
 
 from . import _dragon
 from . import reduction
+from . import remote
 from . import runtime
 
 __all__ = ['Connection', 'Pipe', 'exact_wait']
@@ -273,7 +274,7 @@ class Connection:
 
 
 def _rebuild_connection(recv_desc, send_desc, writers_desc=None):
-    attach = _dragon.Channel.attach
+    attach = remote.attach_channel
     return Connection(attach(recv_desc) if recv_desc else None,
                       attach(send_desc) if send_desc else None,
                       attach(writers_desc) if writers_desc else None)

@@ -59,6 +59,10 @@ class DragonContext(_mp_context.BaseContext):
         from .synchronize import BoundedSemaphore
         return BoundedSemaphore(value, ctx=self.get_context())
 
+    def Condition(self, lock=None):
+        from .synchronize import Condition
+        return Condition(lock, ctx=self.get_context())
+
     def Barrier(self, parties, action=None, timeout=None):
         from .synchronize import Barrier
         return Barrier(parties, action, timeout, ctx=self.get_context())

@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import struct
+import sys
 
 from multiprocessing import forkserver
 from multiprocessing import resource_tracker
@@ -25,6 +26,8 @@ from multiprocessing import spawn
 from multiprocessing import util
 from multiprocessing.context import reduction, set_spawning_popen
 
+from . import gateway
+from . import placement
 from . import runtime
 
 __all__ = ['DragonPopen']
@@ -57,13 +60,17 @@ class DragonPopen(object):
         self.finalizer = None
         self._pid = None
         self._fds = []
-        self._launch(process_obj)
+        self._node = placement.node_for_new_process()
+        if self._node == gateway.this_node():
+            self._launch(process_obj)
+        else:
+            self._launch_remote(process_obj)
 
     def duplicate_for_child(self, fd):
         self._fds.append(fd)
         return len(self._fds) - 1
 
-    def _launch(self, process_obj):
+    def _start_payload(self, process_obj):
         prep_data = spawn.get_preparation_data.stock(process_obj._name)
         buf = io.BytesIO()
         set_spawning_popen(self)
@@ -73,6 +80,46 @@ class DragonPopen(object):
             reduction.dump(process_obj, buf)
         finally:
             set_spawning_popen(None)
+        return buf
+
+    def _launch_remote(self, process_obj):
+        '''Starts the child on another node: its dragon-node forwards the request to
+        that node's, which has its warm server fork it. The sentinel is a local pipe
+        whose write end our node holds and closes when the child's exit arrives; the
+        replies (pid, then exit code) come on a connection of this child's own.'''
+        if self._fds:
+            raise ValueError('cannot pass file descriptors to a process on node %d (another '
+                             'node): use DRAGON_PLACEMENT=local for it' % self._node)
+        payload = self._start_payload(process_obj).getbuffer()
+        self.sentinel, alive_w = os.pipe()
+        try:
+            status = gateway.new_connection()
+            try:
+                gateway.send_request(status, gateway.START, self._node, payload, [alive_w])
+            except BaseException:
+                status.close()
+                raise
+        except BaseException:
+            os.close(self.sentinel)
+            raise
+        finally:
+            os.close(alive_w)
+        self._status_conn = status
+        self._status = status.fileno()
+        self.finalizer = util.Finalize(self, _close_remote, (self.sentinel, status))
+
+    def _remote_reply(self, what):
+        st, value, text, _ = gateway.read_reply(self._status_conn)
+        if st != gateway.OK:
+            if what == 'pid':
+                gateway.raise_for(st, 'cannot start the process on node %d: %s'
+                                  % (self._node, text))
+            print('dragon: %s' % text, file=sys.stderr, flush=True)
+            return 255                  # its node was lost: the job is ending
+        return value
+
+    def _launch(self, process_obj):
+        buf = self._start_payload(process_obj)
         tracker_fd = resource_tracker.getfd()
         if len(self._fds) + 3 > MAX_FDS:
             raise ValueError('too many fds')
@@ -115,7 +162,10 @@ class DragonPopen(object):
         # Read when first asked for: start() returns once the request is sent,
         # as spawn's returns right after fork_exec.
         if self._pid is None:
-            self._pid = _read_status(self._status, 'pid')
+            if self._node != gateway.this_node():
+                self._pid = gateway.job_pid(self._node, self._remote_reply('pid'))
+            else:
+                self._pid = _read_status(self._status, 'pid')
         return self._pid
 
     def poll(self, flag=os.WNOHANG):
@@ -124,6 +174,10 @@ class DragonPopen(object):
             block = flag != os.WNOHANG
             if not wait([self.sentinel], None if block else 0):
                 return None
+            if self._node != gateway.this_node():
+                self.pid
+                self.returncode = self._remote_reply('returncode')
+                return self.returncode
             # Exited: the warm server reports the status once it has reaped the child.
             if not block and not wait([self._status], 0):
                 return None
@@ -148,6 +202,14 @@ class DragonPopen(object):
         return self.returncode
 
     def _send_signal(self, sig):
+        if self.returncode is None and self._node != gateway.this_node():
+            local_pid = self.pid - (self._node << gateway.PID_NODE_SHIFT)
+            try:
+                gateway.call(gateway.SIGNAL, self._node, str(local_pid), value=int(sig))
+            except Exception:
+                if self.wait(timeout=0.1) is None:
+                    raise
+            return
         if self.returncode is None:
             try:
                 os.kill(self.pid, sig)
@@ -166,6 +228,11 @@ class DragonPopen(object):
     def close(self):
         if self.finalizer is not None:
             self.finalizer()
+
+
+def _close_remote(sentinel, status):
+    os.close(sentinel)
+    status.close()
 
 
 def _read_status(fd, what):

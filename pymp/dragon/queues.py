@@ -28,6 +28,7 @@ from multiprocessing.synchronize import SEM_VALUE_MAX
 
 from . import _dragon
 from . import reduction
+from . import remote
 from . import runtime
 from .connection import Connection
 
@@ -53,7 +54,7 @@ def _timeout(block, timeout):
 
 
 def _attach(descriptor):
-    return _dragon.Channel.attach(descriptor) if descriptor else None
+    return remote.attach_channel(descriptor) if descriptor else None
 
 
 def _new_items():
@@ -72,7 +73,7 @@ def _attach_counter(state):
     if state is None:
         return None
     handle, maxvalue, name = state
-    return _dragon.semlock_attach(handle, _SEMAPHORE, maxvalue, name)
+    return remote.attach_semlock(handle, _SEMAPHORE, maxvalue, name)
 
 
 class Queue(object):
@@ -274,7 +275,7 @@ class SimpleQueue(object):
     def __setstate__(self, state):
         items, rlock = state
         self._items = _attach(items)
-        self._rlock = _dragon.semlock_attach(rlock, _SEMAPHORE, 1, 'simplequeue-rlock')
+        self._rlock = remote.attach_semlock(rlock, _SEMAPHORE, 1, 'simplequeue-rlock')
         self._after_init()
 
     def _check_closed(self):

@@ -15,12 +15,12 @@ import itertools
 import os
 import struct
 
-from multiprocessing import context
 from multiprocessing import process
 from multiprocessing import synchronize as _stock
 from multiprocessing import util
 
 from . import _dragon
+from . import remote
 from . import runtime
 
 __all__ = ['Lock', 'RLock', 'Semaphore', 'BoundedSemaphore', 'Barrier', 'SEM_VALUE_MAX']
@@ -60,13 +60,13 @@ class SemLock(object):
         return self._semlock.__exit__(*args)
 
     def __getstate__(self):
-        # As stock: locks travel to children as Process arguments, not through queues.
-        context.assert_spawning(self)
+        # Unlike stock (inheritance only), and as in Dragon, a lock can also be sent
+        # through a Queue or a Pipe to a process already running: it is a channel.
         sl = self._semlock
         return (sl._transit_handle(), sl.kind, sl.maxvalue, sl.name)
 
     def __setstate__(self, state):
-        self._semlock = _dragon.semlock_attach(*state)
+        self._semlock = remote.attach_semlock(*state)
         util.debug('recreated blocker with handle %r' % state[0])
         self._make_methods()
 
@@ -145,7 +145,15 @@ class _SharedInts(object):
 
 
 def _attach_shared_ints(descriptor):
-    return _SharedInts(_dragon.Channel.attach(descriptor))
+    return _SharedInts(remote.attach_channel(descriptor))
+
+
+class Condition(_stock.Condition):
+    '''Stock's Condition on Dragon's locks, which may also be sent through a Queue or
+    a Pipe (so may an Event, built on it).'''
+
+    def __getstate__(self):
+        return (self._lock, self._sleeping_count, self._woken_count, self._wait_semaphore)
 
 
 class Barrier(_stock.Barrier):

@@ -45,6 +45,11 @@ from dragon import runtime
 _EXIT_FUNCTION_AT_EXIT = sys.version_info >= (3, 13)
 
 HEADER = popen_dragon.HEADER
+# What differs from node to node: a child keeps this node's values even when its
+# parent (whose environment it takes) runs on another node.
+NODE_LOCAL = ('DRAGON_NODE_INDEX', 'DRAGON_NODE_POOL', 'DRAGON_MEMORY', 'DRAGON_WARM_SOCKET',
+              'DRAGON_GATEWAY_SOCKET', 'TMPDIR')
+_node_environ = {k: os.environ[k] for k in NODE_LOCAL if k in os.environ}
 # Bounds reading a request that has started to arrive, and a child reading its payload.
 CLIENT_TIMEOUT = 10.0
 REAP_INTERVAL = 1.0
@@ -259,6 +264,7 @@ class WarmServer(object):
             environ = pickle.load(from_parent)
             os.environ.clear()
             os.environ.update(environ)
+            os.environ.update(_node_environ)
             process.current_process()._inheriting = True
             try:
                 spawn.prepare(pickle.load(from_parent))

@@ -118,11 +118,36 @@ void send_parts(Channel &ch, const py::sequence &parts, const py::object &timeou
     }
 }
 
+// The bytes send_parts() puts in a pool block, for a channel of another node (whose
+// node places them in a block of its own pool).
+py::bytes frame_parts(const py::sequence &parts)
+{
+    std::vector<std::unique_ptr<HeldBuffer>> held;
+    std::vector<size_t> sizes;
+    for (py::handle part : parts) {
+        held.push_back(std::make_unique<HeldBuffer>(part.ptr(), false));
+        sizes.push_back(held.back()->size());
+    }
+    PartsLayout layout(sizes);
+    py::bytes out(nullptr, layout.total());
+    auto *base = reinterpret_cast<std::byte *>(PyBytes_AS_STRING(out.ptr()));
+    {
+        py::gil_scoped_release unlocked;
+        std::memset(base, 0, layout.total());
+        layout.write_header(base);
+        for (size_t i = 0; i < held.size(); ++i)
+            std::memcpy(base + layout.offset(i), held[i]->data(), sizes[i]);
+    }
+    return out;
+}
+
 } // namespace
 
 void bind_channel(py::module_ &m)
 {
     m.attr("PARTS_TAG") = py::int_(PartsLayout::tag);
+    m.def("frame_parts", &frame_parts, py::arg("parts"),
+          "The framed bytes of [pickle stream, *out-of-band buffers], as send_parts sends them");
 
     py::class_<Message>(m, "Message", py::buffer_protocol(),
                         "A received message; a large one is the sender's pool block itself, "

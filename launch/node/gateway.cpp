@@ -1,0 +1,405 @@
+#include "gateway.hpp"
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "dataplane/process_alive.hpp"
+
+#include <poll.h>
+#include <unistd.h>
+
+namespace dragon::node {
+namespace {
+
+void close_fd(int &fd)
+{
+    if (fd >= 0)
+        close(fd);
+    fd = -1;
+}
+
+} // namespace
+
+Gateway::Gateway(uint32_t self, uint32_t num_nodes, std::shared_ptr<Pool> pool,
+                 TransportEndpoint &endpoint, const std::string &socket_path,
+                 const std::string &warm_socket, std::function<std::string(uint32_t)> describe)
+    : self_(self), num_nodes_(num_nodes), pool_(pool), endpoint_(endpoint),
+      describe_(std::move(describe)), lost_(num_nodes, false), lost_reason_(num_nodes),
+      service_(pool, [this](uint32_t node, const GatewayReply &reply,
+                            Payload payload) { answer_request(node, reply, std::move(payload)); }),
+      watch_(pool), starts_(
+                        warm_socket,
+                        [this](uint32_t node, uint64_t id, pid_t pid, const std::string &error) {
+                            PeerHeader h;
+                            h.kind = PeerKind::reply;
+                            h.op = GatewayOp::start;
+                            h.id = id;
+                            h.status = error.empty() ? DRAGON_OK : DRAGON_ERR_UNAVAILABLE;
+                            h.value = pid;
+                            h.text_len = uint32_t(error.size());
+                            send_peer(node, h, {}, {}, error);
+                        },
+                        [this](uint32_t node, uint64_t id, int code) {
+                            PeerHeader h;
+                            h.kind = PeerKind::exited;
+                            h.op = GatewayOp::start;
+                            h.id = id;
+                            h.value = code;
+                            send_peer(node, h, {}, {});
+                        }),
+      socket_(
+          socket_path,
+          [this](GatewayClient &c, ClientRequest r) { on_client_request(c, std::move(r)); },
+          [this](GatewayClient &c) { on_client_closed(c); })
+{
+}
+
+Gateway::~Gateway()
+{
+    for (auto &[id, f] : forwarded_)
+        close_fd(f.sentinel);
+}
+
+std::vector<std::string> Gateway::environment() const
+{
+    return {"DRAGON_GATEWAY_SOCKET=" + socket_.path()};
+}
+
+std::vector<std::pair<int, short>> Gateway::poll_set() const
+{
+    auto set = socket_.poll_set();
+    set.emplace_back(watch_.fd(), POLLIN);
+    for (auto &p : starts_.poll_set())
+        set.push_back(p);
+    return set;
+}
+
+void Gateway::handle(int fd, short revents)
+{
+    if (fd == watch_.fd()) {
+        watch_.drain(); // tick() retries
+        return;
+    }
+    socket_.handle(fd, revents);
+    starts_.handle(fd, revents);
+}
+
+void Gateway::reply_to_client(int fd, uint64_t id, int32_t status, int64_t value, std::string text,
+                              std::string payload)
+{
+    GatewayReply r;
+    r.id = id;
+    r.status = status;
+    r.value = value;
+    r.text = std::move(text);
+    r.payload = std::move(payload);
+    socket_.send(fd, encode_client_reply(r));
+}
+
+void Gateway::on_client_request(GatewayClient &client, ClientRequest request)
+{
+    const uint32_t node = request.target_node;
+    auto refuse = [&](int32_t status, const std::string &why) {
+        if (request.op != GatewayOp::detach)
+            reply_to_client(client.fd, request.id, status, 0, why);
+    };
+    if (node >= num_nodes_ || node == self_)
+        return refuse(DRAGON_ERR_INVALID, "node " + std::to_string(node) +
+                                              " is not another node of this job (" +
+                                              std::to_string(num_nodes_) + " nodes; this is node " +
+                                              std::to_string(self_) + ")");
+    if (lost_[node])
+        return refuse(DRAGON_ERR_PEER_LOST, describe_(node) + " was lost: " + lost_reason_[node]);
+    if (request.op == GatewayOp::attach)
+        holders_.insert(uint32_t(client.pid));
+    forward(client, std::move(request));
+}
+
+void Gateway::forward(GatewayClient &client, ClientRequest request)
+{
+    PeerHeader h;
+    h.kind = PeerKind::request;
+    h.op = request.op;
+    h.origin_pid = uint32_t(client.pid);
+    h.value = request.timeout_ns;
+    if (request.op != GatewayOp::detach) {
+        h.id = next_id_++;
+        Forwarded f{client.fd, request.id, request.target_node, request.op};
+        if (request.op == GatewayOp::start && !client.fds.empty()) {
+            f.sentinel = client.fds.front();
+            client.fds.pop_front();
+        }
+        forwarded_[h.id] = f;
+    }
+    Payload payload;
+    payload.bytes = std::move(request.payload);
+    const uint64_t id = h.id;
+    send_peer(request.target_node, h, request.descriptor, std::move(payload), {},
+              [this, id](dragon_status status, const std::string &why) {
+                  auto it = forwarded_.find(id);
+                  if (it == forwarded_.end())
+                      return;
+                  reply_to_client(it->second.client_fd, it->second.client_id, status, 0, why);
+                  close_fd(it->second.sentinel);
+                  forwarded_.erase(it);
+              });
+}
+
+void Gateway::on_client_closed(GatewayClient &client)
+{
+    for (auto it = forwarded_.begin(); it != forwarded_.end();) {
+        Forwarded &f = it->second;
+        if (f.client_fd != client.fd) {
+            ++it;
+            continue;
+        }
+        // A remote child outlives its parent's connection only as an orphan would:
+        // its parent sentinel closes. A pending channel operation is withdrawn.
+        PeerHeader h;
+        h.kind = PeerKind::cancel;
+        h.op = f.op;
+        h.id = it->first;
+        if (!lost_[f.node])
+            send_peer(f.node, h, {}, {});
+        close_fd(f.sentinel);
+        it = forwarded_.erase(it);
+    }
+}
+
+void Gateway::send_peer(uint32_t node, const PeerHeader &header, const std::string &descriptor,
+                        Payload payload, std::string prefix,
+                        std::function<void(dragon_status, const std::string &)> failed)
+{
+    if (stopping_)
+        return;
+    Outgoing o;
+    o.node = node;
+    o.header = encode_peer_header(header, descriptor);
+    o.payload = std::move(payload);
+    o.prefix = std::move(prefix);
+    o.failed = std::move(failed);
+    unsent_.push_back(std::move(o));
+    pump();
+}
+
+void Gateway::pump()
+{
+    while (!unsent_.empty()) {
+        Outgoing &o = unsent_.front();
+        if (lost_[o.node]) {
+            if (o.failed)
+                o.failed(DRAGON_ERR_PEER_LOST,
+                         describe_(o.node) + " was lost: " + lost_reason_[o.node]);
+            unsent_.pop_front();
+            continue;
+        }
+        dragon_transport_iov iov[2];
+        size_t count = 0;
+        if (!o.prefix.empty())
+            iov[count++] = {o.prefix.data(), o.prefix.size()};
+        if (o.payload.size())
+            iov[count++] = {o.payload.data(), o.payload.size()};
+        auto completion = std::make_unique<TransportCompletion>();
+        dragon_status s = endpoint_.send(o.node, o.header.data(), o.header.size(),
+                                         std::span(iov, count), *completion);
+        if (s == DRAGON_ERR_AGAIN)
+            return; // in order: the rest waits behind it
+        if (s == DRAGON_ERR_PEER_LOST) {
+            if (o.failed)
+                o.failed(s, describe_(o.node) + " was lost");
+            unsent_.pop_front();
+            continue;
+        }
+        o.completion = std::move(completion);
+        in_flight_.splice(in_flight_.end(), unsent_, unsent_.begin());
+    }
+}
+
+void Gateway::tick()
+{
+    // Sends whose completion fired: their buffers may go now (not inside the
+    // completion, which runs in the transport's progress).
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+        if (!it->completion->done()) {
+            ++it;
+            continue;
+        }
+        if (it->completion->status() != DRAGON_OK && it->failed)
+            it->failed(it->completion->status(),
+                       describe_(it->node) + ": " + it->completion->reason());
+        it = in_flight_.erase(it);
+    }
+    std::erase_if(placements_, [](const Placement &p) { return p.done; });
+    pump();
+    uint32_t stamp = watch_.stamp();
+    service_.retry();
+    if (service_.waiting())
+        watch_.watch_from(stamp);
+    else
+        watch_.idle();
+    release_dead_holders();
+}
+
+void Gateway::release_dead_holders()
+{
+    int64_t now = Deadline::now_ns();
+    if (now < next_holder_check_ns_)
+        return;
+    next_holder_check_ns_ = now + 500'000'000;
+    for (auto it = holders_.begin(); it != holders_.end();) {
+        if (!process_dead(*it)) {
+            ++it;
+            continue;
+        }
+        PeerHeader h;
+        h.kind = PeerKind::process_gone;
+        h.origin_pid = *it;
+        for (uint32_t node = 0; node < num_nodes_; ++node)
+            if (node != self_ && !lost_[node])
+                send_peer(node, h, {}, {});
+        it = holders_.erase(it);
+    }
+}
+
+void Gateway::on_message(const dragon_transport_message &m)
+{
+    std::string descriptor, why;
+    auto h = parse_peer_header(m.header, m.header_len, descriptor, why);
+    if (!h) {
+        log::warning("gateway: ", why, " from ", describe_(m.peer), "; ignored");
+        if (!m.payload && m.payload_len) { // discarded; the completion still fires
+            placements_.emplace_back();
+            Placement *raw = &placements_.back();
+            raw->completion = std::make_unique<TransportCompletion>(
+                [raw](dragon_status, const std::string &) { raw->done = true; });
+            endpoint_.receive_into(m.token, nullptr, 0, *raw->completion);
+        }
+        return;
+    }
+    if (m.payload || m.payload_len == 0) {
+        Payload p;
+        p.bytes.assign(static_cast<const char *>(m.payload), m.payload_len);
+        deliver(m.peer, *h, descriptor, std::move(p));
+        return;
+    }
+    // A large payload: placed straight into a pool block when it is a message for a
+    // channel here (the channel then takes the block itself), else into memory.
+    placements_.emplace_back();
+    Placement &pl = placements_.back();
+    pl.header = *h;
+    pl.descriptor = descriptor;
+    pl.from = m.peer;
+    void *dest = nullptr;
+    if (h->kind == PeerKind::request && h->op == GatewayOp::send)
+        pl.payload.block = pool_->try_allocate(m.payload_len);
+    if (pl.payload.block) {
+        pl.payload.block_len = m.payload_len;
+        dest = pl.payload.block;
+    } else {
+        pl.payload.bytes.resize(m.payload_len);
+        dest = pl.payload.bytes.data();
+    }
+    Placement *raw = &pl;
+    pl.completion = std::make_unique<TransportCompletion>(
+        [this, raw](dragon_status status, const std::string &) {
+            raw->done = true;
+            if (status == DRAGON_OK && !stopping_) {
+                deliver(raw->from, raw->header, raw->descriptor, std::move(raw->payload));
+            } else if (raw->payload.block) {
+                pool_->free(raw->payload.block);
+            }
+            raw->payload = {};
+        });
+    endpoint_.receive_into(m.token, dest, m.payload_len, *pl.completion);
+}
+
+void Gateway::deliver(uint32_t from, const PeerHeader &h, const std::string &descriptor,
+                      Payload payload)
+{
+    switch (h.kind) {
+    case PeerKind::request:
+        if (h.op == GatewayOp::start) {
+            starts_.start(from, h.id, std::move(payload.bytes));
+        } else if (h.op == GatewayOp::signal) {
+            std::string why;
+            bool ok = starts_.signal(from, pid_t(std::stol(descriptor.empty() ? "0" : descriptor)),
+                                     int(h.value), why);
+            GatewayReply r;
+            r.id = h.id;
+            r.status = ok ? DRAGON_OK : DRAGON_ERR_NOT_FOUND;
+            r.text = why;
+            answer_request(from, r, {});
+        } else {
+            service_.request(from, h.origin_pid, h.id, h.op, h.value, descriptor,
+                             std::move(payload));
+        }
+        return;
+    case PeerKind::reply:
+    case PeerKind::exited: on_reply(from, h, std::move(payload)); return;
+    case PeerKind::cancel:
+        service_.cancel(from, h.id);
+        starts_.parent_gone(from, h.id);
+        return;
+    case PeerKind::process_gone: service_.process_gone(from, h.origin_pid); return;
+    }
+    log::warning("gateway: unknown message kind ", int(h.kind), " from ", describe_(from));
+}
+
+void Gateway::on_reply(uint32_t from, const PeerHeader &h, Payload payload)
+{
+    auto it = forwarded_.find(h.id);
+    if (it == forwarded_.end() || it->second.node != from)
+        return; // its process went away meanwhile
+    Forwarded &f = it->second;
+    std::string &bytes = payload.bytes;
+    size_t text_len = std::min<size_t>(h.text_len, bytes.size());
+    std::string text = bytes.substr(0, text_len);
+    bytes.erase(0, text_len);
+    if (h.kind == PeerKind::exited) {
+        reply_to_client(f.client_fd, f.client_id, DRAGON_OK, h.value, {});
+        close_fd(f.sentinel); // the parent's sentinel turns readable
+        forwarded_.erase(it);
+        return;
+    }
+    reply_to_client(f.client_fd, f.client_id, h.status, h.value, std::move(text), std::move(bytes));
+    if (f.op == GatewayOp::start && h.status == DRAGON_OK) {
+        f.started = true; // the exit comes later
+        return;
+    }
+    close_fd(f.sentinel);
+    forwarded_.erase(it);
+}
+
+void Gateway::answer_request(uint32_t node, const GatewayReply &reply, Payload payload)
+{
+    PeerHeader h;
+    h.kind = PeerKind::reply;
+    h.id = reply.id;
+    h.status = reply.status;
+    h.value = reply.value;
+    h.text_len = uint32_t(reply.text.size());
+    if (!reply.payload.empty())
+        payload.bytes = reply.payload;
+    send_peer(node, h, {}, std::move(payload), reply.text);
+}
+
+void Gateway::on_peer_lost(uint32_t node, const std::string &reason)
+{
+    if (node >= num_nodes_ || lost_[node])
+        return;
+    lost_[node] = true;
+    lost_reason_[node] = reason;
+    const std::string why = describe_(node) + " was lost: " + reason;
+    for (auto it = forwarded_.begin(); it != forwarded_.end();) {
+        if (it->second.node != node) {
+            ++it;
+            continue;
+        }
+        reply_to_client(it->second.client_fd, it->second.client_id, DRAGON_ERR_PEER_LOST, 0, why);
+        close_fd(it->second.sentinel);
+        it = forwarded_.erase(it);
+    }
+    service_.node_gone(node);
+    starts_.node_gone(node);
+}
+
+} // namespace dragon::node

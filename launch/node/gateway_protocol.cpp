@@ -1,0 +1,118 @@
+#include "gateway_protocol.hpp"
+
+#include <cstring>
+
+namespace dragon::node {
+namespace {
+
+// Request frame body: u8 op | u8 0 | u16 descriptor length | u32 target node |
+// u64 id | i64 timeout_ns | descriptor | payload.
+constexpr size_t request_fixed = 24;
+// Reply frame: u32 length | i32 status | u32 text length | u64 id | i64 value | text |
+// payload.
+constexpr size_t reply_fixed = 24;
+
+template <typename T> T load(const char *p)
+{
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+template <typename T> void append(std::string &out, T v)
+{
+    out.append(reinterpret_cast<const char *>(&v), sizeof v);
+}
+
+} // namespace
+
+const char *op_name(GatewayOp op)
+{
+    switch (op) {
+    case GatewayOp::send: return "send";
+    case GatewayOp::recv: return "recv";
+    case GatewayOp::poll: return "poll";
+    case GatewayOp::size: return "size";
+    case GatewayOp::sem_acquire: return "acquire";
+    case GatewayOp::sem_release: return "release";
+    case GatewayOp::sem_value: return "get_value";
+    case GatewayOp::attach: return "attach";
+    case GatewayOp::detach: return "detach";
+    case GatewayOp::transit: return "transit";
+    case GatewayOp::destroy: return "destroy";
+    case GatewayOp::start: return "start";
+    case GatewayOp::signal: return "signal";
+    }
+    return "unknown";
+}
+
+std::optional<ClientRequest> parse_client_request(std::string_view body, std::string &why)
+{
+    if (body.size() < request_fixed) {
+        why = "a request of " + std::to_string(body.size()) + " bytes (the header alone is " +
+              std::to_string(request_fixed) + ")";
+        return std::nullopt;
+    }
+    const char *p = body.data();
+    ClientRequest r;
+    auto op = load<uint8_t>(p);
+    if (op < 1 || op > uint8_t(GatewayOp::last)) {
+        why = "unknown operation " + std::to_string(op);
+        return std::nullopt;
+    }
+    r.op = GatewayOp(op);
+    auto dlen = load<uint16_t>(p + 2);
+    r.target_node = load<uint32_t>(p + 4);
+    r.id = load<uint64_t>(p + 8);
+    r.timeout_ns = load<int64_t>(p + 16);
+    if (dlen > max_descriptor || request_fixed + dlen > body.size()) {
+        why = "a descriptor of " + std::to_string(dlen) + " bytes";
+        return std::nullopt;
+    }
+    r.descriptor.assign(p + request_fixed, dlen);
+    r.payload.assign(p + request_fixed + dlen, body.size() - request_fixed - dlen);
+    return r;
+}
+
+std::string encode_client_reply(const GatewayReply &reply)
+{
+    std::string out;
+    out.reserve(frame_prefix + reply_fixed + reply.text.size() + reply.payload.size());
+    append<uint32_t>(out, uint32_t(reply_fixed + reply.text.size() + reply.payload.size()));
+    append<int32_t>(out, reply.status);
+    append<uint32_t>(out, uint32_t(reply.text.size()));
+    append<uint64_t>(out, reply.id);
+    append<int64_t>(out, reply.value);
+    out += reply.text;
+    out += reply.payload;
+    return out;
+}
+
+std::string encode_peer_header(const PeerHeader &header, std::string_view descriptor)
+{
+    PeerHeader h = header;
+    h.descriptor_len = uint16_t(descriptor.size());
+    std::string out(reinterpret_cast<const char *>(&h), sizeof h);
+    out += descriptor;
+    return out;
+}
+
+std::optional<PeerHeader> parse_peer_header(const void *data, size_t len, std::string &descriptor,
+                                            std::string &why)
+{
+    PeerHeader h;
+    if (len < sizeof h) {
+        why = "a gateway header of " + std::to_string(len) + " bytes";
+        return std::nullopt;
+    }
+    std::memcpy(&h, data, sizeof h);
+    if (h.magic != PeerHeader{}.magic || h.descriptor_len > max_descriptor ||
+        sizeof h + h.descriptor_len != len || uint8_t(h.op) > uint8_t(GatewayOp::last)) {
+        why = "a malformed gateway header";
+        return std::nullopt;
+    }
+    descriptor.assign(static_cast<const char *>(data) + sizeof h, h.descriptor_len);
+    return h;
+}
+
+} // namespace dragon::node

@@ -1,0 +1,201 @@
+#include "gateway_socket.hpp"
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace dragon::node {
+namespace {
+// A frame larger than this is a broken client (the largest message a channel
+// carries is far below it).
+constexpr uint32_t max_frame = 1u << 31;
+constexpr size_t max_fds_per_client = 16;
+} // namespace
+
+GatewayClient::~GatewayClient()
+{
+    for (int fd : fds)
+        close(fd);
+    if (fd >= 0)
+        close(fd);
+}
+
+GatewaySocket::GatewaySocket(const std::string &path, OnRequest on_request, OnClosed on_closed)
+    : path_(path), on_request_(std::move(on_request)), on_closed_(std::move(on_closed))
+{
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path_.size() >= sizeof addr.sun_path)
+        throw Error(DRAGON_ERR_INVALID, "socket path " + path_ + " is too long for a UNIX socket");
+    std::strcpy(addr.sun_path, path_.c_str());
+    listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0 ||
+        listen(listen_fd_, 512) != 0)
+        throw Error(DRAGON_ERR_INTERNAL, "cannot listen on " + path_ + ": " + errno_text(errno));
+}
+
+GatewaySocket::~GatewaySocket()
+{
+    clients_.clear();
+    if (listen_fd_ >= 0)
+        close(listen_fd_);
+    unlink(path_.c_str());
+}
+
+std::vector<std::pair<int, short>> GatewaySocket::poll_set() const
+{
+    std::vector<std::pair<int, short>> set{{listen_fd_, POLLIN}};
+    for (const auto &[fd, c] : clients_)
+        set.emplace_back(fd, short(POLLIN | (c->out_sent < c->out.size() ? POLLOUT : 0)));
+    return set;
+}
+
+void GatewaySocket::handle(int fd, short revents)
+{
+    if (fd == listen_fd_) {
+        accept_all();
+        return;
+    }
+    auto it = clients_.find(fd);
+    if (it == clients_.end())
+        return;
+    if (revents & POLLOUT)
+        flush(*it->second);
+    if (clients_.count(fd) && (revents & (POLLIN | POLLHUP | POLLERR)))
+        read_from(*it->second);
+}
+
+void GatewaySocket::accept_all()
+{
+    for (;;) {
+        int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0)
+            return;
+        auto c = std::make_unique<GatewayClient>();
+        c->fd = fd;
+        ucred cred{};
+        socklen_t len = sizeof cred;
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+            c->pid = cred.pid;
+        clients_[fd] = std::move(c);
+    }
+}
+
+void GatewaySocket::read_from(GatewayClient &c)
+{
+    const int fd = c.fd;
+    for (;;) {
+        char buf[65536];
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
+        iovec iov{buf, sizeof buf};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n < 0 && errno == EINTR)
+            continue;
+        for (cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+                size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                for (size_t i = 0; i < count; ++i) {
+                    int got;
+                    std::memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof got);
+                    if (c.fds.size() < max_fds_per_client)
+                        c.fds.push_back(got);
+                    else
+                        close(got);
+                }
+            }
+        if (n <= 0) {
+            close_client(fd);
+            return;
+        }
+        c.in.append(buf, size_t(n));
+        if (size_t(n) < sizeof buf)
+            break;
+    }
+    size_t at = 0;
+    while (c.in.size() - at >= frame_prefix) {
+        uint32_t len;
+        std::memcpy(&len, c.in.data() + at, sizeof len);
+        if (len > max_frame) {
+            log::warning("gateway: process ", c.pid, " sent a frame of ", len,
+                         " bytes; connection closed");
+            close_client(fd);
+            return;
+        }
+        if (c.in.size() - at - frame_prefix < len)
+            break;
+        std::string why;
+        auto request =
+            parse_client_request(std::string_view(c.in).substr(at + frame_prefix, len), why);
+        at += frame_prefix + len;
+        if (!request) {
+            log::warning("gateway: process ", c.pid, " sent ", why, "; connection closed");
+            close_client(fd);
+            return;
+        }
+        on_request_(c, std::move(*request));
+        if (!clients_.count(fd))
+            return;
+    }
+    c.in.erase(0, at);
+}
+
+void GatewaySocket::send(int fd, std::string frame)
+{
+    auto it = clients_.find(fd);
+    if (it == clients_.end())
+        return;
+    if (it->second->out.empty())
+        it->second->out = std::move(frame);
+    else
+        it->second->out += frame;
+    flush(*it->second);
+}
+
+void GatewaySocket::flush(GatewayClient &c)
+{
+    // Written from an offset: erasing the front of a large reply at every partial
+    // write would copy it over and over.
+    while (c.out_sent < c.out.size()) {
+        ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent,
+                           MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            c.out_sent += size_t(n);
+            if (c.out_sent == c.out.size()) {
+                c.out.clear();
+                c.out_sent = 0;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        close_client(c.fd);
+        return;
+    }
+}
+
+void GatewaySocket::close_client(int fd)
+{
+    auto it = clients_.find(fd);
+    if (it == clients_.end())
+        return;
+    std::unique_ptr<GatewayClient> c = std::move(it->second);
+    clients_.erase(it);
+    on_closed_(*c);
+}
+
+} // namespace dragon::node

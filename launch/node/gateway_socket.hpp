@@ -1,0 +1,63 @@
+// The node's gateway socket (DRAGON_GATEWAY_SOCKET): where the job's processes on
+// this node ask for what lives on other nodes. One UNIX stream connection per
+// thread of a process (a blocked call holds only its own); requests and replies are
+// length-prefixed frames (gateway_protocol.hpp); a start request carries one fd
+// (SCM_RIGHTS: the write end of the parent's sentinel pipe). Non-blocking: the
+// node's loop polls fds() and calls handle().
+#pragma once
+
+#include "gateway_protocol.hpp"
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <sys/types.h>
+#include <vector>
+
+namespace dragon::node {
+
+struct GatewayClient {
+    int fd = -1;
+    pid_t pid = 0; // from SO_PEERCRED
+    std::string in, out;
+    size_t out_sent = 0; // of out
+    std::deque<int> fds; // received with SCM_RIGHTS, not yet taken
+    ~GatewayClient();
+};
+
+class GatewaySocket {
+public:
+    // What to do with a request; `client` stays valid until on_closed for it returns.
+    using OnRequest = std::function<void(GatewayClient &client, ClientRequest request)>;
+    using OnClosed = std::function<void(GatewayClient &client)>;
+
+    GatewaySocket(const std::string &path, OnRequest on_request, OnClosed on_closed);
+    ~GatewaySocket();
+    GatewaySocket(const GatewaySocket &) = delete;
+    GatewaySocket &operator=(const GatewaySocket &) = delete;
+
+    const std::string &path() const { return path_; }
+    // fds to poll with the events each wants.
+    std::vector<std::pair<int, short>> poll_set() const;
+    // `fd` had `revents`.
+    void handle(int fd, short revents);
+    // Queues a frame to `client` (if it is still connected: `fd` names it).
+    void send(int fd, std::string frame);
+
+private:
+    void accept_all();
+    void read_from(GatewayClient &c);
+    void flush(GatewayClient &c);
+    void close_client(int fd);
+
+    std::string path_;
+    int listen_fd_ = -1;
+    OnRequest on_request_;
+    OnClosed on_closed_;
+    std::map<int, std::unique_ptr<GatewayClient>> clients_;
+};
+
+} // namespace dragon::node

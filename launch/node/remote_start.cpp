@@ -1,0 +1,249 @@
+#include "remote_start.hpp"
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+namespace dragon::node {
+namespace {
+
+constexpr size_t signed_size = 8; // multiprocessing.forkserver's SIGNED_STRUCT ('q')
+
+int64_t load_signed(const std::string &s, size_t at)
+{
+    int64_t v;
+    std::memcpy(&v, s.data() + at, sizeof v);
+    return v;
+}
+
+void close_fd(int &fd)
+{
+    if (fd >= 0)
+        close(fd);
+    fd = -1;
+}
+
+} // namespace
+
+RemoteStarts::RemoteStarts(std::string warm_socket, Started started, Exited exited)
+    : warm_socket_(std::move(warm_socket)), started_(std::move(started)), exited_(std::move(exited))
+{
+}
+
+RemoteStarts::~RemoteStarts()
+{
+    for (auto &[key, c] : children_) {
+        if (!c.conn_done)
+            close(key);
+        close_fd(c.parent_alive);
+        close_fd(c.child_alive);
+    }
+}
+
+void RemoteStarts::start(uint32_t node, uint64_t id, std::string payload)
+{
+    int conn = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, warm_socket_.c_str(), sizeof addr.sun_path - 1);
+    if (conn < 0 || connect(conn, reinterpret_cast<sockaddr *>(&addr), sizeof addr) != 0) {
+        std::string why = "the warm server of this node is gone (" + errno_text(errno) + ")";
+        if (conn >= 0)
+            close(conn);
+        started_(node, id, 0, why);
+        return;
+    }
+    int parent[2], alive[2];
+    if (pipe2(parent, O_CLOEXEC) != 0) {
+        close(conn);
+        started_(node, id, 0, "pipe failed: " + errno_text(errno));
+        return;
+    }
+    if (pipe2(alive, O_CLOEXEC) != 0) {
+        close(conn);
+        close(parent[0]);
+        close(parent[1]);
+        started_(node, id, 0, "pipe failed: " + errno_text(errno));
+        return;
+    }
+    // The header (payload length) with the fds the warm server expects: the child's
+    // parent sentinel, a resource tracker fd (none across nodes: /dev/null takes its
+    // messages), and the write end of the child's own sentinel.
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    uint64_t len = payload.size();
+    int fds[3] = {parent[0], devnull, alive[1]};
+    iovec iov{&len, sizeof len};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof fds);
+    std::memcpy(CMSG_DATA(cm), fds, sizeof fds);
+    bool sent = sendmsg(conn, &msg, MSG_NOSIGNAL) == ssize_t(sizeof len);
+    int err = errno;
+    close(parent[0]);
+    close(devnull);
+    close(alive[1]);
+    if (!sent) {
+        close(conn);
+        close(parent[1]);
+        close(alive[0]);
+        started_(node, id, 0, "cannot reach the warm server of this node: " + errno_text(err));
+        return;
+    }
+    fcntl(conn, F_SETFL, fcntl(conn, F_GETFL) | O_NONBLOCK);
+    Child c;
+    c.node = node;
+    c.id = id;
+    c.conn = conn;
+    c.parent_alive = parent[1];
+    c.child_alive = alive[0];
+    c.out = std::move(payload);
+    children_[conn] = std::move(c);
+    handle(conn, POLLOUT);
+}
+
+std::vector<std::pair<int, short>> RemoteStarts::poll_set() const
+{
+    std::vector<std::pair<int, short>> set;
+    for (const auto &[key, c] : children_) {
+        if (!c.conn_done)
+            set.emplace_back(key, short(POLLIN | (c.out_sent < c.out.size() ? POLLOUT : 0)));
+        else if (c.child_alive >= 0)
+            set.emplace_back(c.child_alive, POLLIN);
+    }
+    return set;
+}
+
+void RemoteStarts::handle(int fd, short revents)
+{
+    for (auto &[key, c] : children_) {
+        if (!c.conn_done && key == fd) {
+            while ((revents & POLLOUT) && c.out_sent < c.out.size()) {
+                ssize_t n = send(fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent,
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n > 0)
+                    c.out_sent += size_t(n);
+                else if (n < 0 && errno == EINTR)
+                    continue;
+                else
+                    break; // EAGAIN; or the server closed it: the read below says so
+            }
+            if (c.out_sent == c.out.size())
+                std::string().swap(c.out);
+            if (revents & (POLLIN | POLLHUP | POLLERR))
+                read_status(c);
+            return;
+        }
+        if (c.conn_done && c.child_alive == fd) {
+            // The warm server went before reporting: the child leaves its code here.
+            char buf[signed_size];
+            ssize_t n = read(fd, buf, sizeof buf);
+            int code = n == ssize_t(signed_size) ? int(load_signed(std::string(buf, 8), 0)) : 255;
+            exited_(c.node, c.id, code);
+            finish(key);
+            return;
+        }
+    }
+}
+
+void RemoteStarts::read_status(Child &c)
+{
+    const int key = c.conn;
+    for (;;) {
+        char buf[64];
+        ssize_t n = recv(key, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0) {
+            c.in.append(buf, size_t(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        // Closed: after the exit code (we asked it to reap), or the server is gone.
+        close(key);
+        c.conn_done = true;
+        if (c.pid == 0) {
+            fail(c, "the warm server of this node closed the request without starting it");
+            return;
+        }
+        if (c.in.size() < 2 * signed_size)
+            return; // the child's sentinel tells the rest
+        finish(key);
+        return;
+    }
+    if (c.pid == 0 && c.in.size() >= signed_size) {
+        c.pid = pid_t(load_signed(c.in, 0));
+        started_(c.node, c.id, c.pid, {});
+    }
+    if (c.in.size() >= 2 * signed_size && c.child_alive >= 0) {
+        exited_(c.node, c.id, int(load_signed(c.in, signed_size)));
+        close_fd(c.child_alive); // reported: nothing more to watch
+        shutdown(key, SHUT_WR);  // the warm server reaps it and closes
+    }
+}
+
+void RemoteStarts::fail(Child &c, const std::string &why)
+{
+    started_(c.node, c.id, 0, why);
+    finish(c.conn);
+}
+
+void RemoteStarts::finish(int key)
+{
+    auto it = children_.find(key);
+    if (it == children_.end())
+        return;
+    Child &c = it->second;
+    if (!c.conn_done)
+        close(key);
+    close_fd(c.parent_alive);
+    close_fd(c.child_alive);
+    children_.erase(it);
+}
+
+void RemoteStarts::parent_gone(uint32_t node, uint64_t id)
+{
+    for (auto &[key, c] : children_)
+        if (c.node == node && c.id == id)
+            close_fd(c.parent_alive);
+}
+
+void RemoteStarts::node_gone(uint32_t node)
+{
+    for (auto &[key, c] : children_)
+        if (c.node == node)
+            close_fd(c.parent_alive);
+}
+
+bool RemoteStarts::signal(uint32_t node, pid_t pid, int sig, std::string &why)
+{
+    for (auto &[key, c] : children_)
+        if (c.node == node && c.pid == pid) {
+            if (kill(pid, sig) != 0 && errno != ESRCH) {
+                why = "kill(" + std::to_string(pid) + ", " + std::to_string(sig) +
+                      ") failed: " + errno_text(errno);
+                return false;
+            }
+            return true;
+        }
+    why = "process " + std::to_string(pid) + " was not started on this node for node " +
+          std::to_string(node) + " (or has been joined)";
+    return false;
+}
+
+} // namespace dragon::node

@@ -1,0 +1,64 @@
+// Processes that parents on other nodes start here. The request carries what a
+// local parent sends the warm server (environment, preparation data, the pickled
+// Process); this node becomes the warm server's client in the parent's place, with
+// pipes of its own for the parent-alive sentinel (closed when the parent or its
+// node goes) and the child's sentinel, and forwards the child's pid, then its exit
+// code, to the parent's node.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
+
+namespace dragon::node {
+
+class RemoteStarts {
+public:
+    // started: the pid (value > 0) or an error (text); exited: the exit code.
+    using Started =
+        std::function<void(uint32_t node, uint64_t id, pid_t pid, const std::string &error)>;
+    using Exited = std::function<void(uint32_t node, uint64_t id, int code)>;
+
+    RemoteStarts(std::string warm_socket, Started started, Exited exited);
+    ~RemoteStarts();
+    RemoteStarts(const RemoteStarts &) = delete;
+    RemoteStarts &operator=(const RemoteStarts &) = delete;
+
+    void start(uint32_t node, uint64_t id, std::string payload);
+    // The parent is gone: its children see parent_process() end.
+    void parent_gone(uint32_t node, uint64_t id);
+    void node_gone(uint32_t node);
+    // Sends `sig` to a process started here for `node`; false (with why) otherwise.
+    bool signal(uint32_t node, pid_t pid, int sig, std::string &why);
+
+    std::vector<std::pair<int, short>> poll_set() const;
+    void handle(int fd, short revents);
+
+private:
+    struct Child {
+        uint32_t node = 0;
+        uint64_t id = 0;
+        int conn = -1;         // to the warm server
+        int parent_alive = -1; // write end: the child's parent sentinel
+        int child_alive = -1;  // read end: readable once the child is gone
+        std::string out;       // the request; written up to out_sent
+        size_t out_sent = 0;
+        std::string in; // pid, then exit code (8 bytes each)
+        pid_t pid = 0;
+        bool conn_done = false;
+    };
+    void fail(Child &c, const std::string &why);
+    void finish(int key);
+    void read_status(Child &c);
+
+    std::string warm_socket_;
+    Started started_;
+    Exited exited_;
+    std::map<int, Child> children_; // by conn fd (the key stays even once conn closes)
+};
+
+} // namespace dragon::node

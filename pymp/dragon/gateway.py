@@ -1,0 +1,188 @@
+#
+# A process's link to its node's gateway (DRAGON_GATEWAY_SOCKET), through which it
+# reaches channels and starts processes on other nodes: dragon-node forwards each
+# request to the owner node's dragon-node, which performs it and answers with the
+# true outcome (done, timed out, destroyed, node lost). See
+# launch/node/gateway_protocol.hpp for the frames.
+#
+# One connection per thread (a blocking call holds only its own), opened at the
+# first call; a call interrupted (KeyboardInterrupt, any exception while waiting)
+# drops its connection, which withdraws the request on the owner node.
+#
+
+import itertools
+import os
+import re
+import socket
+import struct
+import threading
+
+from . import _dragon
+from . import runtime
+
+SEND, RECV, POLL, SIZE, SEM_ACQUIRE, SEM_RELEASE, SEM_VALUE, ATTACH, DETACH, TRANSIT, \
+    DESTROY, START, SIGNAL = range(1, 14)
+
+OK, TIMEOUT, PEER_LOST = 0, 6, 10
+_STATUS_NAMES = {1: 'invalid argument', 2: 'not found', 3: 'already exists',
+                 4: 'out of memory', 5: 'permission denied', 6: 'timed out',
+                 7: 'unavailable', 8: 'internal error', 9: 'try again', 10: 'peer lost',
+                 11: 'canceled', 12: 'truncated'}
+
+_REQUEST = struct.Struct('<IBBHIQq')     # length, op, 0, descriptor length, node, id, timeout
+_REPLY = struct.Struct('<IiIQq')         # length, status, text length, id, value
+_NODE_OF_POOL = re.compile(r'-pool-n(\d+)$')
+
+_ids = itertools.count(1)
+_local = threading.local()
+
+
+def available():
+    return bool(os.environ.get('DRAGON_GATEWAY_SOCKET'))
+
+
+def this_node():
+    return int(os.environ.get('DRAGON_NODE_INDEX', '0'))
+
+
+def num_nodes():
+    return int(os.environ.get('DRAGON_NUM_NODES', '1'))
+
+
+def owner_node(descriptor):
+    '''The node whose pool holds the channel of `descriptor`, or None when it is this
+    node's (a channel of this node is used in shared memory directly).'''
+    parts = descriptor.split(':')
+    if len(parts) < 5:
+        return None
+    segment = parts[2]
+    if segment == os.environ.get('DRAGON_NODE_POOL'):
+        return None
+    m = _NODE_OF_POOL.search(segment)
+    if m is None:
+        return None
+    node = int(m.group(1))
+    return None if node == this_node() else node
+
+
+class GatewayError(_dragon.DragonError):
+    pass
+
+
+def _error(status, text):
+    if status == TIMEOUT:
+        return TimeoutError(text)
+    e = _dragon.DragonError(text)
+    e.status = _STATUS_NAMES.get(status, 'unknown status')
+    return e
+
+
+def _connection():
+    conn = getattr(_local, 'conn', None)
+    if conn is not None and _local.pid == os.getpid():
+        return conn
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    path = os.environ.get('DRAGON_GATEWAY_SOCKET', '')
+    try:
+        conn.connect(path)
+    except OSError as e:
+        conn.close()
+        raise runtime.DragonRuntimeError(
+            'cannot reach this node\'s gateway (%s: %s): dragon-node is gone, the job is '
+            'ending' % (path or 'DRAGON_GATEWAY_SOCKET unset', e.strerror)) from None
+    _local.conn, _local.pid = conn, os.getpid()
+    return conn
+
+
+def _drop_connection():
+    conn = getattr(_local, 'conn', None)
+    _local.conn = None
+    if conn is not None:
+        conn.close()
+
+
+def _recv_exactly(conn, n):
+    data = bytearray(n)
+    view = memoryview(data)
+    got = 0
+    while got < n:
+        k = conn.recv_into(view[got:])
+        if k == 0:
+            raise runtime.DragonRuntimeError(
+                'this node\'s dragon-node closed the gateway connection: the job is ending')
+        got += k
+    return data
+
+
+def _frame(op, node, descriptor, timeout, payload, request_id, value=None):
+    d = descriptor.encode() if isinstance(descriptor, str) else descriptor
+    if value is not None:
+        timeout_ns = value          # an operation's argument (a signal number)
+    else:
+        timeout_ns = -1 if timeout is None else max(0, int(timeout * 1e9))
+    return _REQUEST.pack(_REQUEST.size - 4 + len(d) + len(payload), op, 0, len(d), node,
+                         request_id, timeout_ns) + d
+
+
+def read_reply(conn):
+    '''(status, value, text, payload) of the next reply on `conn`.'''
+    head = _recv_exactly(conn, _REPLY.size)
+    length, status, text_len, _, value = _REPLY.unpack(head)
+    rest = _recv_exactly(conn, length - (_REPLY.size - 4)) if length > _REPLY.size - 4 else b''
+    text = bytes(rest[:text_len]).decode(errors='replace')
+    return status, value, text, rest[text_len:]
+
+
+def call(op, node, descriptor, timeout=None, payload=b'', fds=None, conn=None, value=None):
+    '''One request; returns (value, payload) or raises the owner's error.'''
+    own = conn is None
+    if own:
+        conn = _connection()
+    request_id = next(_ids)
+    try:
+        head = _frame(op, node, descriptor, timeout, payload, request_id, value)
+        if fds:
+            socket.send_fds(conn, [head], fds)
+        else:
+            conn.sendall(head)
+        if len(payload):
+            conn.sendall(payload)
+        if op == DETACH:
+            return 0, b''
+        status, result, text, data = read_reply(conn)
+    except BaseException:
+        if own:
+            _drop_connection()       # the request may still be pending: withdraw it
+        raise
+    if status != OK:
+        raise _error(status, text)
+    return result, data
+
+
+def send_request(conn, op, node, payload, fds=()):
+    '''Sends a request without waiting for its reply (a process start: the replies,
+    pid then exit code, are read later with read_reply).'''
+    head = _frame(op, node, b'', None, payload, next(_ids))
+    socket.send_fds(conn, [head], list(fds)) if fds else conn.sendall(head)
+    conn.sendall(payload)
+
+
+# A job-wide pid: a process of node k > 0 is named pid + k * 2**22 (above Linux's
+# largest pid), so that pids stay unique in the job and say where the process runs.
+PID_NODE_SHIFT = 22
+
+
+def job_pid(node, pid):
+    return pid + (node << PID_NODE_SHIFT)
+
+
+def raise_for(status, text):
+    if status != OK:
+        raise _error(status, text)
+
+
+def new_connection():
+    '''A dedicated connection (a remote child's status line).'''
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(os.environ['DRAGON_GATEWAY_SOCKET'])
+    return conn

@@ -1,0 +1,1 @@
+# Dragon's native API: here, only the description of the allocation (machine).

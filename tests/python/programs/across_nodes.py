@@ -1,0 +1,182 @@
+"""Programs for test_across_nodes.py: stock multiprocessing code whose processes the
+dragon start method spreads over every node (round-robin by default). Each case
+prints what it found as JSON; the test checks it."""
+
+import json
+import os
+import socket
+import sys
+import time
+import multiprocessing as mp
+from multiprocessing import connection
+
+import dragon  # noqa: F401
+
+
+def where():
+    return int(os.environ['DRAGON_NODE_INDEX']), socket.gethostname()
+
+
+def report(q):
+    q.put(where() + (os.getpid(),))
+
+
+def spread(nodes):
+    q = mp.Queue()
+    ps = [mp.Process(target=report, args=(q,)) for _ in range(2 * nodes)]
+    for p in ps:
+        p.start()
+    seen = [q.get(timeout=30) for _ in ps]
+    for p in ps:
+        p.join(30)
+    return {'nodes': sorted({s[0] for s in seen}), 'hosts': sorted({s[1] for s in seen}),
+            'pids': [p.pid for p in ps], 'exitcodes': [p.exitcode for p in ps],
+            'cpu_count': mp.cpu_count()}
+
+
+def count_under_lock(lock, counter, rounds):
+    for _ in range(rounds):
+        with lock:
+            v = counter.get()
+            counter.put(v + 1)
+
+
+def wait_then_set(event, barrier, sem, out):
+    barrier.wait(30)
+    with sem:
+        out.put(where()[0])
+    event.set()
+
+
+def sync(nodes):
+    lock, rlock, counter = mp.Lock(), mp.RLock(), mp.Queue()
+    counter.put(0)
+    ps = [mp.Process(target=count_under_lock, args=(lock, counter, 20)) for _ in range(nodes)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join(60)
+    total = counter.get(timeout=10)
+    event, barrier, sem, out = mp.Event(), mp.Barrier(nodes + 1), mp.Semaphore(1), mp.Queue()
+    ws = [mp.Process(target=wait_then_set, args=(event, barrier, sem, out)) for _ in range(nodes)]
+    for p in ws:
+        p.start()
+    barrier.wait(30)
+    set_in_time = event.wait(30)
+    for p in ws:
+        p.join(30)
+    with rlock:
+        with rlock:
+            pass
+    return {'total': total, 'expected': 20 * nodes, 'event': set_in_time,
+            'barrier_nodes': sorted({out.get(timeout=10) for _ in ws}),
+            'exitcodes': [p.exitcode for p in ps + ws]}
+
+
+def echo(conn):
+    while True:
+        x = conn.recv()
+        if x is None:
+            break
+        conn.send(x)
+    conn.send_bytes(b'z' * (3 << 20))
+    conn.close()
+
+
+def pipes(nodes):
+    a, b = mp.Pipe()
+    p = mp.Process(target=echo, args=(b,))
+    p.start()
+    b.close()
+    back = [a.send(i) or a.recv() for i in range(100)]
+    ready_before = a.poll(0)
+    a.send(None)
+    # connection.wait on a remote Connection and a remote sentinel together
+    got = connection.wait([a, p.sentinel], 30)
+    big = a.recv_bytes()
+    p.join(30)
+    try:
+        a.recv()
+        eof = False
+    except EOFError:
+        eof = True
+    return {'echo_ok': back == list(range(100)), 'ready_before': ready_before,
+            'wait_found_conn': a in got, 'big': len(big), 'eof': eof, 'exitcode': p.exitcode,
+            'child_node': p.pid >> 22}
+
+
+def square(x):
+    return x * x, where()[0]
+
+
+def pools(nodes):
+    with mp.Pool(2 * nodes) as pool:
+        res = pool.map(square, range(200), chunksize=1)
+    from concurrent.futures import ProcessPoolExecutor
+    with ProcessPoolExecutor(2 * nodes, mp_context=mp.get_context('dragon')) as ex:
+        ex_res = list(ex.map(square, range(50)))
+    return {'sum': sum(r[0] for r in res), 'expected': sum(x * x for x in range(200)),
+            'ex_sum': sum(r[0] for r in ex_res)}
+
+
+def sleeper():
+    time.sleep(60)
+
+
+def hold(q):
+    q.get(timeout=60)
+
+
+def lifecycle(nodes):
+    p = mp.Process(target=sleeper, name='remote-sleeper')
+    p.start()
+    alive = p.is_alive()
+    t = time.monotonic()
+    p.join(0.2)
+    timed = time.monotonic() - t
+    p.terminate()
+    p.join(30)
+    k = mp.Process(target=sleeper)
+    k.start()
+    k.kill()
+    k.join(30)
+    # a non-blocking get and a get with a timeout on a queue of another node
+    q = mp.Queue()
+    h = mp.Process(target=hold, args=(q,))
+    h.start()
+    q.put('go')
+    h.join(30)
+    return {'alive': alive, 'join_timeout_ok': 0.15 < timed < 5, 'terminated': p.exitcode,
+            'killed': k.exitcode, 'held': h.exitcode, 'name': p.name,
+            'nodes': [p.pid >> 22, k.pid >> 22]}
+
+
+def remote_get(q, out):
+    import queue
+    t = time.monotonic()
+    try:
+        q.get(timeout=0.5)
+        out.put('got')
+    except queue.Empty:
+        out.put(round(time.monotonic() - t, 2))
+    try:
+        q.get_nowait()
+    except queue.Empty:
+        out.put('empty')
+    out.put(where()[0])
+
+
+def timeouts(nodes):
+    q, out = mp.Queue(), mp.Queue()
+    p = mp.Process(target=remote_get, args=(q, out))
+    p.start()
+    waited, nowait, node = out.get(timeout=30), out.get(timeout=30), out.get(timeout=30)
+    p.join(30)
+    return {'waited': waited, 'nowait': nowait, 'node': node, 'exitcode': p.exitcode}
+
+
+if __name__ == '__main__':
+    mp.set_start_method('dragon')
+    case = sys.argv[1]
+    nodes = int(os.environ['DRAGON_NUM_NODES'])
+    print(json.dumps(globals()[case](nodes)), flush=True)

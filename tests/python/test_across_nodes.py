@@ -1,0 +1,84 @@
+"""A stock multiprocessing program under `dragon -N 2` and `-N 4`: its processes land on
+every node (round-robin), and queues, pipes, locks, events, barriers, pools and process
+control work with their users on different nodes; in both simulated-node modes (shared
+loopback, and each node a separate host in its own network namespace)."""
+
+import json
+import os
+
+import pytest
+
+from conftest import clean_env, run
+from test_dragon_cli import no_leftover_processes  # noqa: F401
+
+PROGRAM = os.path.join(os.path.dirname(__file__), "programs", "across_nodes.py")
+MODES = ["loopback", "netns"]
+
+
+def across(build, nodes, mode, case, timeout=120):
+    if mode == "netns" and os.geteuid() != 0:
+        pytest.skip("separate-host nodes (network namespaces) need root")
+    env = clean_env(**({"DRAGON_LAUNCHER_LOCAL_NETNS": "1"} if mode == "netns" else {}))
+    r = run([str(build / "bin" / "dragon"), "-N", str(nodes), env["DRAGON_PYTHON"], PROGRAM,
+             case], env=env, timeout=timeout)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_processes_land_on_every_node(build, nodes, mode):
+    got = across(build, nodes, mode, "spread")
+    assert got["nodes"] == list(range(nodes))
+    if mode == "netns":
+        assert len(got["hosts"]) == nodes  # separate hosts: each its own host name
+    assert len(set(got["pids"])) == len(got["pids"])
+    assert got["exitcodes"] == [0] * len(got["pids"])
+    # a remote child's pid names its node
+    assert sorted({pid >> 22 for pid in got["pids"]}) == list(range(nodes))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_locks_events_barriers_semaphores_across_nodes(build, nodes, mode):
+    got = across(build, nodes, mode, "sync")
+    assert got["total"] == got["expected"]
+    assert got["event"] is True
+    assert got["barrier_nodes"] == list(range(nodes))
+    assert set(got["exitcodes"]) == {0}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_pipes_across_nodes(build, mode):
+    got = across(build, 2, mode, "pipes")
+    assert got == {"echo_ok": True, "ready_before": False, "wait_found_conn": True,
+                   "big": 3 << 20, "eof": True, "exitcode": 0, "child_node": 1}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_pool_and_executor_across_nodes(build, nodes, mode):
+    got = across(build, nodes, mode, "pools")
+    assert got["sum"] == got["expected"]
+    assert got["ex_sum"] == sum(x * x for x in range(50))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_remote_process_control(build, mode):
+    got = across(build, 2, mode, "lifecycle")
+    assert got["alive"] is True
+    assert got["join_timeout_ok"] is True
+    assert got["terminated"] == -15
+    assert got["killed"] == -9
+    assert got["held"] == 0
+    assert got["name"] == "remote-sleeper"
+    assert got["nodes"][0] == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_remote_get_keeps_its_deadline(build, mode):
+    got = across(build, 2, mode, "timeouts")
+    assert got["node"] == 1
+    assert 0.4 <= got["waited"] < 5
+    assert got["nowait"] == "empty"
+    assert got["exitcode"] == 0
