@@ -82,3 +82,41 @@ def test_remote_get_keeps_its_deadline(build, mode):
     assert 0.4 <= got["waited"] < 5
     assert got["nowait"] == "empty"
     assert got["exitcode"] == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_lost_node_fails_the_waits_on_it_and_ends_the_job(build, mode):
+    import signal
+    import subprocess
+    import time
+    from test_node_faults import comm_of, environ_of, marked
+    if mode == "netns" and os.geteuid() != 0:
+        pytest.skip("separate-host nodes (network namespaces) need root")
+    env = clean_env(**({"DRAGON_LAUNCHER_LOCAL_NETNS": "1"} if mode == "netns" else {}))
+    p = subprocess.Popen([str(build / "bin" / "dragon"), "-N", "2", env["DRAGON_PYTHON"],
+                          PROGRAM, "node_loss"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        ready = p.stdout.readline().split()
+        assert ready[:1] == ["ready"], p.communicate(timeout=30)
+        job = ready[1]
+        node = [pid for pid in marked(f"DRAGON_JOB_ID={job}")
+                if comm_of(pid) == "dragon-node" and b"DRAGON_NODE_INDEX=1" in environ_of(pid)]
+        assert len(node) == 1, node
+        time.sleep(0.3)  # the head is waiting on node 1 now
+        killed_at = time.monotonic()
+        os.kill(node[0], signal.SIGKILL)
+        out, err = p.communicate(timeout=30)
+        ended_after = time.monotonic() - killed_at
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    got = json.loads(out.strip().splitlines()[-1])
+    assert got["error"] and "node 1" in got["error"] and "lost" in got["error"], got
+    assert got["after"] < 10 + 0.3
+    assert ended_after < 10
+    assert p.returncode != 0
+    assert "node 1" in err, err
+    assert marked(f"DRAGON_JOB_ID={job}") == []
+    assert [n for n in os.listdir("/dev/shm") if n.startswith(f"dragon-{job}-")] == []

@@ -175,6 +175,31 @@ def timeouts(nodes):
     return {'waited': waited, 'nowait': nowait, 'node': node, 'exitcode': p.exitcode}
 
 
+def make_remote_queue(setup):
+    q = mp.Queue()
+    setup.put(q)
+    time.sleep(600)
+
+
+def node_loss(nodes):
+    '''Waits on a queue of node 1 until the test kills node 1's dragon-node: the wait
+    must end with an error naming the node (SIGTERM, which the stopping job sends, is
+    ignored here so that the error is seen).'''
+    import signal
+    signal.signal(signal.SIGTERM, lambda *a: None)
+    setup = mp.Queue()
+    p = mp.Process(target=make_remote_queue, args=(setup,))
+    p.start()
+    remote_q = setup.get(timeout=30)
+    print('ready', os.environ['DRAGON_JOB_ID'], flush=True)
+    t = time.monotonic()
+    try:
+        remote_q.get()
+        return {'error': None}
+    except Exception as e:
+        return {'error': '%s: %s' % (type(e).__name__, e), 'after': time.monotonic() - t}
+
+
 if __name__ == '__main__':
     mp.set_start_method('dragon')
     case = sys.argv[1]

@@ -1,0 +1,326 @@
+"""Across nodes: what the job's processes pay to talk between nodes, against what the
+same two processes pay with the raw baseline, in the same run.
+
+    dragon -N 2 bench/xnode_bench.py [--quick] [--busy N] [--csv FILE]
+    DRAGON_LAUNCHER_LOCAL_NETNS=1 dragon -N 2 bench/xnode_bench.py   # separate hosts
+
+The head runs on node 0, its partner process on node 1. Rows (TSV: metric, ours,
+baseline, ratio = ours / baseline, lower is better for times):
+  Queue ping-pong / Pipe ping-pong  round trip of a small object, each side sending into
+                                    the other's queue (or one duplex Pipe), against a raw
+                                    Python TCP ping-pong (TCP_NODELAY) between the same
+                                    two processes
+  Queue 64 MiB bandwidth            objects of 64 MiB from node 1 into a queue on node 0,
+                                    against a raw Python TCP stream (higher is better:
+                                    the ratio is ours / baseline as a rate)
+  start+join remote / local         a child on node 1 against one on node 0
+  Pool.map over 2 nodes / 1 node    Pool(4).map(chunksize=1) spread over both nodes
+                                    against all workers on node 0
+  Lock across nodes / one node      acquire+release by two contending processes
+--busy N keeps N CPU-bound processes running on every node during the measurements.
+The table also goes to CSV (--csv FILE or $DRAGON_BENCH_CSV_DIR/xnode_bench-<mode>.csv).
+"""
+
+import argparse
+import multiprocessing as mp
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import dragon  # noqa: F401
+from dragon.infrastructure.policy import Policy
+
+ROUNDS = 2000
+BIG = 64 << 20
+
+
+def on_node(k):
+    return Policy(placement=Policy.Placement.HOST_ID, host_id=k)
+
+
+# -- ping-pong -----------------------------------------------------------------
+
+def queue_partner(inbox_of_head, setup, rounds):
+    mine = mp.Queue()
+    setup.put(mine)
+    for _ in range(rounds):
+        inbox_of_head.put(mine.get())
+
+
+def queue_pingpong(rounds):
+    head_inbox, setup = mp.Queue(), mp.Queue()
+    with on_node(1):
+        p = mp.Process(target=queue_partner, args=(head_inbox, setup, rounds))
+        p.start()
+    partner_inbox = setup.get(timeout=60)
+    for i in range(20):                                # warm-up
+        partner_inbox.put(i)
+        head_inbox.get()
+    t = time.perf_counter()
+    for i in range(rounds - 20):
+        partner_inbox.put(i)
+        head_inbox.get()
+    dt = (time.perf_counter() - t) / (rounds - 20)
+    p.join(60)
+    return dt * 1e6
+
+
+def pipe_partner(conn, rounds):
+    for _ in range(rounds):
+        conn.send(conn.recv())
+
+
+def pipe_pingpong(rounds):
+    a, b = mp.Pipe()
+    with on_node(1):
+        p = mp.Process(target=pipe_partner, args=(b, rounds))
+        p.start()
+    for i in range(20):
+        a.send(i)
+        a.recv()
+    t = time.perf_counter()
+    for i in range(rounds - 20):
+        a.send(i)
+        a.recv()
+    dt = (time.perf_counter() - t) / (rounds - 20)
+    p.join(60)
+    return dt * 1e6
+
+
+def head_address():
+    from dragon.native import machine
+    return machine.Node(0).ip if os.environ.get('DRAGON_NUM_NODES', '1') != '1' else '127.0.0.1'
+
+
+def listen():
+    srv = socket.socket()
+    srv.bind(('0.0.0.0', 0))
+    srv.listen(1)
+    return srv, srv.getsockname()[1]
+
+
+def tcp_partner(address, rounds, size):
+    s = socket.create_connection(address, timeout=60)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if size:
+        chunk = b'x' * (1 << 20)
+        for _ in range(rounds):
+            left = size
+            while left:
+                n = min(left, len(chunk))
+                s.sendall(chunk[:n])
+                left -= n
+        s.recv(1)
+    else:
+        for _ in range(rounds):
+            s.sendall(_recv_exact(s, 8))
+    s.close()
+
+
+def _recv_exact(s, n):
+    data = b''
+    while len(data) < n:
+        got = s.recv(n - len(data))
+        if not got:
+            raise EOFError
+        data += got
+    return data
+
+
+def tcp_pingpong(rounds):
+    srv, port = listen()
+    with on_node(1):
+        p = mp.Process(target=tcp_partner, args=((head_address(), port), rounds, 0))
+        p.start()
+    s, _ = srv.accept()
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    msg = b'12345678'
+    for _ in range(20):
+        s.sendall(msg)
+        _recv_exact(s, 8)
+    t = time.perf_counter()
+    for _ in range(rounds - 20):
+        s.sendall(msg)
+        _recv_exact(s, 8)
+    dt = (time.perf_counter() - t) / (rounds - 20)
+    p.join(60)
+    s.close()
+    srv.close()
+    return dt * 1e6
+
+
+# -- bandwidth -----------------------------------------------------------------
+
+def big_partner(q, n):
+    data = b'x' * BIG
+    for _ in range(n):
+        q.put(data)
+
+
+def queue_bandwidth(n):
+    q = mp.Queue()
+    with on_node(1):
+        p = mp.Process(target=big_partner, args=(q, n + 1))
+        p.start()
+    q.get(timeout=120)                               # warm-up, and the start
+    t = time.perf_counter()
+    for _ in range(n):
+        q.get(timeout=120)
+    dt = time.perf_counter() - t
+    p.join(60)
+    return n * BIG / dt / 2**30
+
+
+def tcp_bandwidth(n):
+    srv, port = listen()
+    with on_node(1):
+        p = mp.Process(target=tcp_partner, args=((head_address(), port), n + 1, BIG))
+        p.start()
+    s, _ = srv.accept()
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    total = (n + 1) * BIG
+    got = 0
+    t = None
+    while got < total:
+        k = s.recv_into(view)
+        if not k:
+            break
+        got += k
+        if t is None and got >= BIG:
+            t, got_at_t = time.perf_counter(), got
+    dt = time.perf_counter() - t
+    s.sendall(b'k')
+    p.join(60)
+    s.close()
+    srv.close()
+    return (total - got_at_t) / dt / 2**30
+
+
+# -- processes, pools, locks ------------------------------------------------------
+
+def nothing():
+    pass
+
+
+def start_join(node, n):
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        with on_node(node):
+            p = mp.Process(target=nothing)
+            p.start()
+        p.join(60)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1e3
+
+
+def small_work(x):
+    return sum(i * i for i in range(2000)) + x
+
+
+def pool_map(local, tasks):
+    policy = Policy(placement=Policy.Placement.LOCAL) if local else \
+        Policy(distribution=Policy.Distribution.ROUNDROBIN)
+    with policy:
+        pool = mp.Pool(4)
+    try:
+        pool.map(small_work, range(8), chunksize=1)  # every worker up
+        t = time.perf_counter()
+        pool.map(small_work, range(tasks), chunksize=1)
+        return (time.perf_counter() - t) * 1e3
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def lock_partner(lock, ready, n):
+    ready.put(1)
+    for _ in range(n):
+        lock.acquire()
+        lock.release()
+
+
+def lock_contention(node, n):
+    lock, ready = mp.Lock(), mp.Queue()
+    with on_node(node):
+        p = mp.Process(target=lock_partner, args=(lock, ready, n))
+        p.start()
+    ready.get(timeout=60)
+    t = time.perf_counter()
+    for _ in range(n):
+        lock.acquire()
+        lock.release()
+    p.join(120)
+    return (time.perf_counter() - t) / (2 * n) * 1e6
+
+
+def start_busy(n):
+    '''N CPU-bound processes on every node (started as job processes on each).'''
+    procs = []
+    for node in range(int(os.environ.get('DRAGON_NUM_NODES', '1'))):
+        for _ in range(n):
+            with on_node(node):
+                p = mp.Process(target=spin, daemon=True)
+                p.start()
+            procs.append(p)
+    return procs
+
+
+def spin():
+    while True:
+        pass
+
+
+def main():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_csv
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--quick', action='store_true', help='fewer iterations')
+    parser.add_argument('--busy', type=int, default=0, metavar='N',
+                        help='CPU-bound processes on every node during the measurements')
+    bench_csv.add_argument(parser)
+    args = parser.parse_args()
+    mp.set_start_method('dragon')
+    if int(os.environ.get('DRAGON_NUM_NODES', '1')) < 2:
+        parser.error('run it on two nodes or more: dragon -N 2 bench/xnode_bench.py')
+    rounds = 300 if args.quick else ROUNDS
+    big_n = 2 if args.quick else 6
+    table = bench_csv.Table('xnode_bench', args.busy, args.csv)
+    busy = start_busy(args.busy)
+    rows = []
+    try:
+        tcp_rtt = tcp_pingpong(rounds)
+        rows.append(('Queue ping-pong across nodes (us)', queue_pingpong(rounds),
+                     'raw TCP ping-pong', tcp_rtt, 'lower'))
+        rows.append(('Pipe ping-pong across nodes (us)', pipe_pingpong(rounds),
+                     'raw TCP ping-pong', tcp_rtt, 'lower'))
+        rows.append(('Queue 64 MiB bandwidth across nodes (GiB/s)', queue_bandwidth(big_n),
+                     'raw TCP stream', tcp_bandwidth(big_n), 'higher'))
+        n = 10 if args.quick else 30
+        rows.append(('start+join, child on the other node (ms)', start_join(1, n),
+                     'child on the same node', start_join(0, n), 'lower'))
+        tasks = 200 if args.quick else 1000
+        rows.append(('Pool(4).map chunksize 1, 2 nodes (ms)', pool_map(False, tasks),
+                     'all workers on node 0', pool_map(True, tasks), 'lower'))
+        k = 300 if args.quick else 2000
+        rows.append(('Lock acquire+release, contended across nodes (us)', lock_contention(1, k),
+                     'contended on one node', lock_contention(0, k), 'lower'))
+    finally:
+        for p in busy:
+            p.kill()
+        for p in busy:
+            p.join(10)
+    print('metric\tours\tbaseline\tratio')
+    for metric, ours, base_name, base, better in rows:
+        print('%s\t%.4g\t%.4g (%s)\t%.3g' % (metric, ours, base, base_name, ours / base))
+        unit = metric.rsplit('(', 1)[1].rstrip(')')
+        table.add(metric, unit, better, ours, base_name, base)
+    table.write()
+
+
+if __name__ == '__main__':
+    main()
