@@ -176,7 +176,7 @@ int run_frontend(const FrontendOptions &options, const std::vector<std::string> 
     auto argv = c_strings(plan.node_argv);
     auto envp = c_strings(plan.node_env);
     dragon_launch_request request{sizeof(dragon_launch_request), plan.nodes, argv.data(),
-                                  envp.data()};
+                                  envp.data(), DRAGON_LAUNCH_FLAG_WHOLE_STEP_RESULT};
 
     install_termination_handlers();
     Launch launch(*plan.launcher, request);
@@ -217,6 +217,19 @@ int run_frontend(const FrontendOptions &options, const std::vector<std::string> 
             break; // every node has ended
         if (s != DRAGON_OK)
             continue;
+        if (node == DRAGON_LAUNCH_WHOLE_STEP) {
+            // srun and mpiexec: one result for every node, the highest exit code. Node 0
+            // exits with the head program's code and the others with 0 once it ends, so
+            // this is the program's code unless a node failed (which the workload
+            // manager has named on stderr).
+            head_done = true;
+            exit_code = code < 0 ? 128 - code : code;
+            if (code < 0) {
+                log::error("the job step ", describe_node_end(code));
+                failed = true;
+            }
+            continue;
+        }
         if (code < 0) {
             // The daemon itself died: its watchdog ends the processes it had started.
             log::error("dragon-node ", node, " ", describe_node_end(code), ": stopping the job");

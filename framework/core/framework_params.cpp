@@ -43,6 +43,9 @@ void register_framework_params(ParamRegistry &params)
         {"DRAGON_NODE_CPUS", DRAGON_PARAM_STRING, "",
          "set by a launcher that runs several nodes on one machine: the CPUs this node counts "
          "as its own (its share of the machine's)"},
+        {"DRAGON_NODE_CPUS_VAR", DRAGON_PARAM_STRING, "",
+         "set by a workload manager's launcher: the variable holding each node's CPU grant "
+         "(slurm: SLURM_CPUS_ON_NODE); a node counts that many, at most its affinity's"},
         {"DRAGON_NODE_NETNS", DRAGON_PARAM_STRING, "",
          "set by the local launcher in separate-hosts mode: the network namespace a "
          "dragon-node enters once it has reached the launcher's PMIx server"},

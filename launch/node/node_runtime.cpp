@@ -240,6 +240,12 @@ int run_node(const NodeConfig &config)
                     log::error("lost ", who, ": ", end.reason, "; stopping the job");
                     peer_failed = true;
                     begin_stop(SIGTERM);
+                } else if (end.node == 0 && index != 0) {
+                    // The head program is done: so is the job. A launcher through a
+                    // workload manager (srun) learns nothing until every node has
+                    // ended, so the nodes end themselves as the frontend would end them.
+                    log::debug(who, " closed its endpoint: the head program has ended");
+                    begin_stop(SIGTERM);
                 } else {
                     // Orderly: that node's part of the job is over; the frontend ends ours.
                     log::debug(who, " closed its endpoint");

@@ -22,11 +22,17 @@ long usable_cpus()
     // A launcher that runs several nodes on one machine says what each one's share is.
     if (const char *share = std::getenv("DRAGON_NODE_CPUS"); share && std::atol(share) > 0)
         return std::atol(share);
+    // A workload manager's launcher names the variable that holds this node's grant
+    // (Slurm: SLURM_CPUS_ON_NODE), which differs from node to node.
+    long granted = 0;
+    if (const char *var = std::getenv("DRAGON_NODE_CPUS_VAR"); var && *var)
+        if (const char *value = std::getenv(var))
+            granted = std::atol(value);
     cpu_set_t set;
     CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) == 0)
-        return CPU_COUNT(&set);
-    return sysconf(_SC_NPROCESSORS_ONLN);
+    long mine = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                            : sysconf(_SC_NPROCESSORS_ONLN);
+    return granted > 0 && granted < mine ? granted : mine;
 }
 
 } // namespace

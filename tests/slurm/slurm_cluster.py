@@ -34,8 +34,8 @@ import time
 # the process that made them follows, so a sweep can tell leftovers from live clusters.
 TAG = "dsl"
 HOSTS_FILE = "/etc/hosts"
-HOSTS_BEGIN = "# dragon slurm test cluster {pid} begin"
-HOSTS_END = "# dragon slurm test cluster {pid} end"
+HOSTS_BEGIN = "# dragon slurm test cluster {tag} begin"
+HOSTS_END = "# dragon slurm test cluster {tag} end"
 SLURM_BINARIES = ("slurmctld", "slurmd", "srun", "salloc", "sbatch", "scancel", "squeue")
 DAEMON_START_DEADLINE = 15.0
 STOP_DEADLINE = 5.0
@@ -107,8 +107,8 @@ def _kill_netns_processes(name, deadline):
         time.sleep(0.05)
 
 
-def _remove_hosts_block(pid):
-    begin, end = HOSTS_BEGIN.format(pid=pid), HOSTS_END.format(pid=pid)
+def _remove_hosts_block(tag):
+    begin, end = HOSTS_BEGIN.format(tag=tag), HOSTS_END.format(tag=tag)
     try:
         with open(HOSTS_FILE) as f:
             lines = f.read().splitlines(keepends=True)
@@ -163,10 +163,10 @@ def sweep():
             for line in f:
                 words = line.split()
                 if line.startswith("# dragon slurm test cluster") and words[-1] == "begin":
-                    pid = int(words[-2])
-                    if not _pid_alive(pid):
-                        _remove_hosts_block(pid)
-                        removed.append(f"/etc/hosts block of {pid}")
+                    pid = _owner_pid(words[-2])
+                    if pid and not _pid_alive(pid):
+                        _remove_hosts_block(words[-2])
+                        removed.append(f"/etc/hosts block of {words[-2]}")
     except FileNotFoundError:
         pass
     return removed
@@ -175,11 +175,15 @@ def sweep():
 class SlurmCluster:
     """K Slurm nodes in network namespaces plus slurmctld and munged. A context manager."""
 
+    _made = 0  # clusters made by this process: each gets a letter of its own in its names
+
     def __init__(self, nodes=2, cpus_per_node=2, workdir=None):
         self.nodes = nodes
         self.cpus = cpus_per_node
         self.pid = os.getpid()
-        self.tag = f"{TAG}{self.pid}"
+        # dsl<pid><letter>: names stay within Linux's 15 characters for interfaces.
+        self.tag = f"{TAG}{self.pid}{chr(ord('a') + SlurmCluster._made % 26)}"
+        SlurmCluster._made += 1
         self._parent_dir = workdir
         self.dir = None
         self.subnet = None
@@ -234,15 +238,18 @@ class SlurmCluster:
             _run(["scancel", "--quiet", "--partition=debug"], check=False, env=self.env())
         for ns in self.netns:
             _kill_netns_processes(ns, deadline)
-        for name in list(self._procs):
-            self._stop_process(name, deadline)
+        # Reverse order of start: munged last (the others may use it while they stop), and
+        # briefly (it takes 2 s to stop on SIGTERM, and keeps nothing worth a clean stop).
+        for name in reversed(list(self._procs)):
+            end = min(deadline, time.monotonic() + 0.2) if name == "munged" else deadline
+            self._stop_process(name, end)
         for ns in self.netns + ([self.bridge_ns] if self.bridge_ns else []):
             _run(["ip", "netns", "delete", ns], check=False)
         for link in self._links:
             _run(["ip", "link", "delete", link], check=False)
         self.netns, self.bridge_ns, self._links = [], None, []
         if self._hosts_added:
-            _remove_hosts_block(self.pid)
+            _remove_hosts_block(self.tag)
             self._hosts_added = False
         if self.dir:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -320,14 +327,15 @@ class SlurmCluster:
     def _make_network(self):
         self.subnet = self._pick_subnet()
         net = f"10.201.{self.subnet}"
-        self.bridge_ns = f"{self.tag}br"
-        _run(["ip", "netns", "add", self.bridge_ns])
+        bridge_ns = f"{self.tag}br"
+        _run(["ip", "netns", "add", bridge_ns])
+        self.bridge_ns = bridge_ns  # ours to delete only once made
         _run(["ip", "-n", self.bridge_ns, "link", "add", "br0", "type", "bridge"])
         _run(["ip", "-n", self.bridge_ns, "link", "set", "br0", "up"])
         # The root namespace's leg: where slurmctld listens and salloc's programs run.
         root_if, peer = f"{self.tag}r", f"{self.tag}rp"
         _run(["ip", "link", "add", root_if, "type", "veth", "peer", "name", peer])
-        self._links.append(root_if)
+        self._links.append(root_if)  # deleting one end of a veth pair deletes both
         _run(["ip", "link", "set", peer, "netns", self.bridge_ns])
         _run(["ip", "-n", self.bridge_ns, "link", "set", peer, "master", "br0", "up"])
         self.controller_address = f"{net}.254"
@@ -336,7 +344,7 @@ class SlurmCluster:
         for k in range(self.nodes):
             ns = f"{self.tag}n{k + 1}"
             _run(["ip", "netns", "add", ns])
-            self.netns.append(ns)
+            self.netns.append(ns)  # ours to delete only once made
             leg = f"{self.tag}v{k + 1}"
             _run(["ip", "link", "add", leg, "type", "veth", "peer", "name", "eth0",
                   "netns", ns])
@@ -351,9 +359,9 @@ class SlurmCluster:
 
     def _add_hosts_block(self):
         # Node names must resolve where the user types salloc/srun.
-        lines = [HOSTS_BEGIN.format(pid=self.pid)]
+        lines = [HOSTS_BEGIN.format(tag=self.tag)]
         lines += [f"{a} {n}" for a, n in zip(self.node_addresses, self.node_names)]
-        lines.append(HOSTS_END.format(pid=self.pid))
+        lines.append(HOSTS_END.format(tag=self.tag))
         with open(HOSTS_FILE, "a") as f:
             f.write("\n".join(lines) + "\n")
         self._hosts_added = True
@@ -383,7 +391,7 @@ SlurmdPidFile={d}/spool/slurmd-%n.pid
 SlurmctldLogFile={d}/log/slurmctld.log
 SlurmdLogFile={d}/log/slurmd-%n.log
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=task/affinity
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 SlurmdParameters=config_overrides
@@ -501,7 +509,7 @@ def _main():
         print(f"slurm test cluster: {args.nodes} nodes {' '.join(cluster.node_names)} up in "
               f"{cluster.startup_seconds:.2f} s; SLURM_CONF={cluster.conf}", file=sys.stderr)
         env = cluster.env()
-        env["DRAGON_TEST_SLURM_BRIDGE"] = cluster.controller_address
+        env["SLURM_TEST_CLUSTER_BRIDGE"] = cluster.controller_address
         proc = subprocess.Popen(command, env=env)
         try:
             return proc.wait()

@@ -48,7 +48,8 @@ LaunchHarness::~LaunchHarness()
 }
 
 dragon_status LaunchHarness::start(uint32_t nodes, const std::vector<std::string> &env,
-                                   std::string *error, const std::vector<std::string> &argv)
+                                   std::string *error, const std::vector<std::string> &argv,
+                                   uint32_t request_size)
 {
     std::vector<std::string> all_env = env;
     all_env.push_back("WIREUP_TEST_OUT=" + out_.string());
@@ -59,7 +60,9 @@ dragon_status LaunchHarness::start(uint32_t nodes, const std::vector<std::string
     for (const auto &a : argv)
         c_argv.push_back(a.c_str());
     c_argv.push_back(nullptr);
-    dragon_launch_request req{sizeof req, nodes, c_argv.data(), c_env.data()};
+    dragon_launch_request req{sizeof req, nodes, c_argv.data(), c_env.data(),
+                              DRAGON_LAUNCH_FLAG_WHOLE_STEP_RESULT};
+    req.struct_size = request_size;
     dragon_error err{};
     dragon_status st = ops_->start(host_, &req, &launch_, &err);
     if (error)

@@ -26,7 +26,8 @@ public:
     // Starts `nodes` wireup_test_node processes with `env` (NAME=VALUE) added.
     dragon_status start(uint32_t nodes, const std::vector<std::string> &env,
                         std::string *error = nullptr,
-                        const std::vector<std::string> &argv = {WIREUP_TEST_NODE});
+                        const std::vector<std::string> &argv = {WIREUP_TEST_NODE},
+                        uint32_t request_size = sizeof(dragon_launch_request));
     // Waits for every node to end within `limit`; node index -> exit code. Nodes that
     // did not end in time are missing from the map.
     std::map<uint32_t, int> wait_all(std::chrono::milliseconds limit);

@@ -5,8 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <unistd.h>
 
 using namespace std::chrono;
 using wireup_test::LaunchHarness;
@@ -220,4 +223,50 @@ TEST(LocalLauncher, NodeCountParameterSetsTheDefaultLaunchSize)
     h.release();
     expect_nothing_left(h, 3);
     unsetenv("DRAGON_LAUNCHER_LOCAL_NODES");
+}
+
+// Launcher interface 1.1 appended flags to the request: a frontend built for 1.0 sends
+// the shorter request, and the local launcher (which reports every node) takes it.
+TEST(LocalLauncher, AcceptsTheRequestOfInterfaceOneDotZero)
+{
+    LaunchHarness h;
+    std::string error;
+    ASSERT_EQ(h.start(2, {}, &error, {WIREUP_TEST_NODE}, DRAGON_LAUNCH_REQUEST_1_0_SIZE), DRAGON_OK)
+        << error;
+    auto codes = h.wait_all(generous);
+    ASSERT_EQ(codes.size(), 2u);
+    EXPECT_EQ(codes[0], 0);
+    EXPECT_EQ(codes[1], 0);
+    h.release();
+    expect_nothing_left(h, 2);
+}
+
+// The optional entry of interface 1.1: what the launcher would start on, before starting.
+TEST(LocalLauncher, DescribesItsAllocation)
+{
+    setenv("DRAGON_LAUNCHER_LOCAL_NODES", "3", 1); // read when the registry is built
+    LaunchHarness h;
+    unsetenv("DRAGON_LAUNCHER_LOCAL_NODES");
+    const dragon_launcher_ops &ops = h.ops();
+    ASSERT_GE(ops.struct_size, offsetof(dragon_launcher_ops, allocation) + sizeof ops.allocation);
+    ASSERT_NE(ops.allocation, nullptr);
+    uint32_t n = 0;
+    dragon_error err{};
+    ASSERT_EQ(ops.node_count(h.host(), &n, &err), DRAGON_OK) << err.message;
+    dragon_allocation_info info{};
+    info.struct_size = sizeof info;
+    ASSERT_EQ(ops.allocation(h.host(), &info, &err), DRAGON_OK) << err.message;
+    EXPECT_EQ(info.num_nodes, n); // 3, unless the registry was built earlier in this process
+    char name[256] = {};
+    gethostname(name, sizeof name - 1);
+    EXPECT_STREQ(info.hosts, name);
+    // One share of this process's CPUs per node, each at least one.
+    std::string cpus = info.cpus_per_node;
+    uint32_t shares = 0;
+    for (size_t begin = 0; begin <= cpus.size(); ++shares) {
+        size_t end = std::min(cpus.find(',', begin), cpus.size());
+        EXPECT_GE(std::atoi(cpus.substr(begin, end - begin).c_str()), 1) << cpus;
+        begin = end + 1;
+    }
+    EXPECT_EQ(shares, n) << cpus;
 }

@@ -81,15 +81,6 @@ const char *variable_in(const std::vector<std::string> &env, const std::string &
 // Simulated nodes share this machine's CPUs: node `index` of `count` gets its share of
 // the CPUs this process may use (at least one), so the job's CPU count is the machine's,
 // not the machine's times the node count.
-long cpu_share(uint32_t index, uint32_t count)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
-                                                            : sysconf(_SC_NPROCESSORS_ONLN);
-    long share = cpus / count + (index < cpus % count ? 1 : 0);
-    return share > 0 ? share : 1;
-}
 
 // "<this host>-n<k>": tellable from the real host and from each other in every log.
 std::string simulated_hostname(uint32_t index)
@@ -102,6 +93,16 @@ std::string simulated_hostname(uint32_t index)
 }
 
 } // namespace
+
+long cpu_share(uint32_t index, uint32_t count)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                            : sysconf(_SC_NPROCESSORS_ONLN);
+    long share = cpus / count + (index < cpus % count ? 1 : 0);
+    return share > 0 ? share : 1;
+}
 
 std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
                                                 const std::vector<std::string> &argv,

@@ -17,6 +17,10 @@
 
 namespace dragon::launcher_local {
 
+// CPUs node `index` of `count` simulated nodes counts as its own: its share of this
+// process's affinity (at least 1).
+long cpu_share(uint32_t index, uint32_t count);
+
 class LocalLaunch {
 public:
     // Hosts the server, then forks/execs `argv` once per node. Throws dragon::Error;

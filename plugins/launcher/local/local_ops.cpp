@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <new>
 #include <string>
+#include <unistd.h>
 
 // The handle the framework holds; opaque to it.
 struct dragon_launch {
@@ -99,7 +100,8 @@ dragon_status start(const dragon_host *host, const dragon_launch_request *reques
                     dragon_launch **out, dragon_error *err)
 {
     return guarded(err, [&] {
-        if (!request || !out || request->struct_size < sizeof(dragon_launch_request))
+        // A 1.0 frontend's request (no flags) is as good: local reports every node.
+        if (!request || !out || request->struct_size < DRAGON_LAUNCH_REQUEST_1_0_SIZE)
             throw Error(DRAGON_ERR_INVALID,
                         "local launcher: start needs a launch request of this ABI and an output");
         if (!request->argv || !request->argv[0] || !*request->argv[0])
@@ -156,9 +158,31 @@ void release(dragon_launch *launch)
     }
 }
 
+dragon_status allocation(const dragon_host *host, dragon_allocation_info *out, dragon_error *err)
+{
+    return guarded(err, [&] {
+        if (!out || out->struct_size < sizeof(dragon_allocation_info))
+            throw Error(DRAGON_ERR_INVALID, "local launcher: allocation needs an output");
+        const uint32_t n = configured_nodes(host);
+        out->num_nodes = n;
+        char name[256] = {};
+        gethostname(name, sizeof name - 1);
+        std::snprintf(out->hosts, sizeof out->hosts, "%s", name);
+        std::string cpus;
+        for (uint32_t i = 0; i < n && cpus.size() + 24 < sizeof out->cpus_per_node; ++i)
+            cpus += (i ? "," : "") + std::to_string(cpu_share(i, n));
+        std::snprintf(out->cpus_per_node, sizeof out->cpus_per_node, "%s", cpus.c_str());
+        std::snprintf(out->source, sizeof out->source,
+                      "%u simulated node(s) on this host (DRAGON_LAUNCHER_LOCAL_NODES or -N), "
+                      "sharing its CPUs",
+                      n);
+        return DRAGON_OK;
+    });
+}
+
 } // namespace
 
 const dragon_launcher_ops ops = {
-    sizeof(dragon_launcher_ops), node_count, start, wait, signal, release};
+    sizeof(dragon_launcher_ops), node_count, start, wait, signal, release, allocation};
 
 } // namespace dragon::launcher_local

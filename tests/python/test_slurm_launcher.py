@@ -1,0 +1,213 @@
+"""The slurm launcher under a real multi-node Slurm (tests/slurm/slurm_cluster.py: one
+slurmd per network namespace, each node with its own address, host name and /dev/shm):
+`salloc -N K dragon prog.py` and an sbatch script bring up a dragon-node on every node,
+the program's output and exit code reach the user, SIGINT to dragon and scancel of the
+job tear everything down within 5 s, and nothing of the job remains on any node.
+Processes are not placed on other nodes yet: the head program and its processes run on
+node 0; these tests check what the launcher owns."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import run
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "slurm"))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "programs"))
+import harness  # noqa: E402
+import slurm_cluster  # noqa: E402
+
+PROGRAM = os.path.join(os.path.dirname(__file__), "programs", "slurm_job.py")
+WHY = slurm_cluster.unavailable_reason()
+needs_cluster = pytest.mark.skipif(bool(WHY), reason="Slurm test cluster: " + (WHY or "ok"))
+TEARDOWN_LIMIT = 5.0
+
+
+@pytest.fixture(scope="module")
+def cluster2():
+    if WHY:
+        pytest.skip("Slurm test cluster: " + WHY)
+    with slurm_cluster.SlurmCluster(nodes=2) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def cluster4():
+    if WHY:
+        pytest.skip("Slurm test cluster: " + WHY)
+    with slurm_cluster.SlurmCluster(nodes=4) as c:
+        yield c
+
+
+def job_env(build, cluster):
+    return cluster.env(harness.env_for(build))
+
+
+def dragon(build):
+    return str(build / "bin" / "dragon")
+
+
+def wired_hosts(stderr):
+    """node index -> host, from every dragon-node's debug line."""
+    return {int(m.group(1)): m.group(2) for m in
+            re.finditer(r"wired up as node (\d+) of \d+ in \S+ on host (\S+)", stderr)}
+
+
+def job_leftovers(cluster, deadline=3.0):
+    """Processes of a dragon job, and dragon segments, still on any node. Slurm reaps the
+    step's processes asynchronously, so this looks until clean or `deadline`."""
+    until = time.monotonic() + deadline
+    while True:
+        left = []
+        for k in range(cluster.nodes):
+            left += [f"node {k}: {cmd}" for _, cmd in cluster.node_processes(k)
+                     if "dragon" in cmd or "slurm_job.py" in cmd]
+            left += [f"node {k}: /dev/shm/{n}" for n in cluster.node_shm(k)
+                     if n.startswith("dragon-")]
+        if not left or time.monotonic() > until:
+            return left
+        time.sleep(0.1)
+
+
+def test_outside_an_allocation_slurm_is_unavailable_and_says_why(build):
+    env = {k: v for k, v in harness.env_for(build).items() if not k.startswith("SLURM_")}
+    r = run([str(build / "bin" / "dragon-info")], env=env)
+    assert re.search(r"launcher +slurm .*\n.*\n.*\n +unavailable: slurm launcher: not inside "
+                     r"a Slurm allocation", r.stdout), r.stdout
+    r = run([dragon(build), "-w", "slurm", "true"], env=env)
+    assert r.returncode != 0
+    assert "not inside a Slurm allocation" in r.stderr and "salloc" in r.stderr, r.stderr
+
+
+@needs_cluster
+def test_salloc_brings_up_every_node_and_returns_the_programs_code(build, cluster2):
+    r = run(["salloc", "-N", "2", dragon(build), "-l", "debug", PROGRAM, "3"],
+            env=job_env(build, cluster2), timeout=60)
+    assert r.returncode == 3, r.stderr
+    assert "selected launcher plugin 'slurm' automatically" in r.stderr
+    # One dragon-node on each node of the allocation, each on its own host.
+    assert wired_hosts(r.stderr) == dict(enumerate(cluster2.node_names)), r.stderr
+    # Each node counts the CPUs Slurm granted it (1 here), not the machine's.
+    first = cluster2.node_names[0]
+    assert f"pool 285 head {first} nodes 2 cpus 2 cpu_count 2\n" in r.stdout, r.stdout
+    assert job_leftovers(cluster2) == []
+
+
+@needs_cluster
+def test_the_nodes_count_slurms_grant(build, cluster2):
+    r = run(["salloc", "-N", "2", "--cpus-per-task=2", dragon(build), PROGRAM],
+            env=job_env(build, cluster2), timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "nodes 2 cpus 4 cpu_count 4\n" in r.stdout, r.stdout
+
+
+def wait_for_job_end(cluster, job, limit=30.0):
+    """Until squeue shows job `job` no more or in a final state (sbatch --wait polls
+    only every few seconds)."""
+    until = time.monotonic() + limit
+    while time.monotonic() < until:
+        r = run(["squeue", "--noheader", "--jobs", job, "--format=%T"], env=cluster.env())
+        if r.stdout.strip() in ("", "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"job {job} did not end within {limit} s")
+
+
+@needs_cluster
+def test_sbatch_script_runs_dragon(build, cluster2, tmp_path):
+    os.chmod(tmp_path, 0o755)
+    script, out = tmp_path / "job.sh", tmp_path / "job.out"
+    script.write_text(f"#!/bin/sh\n{dragon(build)} -l debug {PROGRAM} 5\necho \"dragon exit $?\"\n")
+    r = run(["sbatch", "--parsable", "-N", "2", "-o", str(out), str(script)],
+            env=job_env(build, cluster2))
+    assert r.returncode == 0, r.stderr
+    wait_for_job_end(cluster2, r.stdout.strip().split(";")[0])
+    text = out.read_text()
+    assert text.endswith("dragon exit 5\n"), text
+    assert wired_hosts(text) == dict(enumerate(cluster2.node_names)), text
+    assert f"pool 285 head {cluster2.node_names[0]} nodes 2" in text, text
+    assert job_leftovers(cluster2) == []
+
+
+@needs_cluster
+def test_more_nodes_than_allocated_is_an_error_before_anything_starts(build, cluster2):
+    r = run(["salloc", "-N", "2", dragon(build), "-l", "debug", "-N", "3", PROGRAM],
+            env=job_env(build, cluster2), timeout=60)
+    assert r.returncode != 0
+    assert "3 nodes asked, but Slurm job" in r.stderr and "has 2" in r.stderr, r.stderr
+    assert "-N" in r.stderr and "salloc -N 3" in r.stderr
+    assert wired_hosts(r.stderr) == {}
+
+
+def start_waiting_job(build, cluster, nodes):
+    """salloc running dragon on a program that waits; returns (salloc, dragon pid, job id)
+    once the program's processes run."""
+    p = subprocess.Popen(["salloc", "-N", str(nodes), "sh", "-c",
+                          f'echo "frontend $$" >&2; exec {dragon(build)} {PROGRAM} wait'],
+                         env=job_env(build, cluster), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    frontend = job = None
+    for line in p.stderr:
+        if m := re.search(r"Granted job allocation (\d+)", line):
+            job = m.group(1)
+        if m := re.match(r"frontend (\d+)", line):
+            frontend = int(m.group(1))
+            break
+    ready = p.stdout.readline()
+    assert ready.startswith("ready"), ready + p.stderr.read()
+    return p, frontend, job
+
+
+def finish(p):
+    try:
+        p.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        pytest.fail("salloc did not end within 10 s")
+    return p.stdout.read(), p.stderr.read()
+
+
+@needs_cluster
+def test_sigint_to_dragon_ends_every_node_within_5_s(build, cluster2):
+    p, frontend, _ = start_waiting_job(build, cluster2, 2)
+    t0 = time.monotonic()
+    os.kill(frontend, signal.SIGINT)
+    out, err = finish(p)
+    took = time.monotonic() - t0
+    assert p.returncode == 130, err
+    assert took < TEARDOWN_LIMIT, f"teardown took {took:.2f} s"
+    assert job_leftovers(cluster2) == []
+
+
+@needs_cluster
+def test_scancel_of_the_job_ends_dragon_within_5_s(build, cluster2):
+    p, _, job = start_waiting_job(build, cluster2, 2)
+    t0 = time.monotonic()
+    subprocess.run(["scancel", job], env=cluster2.env(), check=True, timeout=10)
+    out, err = finish(p)
+    took = time.monotonic() - t0
+    assert p.returncode != 0, err
+    assert took < TEARDOWN_LIMIT, f"teardown took {took:.2f} s"
+    assert job_leftovers(cluster2) == []
+
+
+@needs_cluster
+def test_four_nodes_and_a_subset_of_them(build, cluster4):
+    env = job_env(build, cluster4)
+    r = run(["salloc", "-N", "4", dragon(build), "-l", "debug", PROGRAM], env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert wired_hosts(r.stderr) == dict(enumerate(cluster4.node_names)), r.stderr
+    assert "nodes 4 cpus 4" in r.stdout, r.stdout
+    r = run(["salloc", "-N", "4", dragon(build), "-l", "debug", "-N", "2", PROGRAM], env=env,
+            timeout=60)
+    assert r.returncode == 0, r.stderr
+    hosts = wired_hosts(r.stderr)
+    assert sorted(hosts) == [0, 1] and set(hosts.values()) <= set(cluster4.node_names), r.stderr
+    assert len(set(hosts.values())) == 2
+    assert job_leftovers(cluster4) == []
