@@ -41,6 +41,21 @@ void print_text(std::ostream &out, const Report &r)
             << s.decision << "\n";
     }
 
+    if (r.allocation) {
+        const AllocationRow &a = *r.allocation;
+        out << "\nAllocation (launcher " << a.launcher << "):\n";
+        if (a.described)
+            out << "  " << a.nodes << " node(s): " << a.hosts
+                << "\n  CPUs per node: " << (a.cpus.empty() ? "(unknown)" : a.cpus) << "\n  from "
+                << a.source << "\n";
+        else
+            out << "  not described: " << a.error << "\n";
+        // Why not another launcher: inside an allocation one would expect its own.
+        for (const auto &p : r.plugins)
+            if (p.kind == "launcher" && p.status == "unavailable")
+                out << "  not " << p.name << ": " << p.reason << "\n";
+    }
+
     out << "\nParameters:\n";
     for (const auto *p : r.params) {
         out << "  " << p->env_name << " = \"" << p->value << "\"  (" << source_name(p->source)
@@ -92,6 +107,16 @@ void print_json(std::ostream &out, const Report &r)
         j.key("decision").value(s.decision).key("error").value(s.error).end_object();
     }
     j.end_object();
+    j.key("allocation");
+    if (!r.allocation) {
+        j.null();
+    } else {
+        const AllocationRow &a = *r.allocation;
+        j.begin_object().key("launcher").value(a.launcher).key("described").value(a.described);
+        j.key("nodes").value(static_cast<long long>(a.nodes)).key("hosts").value(a.hosts);
+        j.key("cpus_per_node").value(a.cpus).key("source").value(a.source);
+        j.key("error").value(a.error).end_object();
+    }
     j.key("parameters").begin_array();
     for (const auto *p : r.params) {
         j.begin_object().key("name").value(p->env_name).key("owner").value(p->owner);

@@ -2,6 +2,9 @@
 
 #include "core/error.hpp"
 
+#include <dragon/launcher.h>
+
+#include <cstddef>
 #include <cstdlib>
 
 namespace dragon::info {
@@ -13,6 +16,36 @@ bool Report::has_error() const
             return true;
     return false;
 }
+
+namespace {
+
+AllocationRow describe_allocation(const Plugin &launcher)
+{
+    AllocationRow row;
+    row.launcher = launcher.name();
+    auto allocation = launcher.optional_entry<decltype(dragon_launcher_ops::allocation)>(
+        offsetof(dragon_launcher_ops, allocation));
+    if (!allocation) {
+        row.error = "the launcher does not describe its allocation (built before launcher "
+                    "interface 1.1)";
+        return row;
+    }
+    dragon_allocation_info info{};
+    info.struct_size = sizeof info;
+    dragon_error err{};
+    if (allocation(launcher.host(), &info, &err) != DRAGON_OK) {
+        row.error = err.message;
+        return row;
+    }
+    row.described = true;
+    row.nodes = info.num_nodes;
+    row.hosts = info.hosts;
+    row.cpus = info.cpus_per_node;
+    row.source = info.source;
+    return row;
+}
+
+} // namespace
 
 Report gather(const Registry &registry)
 {
@@ -35,6 +68,8 @@ Report gather(const Registry &registry)
             Selected s = registry.select(kind);
             row.selected = s.plugin->name();
             row.decision = s.decision;
+            if (kind == DRAGON_PLUGIN_LAUNCHER)
+                r.allocation = describe_allocation(*s.plugin);
             selected_paths.push_back(s.plugin->path());
         } catch (const Error &e) {
             row.decision = e.what();

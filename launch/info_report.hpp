@@ -3,6 +3,7 @@
 
 #include "core/registry.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,15 @@ struct SelectionRow {
     bool error = false;
 };
 
+// What the selected launcher says of the allocation (launcher interface 1.1).
+struct AllocationRow {
+    std::string launcher;   // the selected launcher
+    bool described = false; // false: it has no allocation entry, or it failed
+    uint32_t nodes = 0;
+    std::string hosts, cpus, source; // as the launcher wrote them (comma-separated)
+    std::string error;               // when it failed
+};
+
 struct SearchEntry {
     std::string path, origin; // origin: DRAGON_PLUGIN_PATH or installed
 };
@@ -33,6 +43,7 @@ struct Report {
     std::vector<SearchEntry> search_path;
     std::vector<PluginRow> plugins;
     std::vector<SelectionRow> selections;
+    std::optional<AllocationRow> allocation; // when a launcher is selected
     std::vector<const Param *> params;
     std::vector<std::string> warnings;
     bool has_error() const;

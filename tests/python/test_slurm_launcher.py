@@ -79,6 +79,8 @@ def test_outside_an_allocation_slurm_is_unavailable_and_says_why(build):
     r = run([str(build / "bin" / "dragon-info")], env=env)
     assert re.search(r"launcher +slurm .*\n.*\n.*\n +unavailable: slurm launcher: not inside "
                      r"a Slurm allocation", r.stdout), r.stdout
+    assert "Allocation (launcher local):" in r.stdout
+    assert "  not slurm: slurm launcher: not inside a Slurm allocation" in r.stdout, r.stdout
     r = run([dragon(build), "-w", "slurm", "true"], env=env)
     assert r.returncode != 0
     assert "not inside a Slurm allocation" in r.stderr and "salloc" in r.stderr, r.stderr
@@ -96,6 +98,17 @@ def test_salloc_brings_up_every_node_and_returns_the_programs_code(build, cluste
     first = cluster2.node_names[0]
     assert f"pool 285 head {first} nodes 2 cpus 2 cpu_count 2\n" in r.stdout, r.stdout
     assert job_leftovers(cluster2) == []
+
+
+@needs_cluster
+def test_dragon_info_inside_an_allocation_names_slurm_hosts_and_cpus(build, cluster2):
+    r = run(["salloc", "-N", "2", str(build / "bin" / "dragon-info")],
+            env=job_env(build, cluster2), timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "selected launcher plugin 'slurm' automatically" in r.stdout, r.stdout
+    hosts = ",".join(cluster2.node_names)
+    assert f"Allocation (launcher slurm):\n  2 node(s): {hosts}\n  CPUs per node: 1,1\n" \
+        in r.stdout, r.stdout
 
 
 @needs_cluster
