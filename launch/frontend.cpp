@@ -240,6 +240,10 @@ int run_frontend(const FrontendOptions &options, const std::vector<std::string> 
             exit_code = code;
             log::debug("node 0 ", describe_node_end(code));
             begin_teardown(SIGTERM); // the head program is done: the other nodes stop too
+        } else if (code == 0 && !head_done && !teardown_deadline) {
+            // A node ends with 0 only when told to stop: by us, or by node 0 closing its
+            // endpoint once the head program ended (node 0's own report may come later).
+            log::debug("dragon-node ", node, " ended in order before node 0 reported");
         } else if (!head_done && !teardown_deadline) {
             log::error("dragon-node ", node, " ended unexpectedly: it ", describe_node_end(code),
                        "; stopping the job");
