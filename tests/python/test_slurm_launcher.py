@@ -3,9 +3,10 @@ slurmd per network namespace, each node with its own address, host name and /dev
 `salloc -N K dragon prog.py` and an sbatch script bring up a dragon-node on every node,
 the program's output and exit code reach the user, SIGINT to dragon and scancel of the
 job tear everything down within 5 s, and nothing of the job remains on any node.
-Processes are not placed on other nodes yet: the head program and its processes run on
-node 0; these tests check what the launcher owns."""
+The program's processes land on every node (tests/python/programs/across_nodes.py: Queue,
+Lock, Event, Barrier, Pool and ProcessPoolExecutor with their users on different hosts)."""
 
+import json
 import os
 import re
 import signal
@@ -23,6 +24,7 @@ import harness  # noqa: E402
 import slurm_cluster  # noqa: E402
 
 PROGRAM = os.path.join(os.path.dirname(__file__), "programs", "slurm_job.py")
+ACROSS = os.path.join(os.path.dirname(__file__), "programs", "across_nodes.py")
 WHY = slurm_cluster.unavailable_reason()
 needs_cluster = pytest.mark.skipif(bool(WHY), reason="Slurm test cluster: " + (WHY or "ok"))
 TEARDOWN_LIMIT = 5.0
@@ -223,4 +225,33 @@ def test_four_nodes_and_a_subset_of_them(build, cluster4):
     hosts = wired_hosts(r.stderr)
     assert sorted(hosts) == [0, 1] and set(hosts.values()) <= set(cluster4.node_names), r.stderr
     assert len(set(hosts.values())) == 2
+    assert job_leftovers(cluster4) == []
+
+
+def across(build, cluster, case):
+    env = job_env(build, cluster)
+    n = str(cluster.nodes)
+    r = run(["salloc", "-N", n, dragon(build), env["DRAGON_PYTHON"], ACROSS, case], env=env,
+            timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+@needs_cluster
+def test_processes_queues_locks_and_pools_span_the_allocation(build, cluster2):
+    got = across(build, cluster2, "spread")
+    assert got["hosts"] == cluster2.node_names  # each process reports its own host
+    assert got["nodes"] == [0, 1] and got["exitcodes"] == [0] * len(got["pids"])
+    got = across(build, cluster2, "sync")
+    assert got["total"] == got["expected"] and got["event"] is True
+    assert got["barrier_nodes"] == [0, 1]
+    got = across(build, cluster2, "pools")
+    assert got["sum"] == got["expected"] and "ex_sum" in got
+    assert job_leftovers(cluster2) == []
+
+
+@needs_cluster
+def test_processes_land_on_all_four_nodes(build, cluster4):
+    got = across(build, cluster4, "spread")
+    assert got["hosts"] == cluster4.node_names
     assert job_leftovers(cluster4) == []
