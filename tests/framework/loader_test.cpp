@@ -1,6 +1,7 @@
 // The loader refuses each kind of bad plugin file with a precise reason naming the file.
 #include "core/registry.hpp"
 
+#include <dragon/launcher.h>
 #include <dragon/transport.h>
 
 #include <gtest/gtest.h>
@@ -110,6 +111,20 @@ TEST_F(Loader, LoadsOlderShorterTableWithOptionalEntriesAbsent)
     EXPECT_EQ(p->optional_entry<decltype(dragon_transport_ops::cancel)>(
                   offsetof(dragon_transport_ops, cancel)),
               nullptr);
+}
+
+// A launcher built against launcher interface 1.0 (before allocation() and the request's
+// flags) loads under 1.1, with allocation() absent.
+TEST_F(Loader, LoadsLauncherOfInterfaceOneDotZeroWithoutItsAllocationEntry)
+{
+    const auto *p = registry.find(DRAGON_PLUGIN_LAUNCHER, "first_release");
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(dragon::plugin_interface(p->descriptor()).text(), "1.0");
+    EXPECT_EQ(p->descriptor().ops_size, DRAGON_LAUNCHER_OPS_MANDATORY_SIZE);
+    EXPECT_EQ(p->optional_entry<decltype(dragon_launcher_ops::allocation)>(
+                  offsetof(dragon_launcher_ops, allocation)),
+              nullptr);
+    EXPECT_FALSE(p->available());
 }
 
 // A plugin built against a newer minor: longer table, unknown trailing entries ignored,

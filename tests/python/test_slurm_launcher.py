@@ -178,6 +178,11 @@ def start_waiting_job(build, cluster, nodes):
     return p, frontend, job
 
 
+def parent(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
 def finish(p):
     try:
         p.wait(timeout=10)
@@ -255,3 +260,23 @@ def test_processes_land_on_all_four_nodes(build, cluster4):
     got = across(build, cluster4, "spread")
     assert got["hosts"] == cluster4.node_names
     assert job_leftovers(cluster4) == []
+
+
+@needs_cluster
+def test_a_node_that_dies_ends_the_job_with_an_error_naming_it(build, cluster2):
+    p, _, _ = start_waiting_job(build, cluster2, 2)
+    # The daemon itself (the step's task, not its watchdog, which then cleans up the node).
+    stepd = [pid for pid, cmd in cluster2.node_processes(1) if cmd.startswith("slurmstepd")]
+    victims = [pid for pid, cmd in cluster2.node_processes(1)
+               if cmd.split()[0].endswith("/dragon-node") and parent(pid) in stepd]
+    assert len(victims) == 1, cluster2.node_processes(1)
+    t0 = time.monotonic()
+    os.kill(victims[0], signal.SIGKILL)
+    out, err = finish(p)
+    took = time.monotonic() - t0
+    assert p.returncode != 0, err
+    host = cluster2.node_names[1]
+    assert f"lost node 1 ({host})" in err, err  # the surviving node names it
+    assert f"srun: error: {host}: task 1: Killed" in err, err  # and so does srun
+    assert took < TEARDOWN_LIMIT, f"the job took {took:.2f} s to end"
+    assert job_leftovers(cluster2) == []
