@@ -280,3 +280,15 @@ def test_a_node_that_dies_ends_the_job_with_an_error_naming_it(build, cluster2):
     assert f"srun: error: {host}: task 1: Killed" in err, err  # and so does srun
     assert took < TEARDOWN_LIMIT, f"the job took {took:.2f} s to end"
     assert job_leftovers(cluster2) == []
+
+
+@needs_cluster
+def test_the_launcher_conformance_suite_passes_for_slurm(build, cluster2):
+    """The suite every launcher passes (tests/wireup/launcher_conformance_test.cpp), for
+    slurm inside a 2-node allocation (outside one, ctest skips it with the reason)."""
+    r = run(["salloc", "-N", "2", str(build / "tests" / "bin" / "launcher_conformance"),
+             "--gtest_filter=*/slurm"], env=job_env(build, cluster2), timeout=120)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "[  PASSED  ] 9 tests." in r.stdout, r.stdout[-3000:]
+    assert "SKIPPED" not in r.stdout, r.stdout[-3000:]
+    assert job_leftovers(cluster2) == []

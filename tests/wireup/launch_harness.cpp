@@ -14,7 +14,15 @@ namespace wireup_test {
 
 namespace fs = std::filesystem;
 
-LaunchHarness::LaunchHarness()
+std::string unavailable(const std::string &name)
+{
+    const auto *p = dragon::Registry::global().find(DRAGON_PLUGIN_LAUNCHER, name);
+    if (!p)
+        return "launcher plugin '" + name + "' is not installed";
+    return p->available() ? "" : p->reason();
+}
+
+LaunchHarness::LaunchHarness(const std::string &launcher)
 {
     std::string pattern = (fs::temp_directory_path() / "dragon-wireup-test-XXXXXX").string();
     if (!mkdtemp(pattern.data()))
@@ -30,7 +38,7 @@ LaunchHarness::LaunchHarness()
     }
     setenv("TMPDIR", tmp_.c_str(), 1);
 
-    std::string spec = "local";
+    std::string spec = launcher;
     auto selected = dragon::Registry::global().select(DRAGON_PLUGIN_LAUNCHER, &spec);
     ops_ = &selected.plugin->ops<dragon_launcher_ops>();
     host_ = selected.plugin->host();

@@ -17,7 +17,8 @@ namespace wireup_test {
 
 class LaunchHarness {
 public:
-    LaunchHarness();
+    // Drives the launcher plugin `launcher` (it must be available: see unavailable()).
+    explicit LaunchHarness(const std::string &launcher = "local");
     ~LaunchHarness();
 
     const dragon_launcher_ops &ops() const { return *ops_; }
@@ -50,6 +51,9 @@ private:
     const dragon_host *host_ = nullptr;
     dragon_launch *launch_ = nullptr;
 };
+
+// Empty when launcher plugin `name` can run here; else why not (for GTEST_SKIP).
+std::string unavailable(const std::string &name);
 
 // True when process `pid` no longer exists (reaped: not even a zombie).
 bool process_gone(pid_t pid);
