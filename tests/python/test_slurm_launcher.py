@@ -292,3 +292,37 @@ def test_the_launcher_conformance_suite_passes_for_slurm(build, cluster2):
     assert "[  PASSED  ] 9 tests." in r.stdout, r.stdout[-3000:]
     assert "SKIPPED" not in r.stdout, r.stdout[-3000:]
     assert job_leftovers(cluster2) == []
+
+
+@needs_cluster
+def test_every_nodes_output_arrives_whole_and_labelled_and_stdin_reaches_node_0(build, cluster2):
+    program = os.path.join(os.path.dirname(__file__), "programs", "slurm_output.py")
+    env = job_env(build, cluster2)
+    r = run(["salloc", "-N", "2", dragon(build), "--verbose-label", env["DRAGON_PYTHON"],
+             program], env=env, input="one\ntwo\n", timeout=60)
+    assert r.returncode == 0, r.stderr
+    hosts = cluster2.node_names
+    label = re.compile(r"\[(stdout|stderr) node (\d) (\S+) pid \d+\] (.*)")
+    lines = {}
+    for stream, text in (("stdout", r.stdout), ("stderr", r.stderr)):
+        for line in text.splitlines():
+            m = label.fullmatch(line)
+            if not m:
+                continue
+            assert m.group(1) == stream
+            node, host, body = int(m.group(2)), m.group(3), m.group(4)
+            assert host == hosts[node], line  # the label names the node that printed it
+            if body.startswith("p"):
+                number, where = body.split()[:2]
+                assert where == host, line  # from a process on that node
+                lines.setdefault((number, stream), []).append(body)
+            elif body.startswith("stdin:"):
+                assert node == 0
+                lines.setdefault(("stdin", stream), []).append(body)
+    for k in range(4):
+        out = lines[(f"p{k}", "stdout")]
+        host = out[0].split()[1]
+        assert out == [f"p{k} {host} line {i} " + "x" * 100 for i in range(200)]  # whole, in order
+        assert lines[(f"p{k}", "stderr")] == [f"p{k} {host} to stderr"]
+    assert {lines[(f"p{k}", "stdout")][0].split()[1] for k in range(4)} == set(hosts)
+    assert lines[("stdin", "stdout")] == ["stdin: one", "stdin: two"]
