@@ -138,9 +138,53 @@ def _owner_pid(name):
     return int(digits) if digits else None
 
 
-def sweep():
-    """Removes what runs of this harness whose process is gone left behind. Returns a list."""
+DIR_PREFIX = "slurm-test-cluster-"
+
+
+def _dead_run_dirs(parent):
+    """Directories of runs (slurm-test-cluster-<pid>-*) whose process is gone."""
+    out = []
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return out
+    for name in names:
+        if name.startswith(DIR_PREFIX):
+            digits = name[len(DIR_PREFIX):].split("-", 1)[0]
+            if digits.isdigit() and not _pid_alive(int(digits)):
+                out.append(os.path.join(parent, name))
+    return out
+
+
+def _processes_using(paths):
+    """Pids whose command line names one of `paths` (the daemons of a run: every one of
+    them is given its run's directory)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if any(p in cmd for p in paths):
+            found.append(int(entry))
+    return found
+
+
+def sweep(parent=None):
+    """Removes what runs of this harness whose process is gone left behind (a run killed
+    by SIGKILL): their daemons, namespaces, links, /etc/hosts blocks and directories (in
+    `parent`, default the temporary directory). Returns what it removed."""
     removed = []
+    dirs = _dead_run_dirs(parent or tempfile.gettempdir())
+    for pid in _processes_using(dirs):
+        try:
+            os.kill(pid, signal.SIGKILL)
+            removed.append(f"process {pid}")
+        except ProcessLookupError:
+            pass
     r = _run(["ip", "netns", "list"], check=False)
     for line in r.stdout.splitlines():
         name = line.split()[0] if line.split() else ""
@@ -158,6 +202,9 @@ def sweep():
             if pid and not _pid_alive(pid):
                 _run(["ip", "link", "delete", name], check=False)
                 removed.append("link " + name)
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+        removed.append(d)
     try:
         with open(HOSTS_FILE) as f:
             for line in f:
@@ -210,7 +257,7 @@ class SlurmCluster:
         why = unavailable_reason()
         if why:
             raise RuntimeError("cannot bring up a Slurm test cluster: " + why)
-        sweep()
+        sweep(self._parent_dir)
         begin = time.monotonic()
         try:
             self._make_dir()
@@ -292,7 +339,7 @@ class SlurmCluster:
 
     # ---- bring-up ----
     def _make_dir(self):
-        self.dir = tempfile.mkdtemp(prefix=f"slurm-test-cluster-{self.pid}-", dir=self._parent_dir)
+        self.dir = tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{self.pid}-", dir=self._parent_dir)
         os.chmod(self.dir, 0o755)  # munged (user munge) must reach its socket directory
         for sub in ("state", "log", "spool", "tmp"):
             os.makedirs(os.path.join(self.dir, sub))
