@@ -9,6 +9,7 @@ Lock, Event, Barrier, Pool and ProcessPoolExecutor with their users on different
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -326,3 +327,46 @@ def test_every_nodes_output_arrives_whole_and_labelled_and_stdin_reaches_node_0(
         assert lines[(f"p{k}", "stderr")] == [f"p{k} {host} to stderr"]
     assert {lines[(f"p{k}", "stdout")][0].split()[1] for k in range(4)} == set(hosts)
     assert lines[("stdin", "stdout")] == ["stdin: one", "stdin: two"]
+
+
+@needs_cluster
+@pytest.mark.skipif(not shutil.which("script"), reason="needs script(1) for a terminal")
+def test_from_a_terminal_stdin_reaches_node_0_and_ctrl_c_stops_the_job(build, cluster2, tmp_path):
+    """dragon typed at a shell inside an allocation (salloc --no-shell, then dragon in the
+    terminal's foreground): what is typed reaches the head program, Ctrl-C ends the job."""
+    os.chmod(tmp_path, 0o755)
+    script = tmp_path / "session.sh"
+    script.write_text(f"""
+job=$(salloc -N 2 --no-shell 2>&1 | sed -n 's/.*Granted job allocation \\([0-9]*\\).*/\\1/p')
+export SLURM_JOB_ID=$job SLURM_JOB_NODELIST=$(squeue -h -j $job -o %N)
+{dragon(build)} sh -c 'read l; echo "read: [$l]"; sleep 30; echo not-interrupted'
+echo "dragon exit $?"
+scancel $job
+""")
+    p = subprocess.Popen(["script", "-qec", f"bash {script}", "/dev/null"], env=job_env(build, cluster2),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen = b""
+
+    def until(text, limit=20.0):
+        nonlocal seen
+        end = time.monotonic() + limit
+        while text not in seen:
+            assert time.monotonic() < end, f"no {text!r} in {seen!r}"
+            chunk = os.read(p.stdout.fileno(), 4096)
+            assert chunk, f"session ended before {text!r}: {seen!r}"
+            seen += chunk
+
+    time.sleep(1.5)  # the head program is reading the terminal by then, or soon after
+    p.stdin.write(b"hello\n")
+    p.stdin.flush()
+    until(b"read: [hello]")
+    t0 = time.monotonic()
+    p.stdin.write(b"\x03")  # Ctrl-C at the terminal
+    p.stdin.flush()
+    until(b"dragon exit 130")
+    took = time.monotonic() - t0
+    p.stdin.close()
+    p.wait(timeout=20)
+    assert b"not-interrupted" not in seen
+    assert took < TEARDOWN_LIMIT, f"teardown took {took:.2f} s"
+    assert job_leftovers(cluster2) == []

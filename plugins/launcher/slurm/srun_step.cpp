@@ -164,15 +164,19 @@ std::unique_ptr<SrunStep> SrunStep::start(const std::vector<std::string> &srun_a
         throw Error(DRAGON_ERR_INTERNAL,
                     std::string("slurm launcher: pipe2 failed: ") + std::strerror(errno));
     Fd report_read{fds[0]}, report_write{fds[1]};
+    // From a terminal, srun stays in dragon's (foreground) process group, or reading the
+    // terminal for node 0's stdin could not work; a Ctrl-C then reaches srun too, which
+    // prints the step's status and leaves the relay to dragon. Otherwise srun gets a group
+    // of its own, and only dragon's relay (scancel) reaches the step.
+    const bool own_group = !isatty(STDIN_FILENO);
     const pid_t frontend = getpid();
     pid_t pid = fork();
     if (pid < 0)
         throw Error(DRAGON_ERR_NO_MEMORY,
                     std::string("slurm launcher: fork failed: ") + std::strerror(errno));
     if (pid == 0) {
-        // Its own process group: a Ctrl-C at the terminal reaches dragon only, which
-        // relays it to the step (srun would answer it with a status line instead).
-        setpgid(0, 0);
+        if (own_group)
+            setpgid(0, 0);
         // If the frontend dies, even by SIGKILL, srun ends the step rather than leave it.
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != frontend)
@@ -184,17 +188,20 @@ std::unique_ptr<SrunStep> SrunStep::start(const std::vector<std::string> &srun_a
         act.sa_handler = SIG_DFL;
         for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD})
             sigaction(s, &act, nullptr);
-        // Outside the terminal's foreground group, reading a terminal would stop srun;
-        // ignored, the read fails instead and node 0 sees the end of its input.
+        // Should srun still end up reading a terminal from outside its foreground group
+        // (dragon itself in the background), the read fails instead of stopping srun, and
+        // writing goes ahead even under stty tostop.
         act.sa_handler = SIG_IGN;
         sigaction(SIGTTIN, &act, nullptr);
+        sigaction(SIGTTOU, &act, nullptr);
         execve(c_argv[0], c_argv.data(), c_env.data());
         int err = errno;
         ssize_t ignored = write(fds[1], &err, sizeof err);
         (void)ignored;
         _exit(127);
     }
-    setpgid(pid, pid);
+    if (own_group)
+        setpgid(pid, pid);
     close(report_write.fd);
     report_write.fd = -1;
     int child_errno = 0;

@@ -21,10 +21,10 @@ int run_command(const std::vector<std::string> &argv, int timeout_ms, std::strin
 
 class SrunStep {
 public:
-    // fork/exec of `srun_argv` (argv[0] the full path of srun) in its own process group
-    // with this environment plus `extra_env` (later entries replace earlier ones); stdin,
-    // stdout and stderr inherited. `step_name` (srun --job-name) finds the step for
-    // scancel. Throws dragon::Error when srun cannot be executed.
+    // fork/exec of `srun_argv` (argv[0] the full path of srun), in a process group of its
+    // own unless stdin is a terminal, with this environment plus `extra_env` (later entries replace
+    // earlier ones); stdin, stdout and stderr inherited. `step_name` (srun --job-name) finds the
+    // step for scancel. Throws dragon::Error when srun cannot be executed.
     static std::unique_ptr<SrunStep> start(const std::vector<std::string> &srun_argv,
                                            const std::vector<std::string> &extra_env,
                                            const std::string &job_id, const std::string &step_name);
