@@ -29,6 +29,17 @@ std::string quoted(const std::string &text)
     return out + "\"";
 }
 
+// The 1-minute load average: a "quiet" row on a machine other jobs load is not an idle one.
+std::string machine_load()
+{
+    double load[1];
+    if (getloadavg(load, 1) != 1)
+        return "";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.2f", load[0]);
+    return buf;
+}
+
 } // namespace
 
 CsvTable::CsvTable(std::string bench, int busy, std::string path)
@@ -48,7 +59,8 @@ void CsvTable::add(const std::string &metric, const std::string &unit, bool lowe
         bench_ + "," + mode_ + "," + quoted(metric) + "," + quoted(unit) + "," +
         (lower_is_better ? "lower" : "higher") + "," + number(ours) + "," +
         (compared ? quoted(baseline_name) + "," + number(baseline) + "," + number(ours / baseline)
-                  : ",,"));
+                  : ",,") +
+        "," + machine_load());
 }
 
 std::string CsvTable::write() const
@@ -60,7 +72,7 @@ std::string CsvTable::write() const
     if (!parent.empty())
         std::filesystem::create_directories(parent, ec);
     std::ofstream out(path_);
-    out << "bench,mode,metric,unit,better,ours,baseline_name,baseline,ratio\n";
+    out << "bench,mode,metric,unit,better,ours,baseline_name,baseline,ratio,machine_load\n";
     for (const auto &row : rows_)
         out << row << "\n";
     out.close();

@@ -1,7 +1,8 @@
 // A bench's table, also as CSV for bench/plot.py: the same columns as the Python
 // benches (bench/bench_csv.py):
-//   bench, mode, metric, unit, better, ours, baseline_name, baseline, ratio
+//   bench, mode, metric, unit, better, ours, baseline_name, baseline, ratio, machine_load
 // mode is "quiet" or "busyN" (N CPU-bound processes beside the measurement);
+// machine_load is the 1-minute load average when the row was measured;
 // better is "lower" (times) or "higher" (rates); ratio is ours / baseline, empty
 // with the baseline when there is none to compare in the same run.
 #pragma once

@@ -2,8 +2,11 @@
 # The Python benches' tables, also as CSV (bench/plot.py turns them into PNGs).
 #
 # One row per comparison, the same columns as the C++ benches (bench_table.hpp):
-#   bench, mode, metric, unit, better, ours, baseline_name, baseline, ratio
+#   bench, mode, metric, unit, better, ours, baseline_name, baseline, ratio, machine_load
 # mode is "quiet" or "busyN" (N CPU-bound processes beside the measurement);
+# machine_load is the 1-minute load average when the row was measured ("quiet"
+# means nothing of the bench's beside it, not an idle machine: on a shared one,
+# other jobs' threads change what waits do, see framework/dataplane/cpu_to_spare.hpp);
 # better is "lower" (times) or "higher" (rates); ratio is ours / baseline. A row
 # without a baseline (nothing to compare in the same run) leaves those empty.
 #
@@ -14,7 +17,7 @@ import csv
 import os
 
 COLUMNS = ['bench', 'mode', 'metric', 'unit', 'better', 'ours', 'baseline_name', 'baseline',
-           'ratio']
+           'ratio', 'machine_load']
 
 
 def mode_name(busy):
@@ -44,7 +47,8 @@ class Table:
             raise ValueError('better must be "lower" or "higher", not %r' % better)
         ratio = ours / baseline if baseline else None
         self.rows.append([self.bench, self.mode, metric, unit, better, _number(ours),
-                          baseline_name, _number(baseline), _number(ratio)])
+                          baseline_name, _number(baseline), _number(ratio),
+                          '%.2f' % os.getloadavg()[0]])
 
     def write(self):
         if not self.path:

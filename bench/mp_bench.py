@@ -15,6 +15,7 @@ bench/plot.py draws.
 
 import argparse
 import multiprocessing as mp
+import os
 import subprocess
 import sys
 import time
@@ -170,6 +171,8 @@ def main():
     mp.set_start_method('dragon')
     busy = start_busy(args.busy)
     try:
+        print('machine: %d CPUs, load average %.2f (other jobs count too: "quiet" below '
+              'means no CPU-bound neighbours of ours)' % (os.cpu_count(), os.getloadavg()[0]))
         if busy:
             print('%d CPU-bound processes running beside the benchmark' % len(busy))
         header = '%-32s' % 'benchmark' + ''.join('%12s' % m for m in methods) + '  unit'

@@ -23,7 +23,7 @@ import sys
 plt = None  # matplotlib.pyplot, imported once the tables are read (load_pyplot)
 
 COLUMNS = ['bench', 'mode', 'metric', 'unit', 'better', 'ours', 'baseline_name', 'baseline',
-           'ratio']
+           'ratio', 'machine_load']
 COLORS = ['#4c72b0', '#dd8452', '#55a868', '#c44e52', '#8172b3', '#937860', '#da8bc3']
 
 
@@ -64,10 +64,13 @@ def mode_order(mode):
     return (0, 0) if mode == 'quiet' else (1, int(mode[4:] or 0))
 
 
-def mode_title(mode):
+def mode_title(mode, rows):
+    loads = sorted(float(r['machine_load']) for r in rows
+                   if r['mode'] == mode and r['machine_load'])
+    load = ', load average %.1f' % loads[len(loads) // 2] if loads else ''
     if mode == 'quiet':
-        return 'quiet (nothing else of ours running)'
-    return 'busy: %s CPU-bound processes beside it' % mode[4:]
+        return 'quiet: no CPU-bound neighbours%s' % load
+    return 'busy: %s CPU-bound processes beside it%s' % (mode[4:], load)
 
 
 def fmt(value):
@@ -104,7 +107,7 @@ def plot_comparisons(bench, rows, out_dir):
     low = min(values + [1.0]) / 2.5
     high = max(values + [1.0]) * 60
     for ax, mode in zip(axes[0], modes):
-        ax.set_title(mode_title(mode), fontsize=10)
+        ax.set_title(mode_title(mode, rows), fontsize=10)
         ax.set_xscale('log')
         ax.set_xlim(low, high)
         ax.axvline(1.0, color='black', linewidth=0.8)

@@ -17,7 +17,7 @@ import harness  # noqa: E402
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BENCH = REPO / 'bench'
 COLUMNS = ['bench', 'mode', 'metric', 'unit', 'better', 'ours', 'baseline_name', 'baseline',
-           'ratio']
+           'ratio', 'machine_load']
 SYSTEM_PYTHON = '/usr/bin/python3'
 
 sys.path.insert(0, str(BENCH))
