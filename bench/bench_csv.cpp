@@ -46,7 +46,7 @@ CsvTable::CsvTable(std::string bench, int busy, std::string path)
     : bench_(std::move(bench)), mode_(busy > 0 ? "busy" + std::to_string(busy) : "quiet"),
       path_(std::move(path))
 {
-    const char *dir = std::getenv("DRAGON_BENCH_CSV_DIR");
+    const char *dir = std::getenv("BENCH_CSV_DIR");
     if (path_.empty() && dir && *dir)
         path_ = std::string(dir) + "/" + bench_ + "-" + mode_ + ".csv";
 }
@@ -78,7 +78,7 @@ std::string CsvTable::write() const
     out.close();
     if (!out)
         throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(errno) +
-                                 "; check --csv or DRAGON_BENCH_CSV_DIR");
+                                 "; check --csv or BENCH_CSV_DIR");
     std::printf("CSV: %s\n", path_.c_str());
     std::fflush(stdout);
     return path_;

@@ -14,7 +14,7 @@ namespace dragon::bench {
 
 class CsvTable {
 public:
-    // Written to `path`, or when that is empty to $DRAGON_BENCH_CSV_DIR/<bench>-<mode>.csv,
+    // Written to `path`, or when that is empty to $BENCH_CSV_DIR/<bench>-<mode>.csv,
     // or nowhere when neither is set.
     CsvTable(std::string bench, int busy, std::string path);
 

@@ -10,7 +10,7 @@
 # better is "lower" (times) or "higher" (rates); ratio is ours / baseline. A row
 # without a baseline (nothing to compare in the same run) leaves those empty.
 #
-# Where: --csv FILE, else $DRAGON_BENCH_CSV_DIR/<bench>-<mode>.csv, else nowhere.
+# Where: --csv FILE, else $BENCH_CSV_DIR/<bench>-<mode>.csv, else nowhere.
 #
 
 import csv
@@ -27,16 +27,16 @@ def mode_name(busy):
 def add_argument(parser):
     parser.add_argument('--csv', metavar='FILE', default=None,
                         help='also write the table as CSV to FILE (default: '
-                        '$DRAGON_BENCH_CSV_DIR/<bench>-<mode>.csv when that is set)')
+                        '$BENCH_CSV_DIR/<bench>-<mode>.csv when that is set)')
 
 
 class Table:
-    '''Collects rows; write() puts them where --csv or DRAGON_BENCH_CSV_DIR says.'''
+    '''Collects rows; write() puts them where --csv or BENCH_CSV_DIR says.'''
 
     def __init__(self, bench, busy=0, path=None):
         self.bench = bench
         self.mode = mode_name(busy)
-        directory = os.environ.get('DRAGON_BENCH_CSV_DIR')
+        directory = os.environ.get('BENCH_CSV_DIR')
         if path is None and directory:
             path = os.path.join(directory, '%s-%s.csv' % (bench, self.mode))
         self.path = path

@@ -11,7 +11,7 @@
 # Prints one line per kind: count, seconds, objects per second, pool bytes in
 # use before and after (and their difference, which must be 0), and the pool's
 # high-water mark. Exits 1 if a difference is not 0. The rates and differences
-# also go to a CSV file (--csv FILE or $DRAGON_BENCH_CSV_DIR/churn_bench-quiet.csv;
+# also go to a CSV file (--csv FILE or $BENCH_CSV_DIR/churn_bench-quiet.csv;
 # bench/bench_csv.py); there is no baseline to compare in the same run.
 #
 

@@ -309,7 +309,7 @@ int main(int argc, char **argv)
     opts.add_options()("help,h", "this help")("busy", po::value<int>(&busy),
                                               "run N CPU-bound processes during the measurements")(
         "csv", po::value<std::string>(&csv),
-        "also write the table as CSV to this file (default: $DRAGON_BENCH_CSV_DIR/"
+        "also write the table as CSV to this file (default: $BENCH_CSV_DIR/"
         "dataplane_bench-<quiet|busyN>.csv when that is set)");
     po::variables_map vm;
     try {

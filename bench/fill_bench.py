@@ -14,7 +14,7 @@
 # Prints, per queue kind and start method: seconds to put, seconds until the
 # consumer got everything, and for dragon the pool's bytes in use at the peak
 # and after (back to the start once the queue is dropped). The times also go to
-# a CSV file (--csv FILE or $DRAGON_BENCH_CSV_DIR/fill_bench-quiet.csv,
+# a CSV file (--csv FILE or $BENCH_CSV_DIR/fill_bench-quiet.csv,
 # bench/bench_csv.py): dragon's against each stock method's.
 #
 

@@ -22,7 +22,7 @@ workers. Every wait is bounded: a row that fails or hangs is printed as FAILED
 with the reason (for a hang, where it was blocked), its processes are killed and
 the run goes on; the exit code is 1 then. MP_API_BENCH_TRACEBACK=1 also prints
 the traceback of a failure. The table also goes to a CSV file (--csv FILE or
-$DRAGON_BENCH_CSV_DIR/mp_api_bench-quiet.csv; bench/bench_csv.py). A full run takes about 70 s on 2 cores, --quick about
+$BENCH_CSV_DIR/mp_api_bench-quiet.csv; bench/bench_csv.py). A full run takes about 70 s on 2 cores, --quick about
 30 s (plus up to a minute per row that hangs).
 """
 

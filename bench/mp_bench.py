@@ -9,7 +9,7 @@ the ratio stock/dragon (above 1: dragon is faster). --busy N keeps N CPU-bound
 processes running during every measurement (communication on a machine whose
 cores are busy, as with a worker per core); --only runs the rows whose title
 contains TEXT. The table also goes to a CSV file (--csv FILE, or
-$DRAGON_BENCH_CSV_DIR/mp_bench-quiet.csv / -busyN.csv; bench/bench_csv.py) that
+$BENCH_CSV_DIR/mp_bench-quiet.csv / -busyN.csv; bench/bench_csv.py) that
 bench/plot.py draws.
 """
 

@@ -3,7 +3,7 @@
 
     /usr/bin/python3 bench/plot.py [-o bench/plots] CSV_OR_DIR...
 
-Reads the CSV files every bench writes (--csv FILE or $DRAGON_BENCH_CSV_DIR;
+Reads the CSV files every bench writes (--csv FILE or $BENCH_CSV_DIR;
 columns in bench/bench_csv.py) and writes <bench>.png per bench. A row that
 compares ours with a baseline measured in the same run (stock multiprocessing, raw
 TCP, a pipe, memcpy, ucx_perftest) becomes a bar: how many times faster ours is
@@ -48,7 +48,7 @@ def read_rows(paths):
             files.append(path)
     if not files:
         sys.exit('plot.py: no CSV files in %s; run the benches with --csv FILE or '
-                 'DRAGON_BENCH_CSV_DIR=DIR first' % ' '.join(paths))
+                 'BENCH_CSV_DIR=DIR first' % ' '.join(paths))
     rows = []
     for name in files:
         with open(name, newline='') as f:

@@ -11,7 +11,7 @@ of milliseconds; the frontend gives up and kills after 5 s.
                                   [--csv FILE]
 
 The summary also goes to a CSV file (--csv FILE or
-$DRAGON_BENCH_CSV_DIR/sigint_bench-quiet.csv; bench/bench_csv.py).
+$BENCH_CSV_DIR/sigint_bench-quiet.csv; bench/bench_csv.py).
 """
 
 import argparse

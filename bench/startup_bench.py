@@ -5,7 +5,7 @@ the same run: median wall time of N runs each, and the difference.
     python3 bench/startup_bench.py [--build DIR] [--runs N] [--csv FILE]
 
 The table also goes to a CSV file (--csv FILE or
-$DRAGON_BENCH_CSV_DIR/startup_bench-quiet.csv; bench/bench_csv.py).
+$BENCH_CSV_DIR/startup_bench-quiet.csv; bench/bench_csv.py).
 """
 
 import argparse

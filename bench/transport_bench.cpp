@@ -536,7 +536,7 @@ int main(int argc, char **argv)
         "spin", po::bool_switch(&spin),
         "tcp ping-pong spins on progress() instead of sleeping on its fd")(
         "csv", po::value<std::string>(&csv),
-        "also write the table as CSV to this file (default: $DRAGON_BENCH_CSV_DIR/"
+        "also write the table as CSV to this file (default: $BENCH_CSV_DIR/"
         "transport_bench-<quiet|busyN>.csv when that is set)");
     po::variables_map vm;
     try {

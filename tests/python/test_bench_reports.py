@@ -1,5 +1,5 @@
 """Bench reports a person can look at: every bench also writes its table as CSV
-(--csv FILE or DRAGON_BENCH_CSV_DIR; bench/bench_csv.py, bench/bench_csv.hpp) and
+(--csv FILE or BENCH_CSV_DIR; bench/bench_csv.py, bench/bench_csv.hpp) and
 bench/plot.py turns those files into PNGs. The benches run here with tiny counts:
 the test is about the files, not the figures."""
 
@@ -37,7 +37,7 @@ def has_matplotlib():
 
 
 def test_table_goes_to_the_csv_dir_with_its_mode_in_the_name(tmp_path, monkeypatch):
-    monkeypatch.setenv('DRAGON_BENCH_CSV_DIR', str(tmp_path / 'out'))
+    monkeypatch.setenv('BENCH_CSV_DIR', str(tmp_path / 'out'))
     table = bench_csv.Table('demo', busy=2)
     table.add('ping-pong, 8 B', 'us', 'lower', 4.0, 'spawn', 16.0)
     table.add('made and dropped', 'objects/s', 'higher', 1000.0)
@@ -52,7 +52,7 @@ def test_table_goes_to_the_csv_dir_with_its_mode_in_the_name(tmp_path, monkeypat
 
 
 def test_without_csv_dir_or_option_nothing_is_written(tmp_path, monkeypatch):
-    monkeypatch.delenv('DRAGON_BENCH_CSV_DIR', raising=False)
+    monkeypatch.delenv('BENCH_CSV_DIR', raising=False)
     monkeypatch.chdir(tmp_path)
     table = bench_csv.Table('demo')
     table.add('x', 'us', 'lower', 1.0)
