@@ -4,6 +4,7 @@
 #
 
 import multiprocessing
+import os
 import sys
 from multiprocessing import connection as mp_connection
 from multiprocessing import context as _mp_context
@@ -150,6 +151,9 @@ def register():
     register_serializer()
     from .connection import exact_wait
     mp_connection.wait = exact_wait(mp_connection.wait)
+    if os.environ.get('DRAGON_NUM_NODES', '1') != '1':
+        from .node_local import install
+        install()
     pool_module = sys.modules.get('multiprocessing.pool')
     if pool_module is not None:       # imported before dragon: it holds the stock wait
         pool_module.wait = mp_connection.wait

@@ -29,8 +29,13 @@ _STATUS_NAMES = {1: 'invalid argument', 2: 'not found', 3: 'already exists',
                  7: 'unavailable', 8: 'internal error', 9: 'try again', 10: 'peer lost',
                  11: 'canceled', 12: 'truncated'}
 
-_REQUEST = struct.Struct('<IBBHIQq')     # length, op, 0, descriptor length, node, id, timeout
-_REPLY = struct.Struct('<IiIQq')         # length, status, text length, id, value
+_REQUEST = struct.Struct('<IBBHIQq')     # length, op, flags, descriptor length, node, id, timeout
+_REPLY = struct.Struct('<IiHHQq')        # length, status, text length, flags, id, value
+_BLOCK = struct.Struct('<QQ')            # a payload that is a pool block: handle, length
+PAYLOAD_IS_BLOCK = 1
+# Messages at least this large travel as a block of the node's pool (one copy on each
+# node), not through the socket.
+BLOCK_MIN = 1 << 16
 _NODE_OF_POOL = re.compile(r'-pool-n(\d+)$')
 
 _ids = itertools.count(1)
@@ -114,33 +119,48 @@ def _recv_exactly(conn, n):
     return data
 
 
-def _frame(op, node, descriptor, timeout, payload, request_id, value=None):
+def _frame(op, node, descriptor, timeout, payload, request_id, value=None, flags=0):
     d = descriptor.encode() if isinstance(descriptor, str) else descriptor
     if value is not None:
         timeout_ns = value          # an operation's argument (a signal number)
     else:
         timeout_ns = -1 if timeout is None else max(0, int(timeout * 1e9))
-    return _REQUEST.pack(_REQUEST.size - 4 + len(d) + len(payload), op, 0, len(d), node,
+    return _REQUEST.pack(_REQUEST.size - 4 + len(d) + len(payload), op, flags, len(d), node,
                          request_id, timeout_ns) + d
 
 
 def read_reply(conn):
     '''(status, value, text, payload) of the next reply on `conn`.'''
     head = _recv_exactly(conn, _REPLY.size)
-    length, status, text_len, _, value = _REPLY.unpack(head)
+    length, status, text_len, flags, _, value = _REPLY.unpack(head)
     rest = _recv_exactly(conn, length - (_REPLY.size - 4)) if length > _REPLY.size - 4 else b''
     text = bytes(rest[:text_len]).decode(errors='replace')
-    return status, value, text, rest[text_len:]
+    data = rest[text_len:]
+    if flags & PAYLOAD_IS_BLOCK:
+        # A large message our node placed in its pool: we own the block now.
+        handle, size = _BLOCK.unpack(data)
+        data = _dragon.adopt_block(runtime.node_pool(), handle, size)
+    return status, value, text, data
 
 
-def call(op, node, descriptor, timeout=None, payload=b'', fds=None, conn=None, value=None):
+def send_block_request(op, node, descriptor, timeout, parts, framed):
+    '''A request whose payload (the parts, framed as Channel.send_parts frames them, or
+    one part as is) goes in a block of this node's pool: written once, then our node
+    sends it from there and frees it.'''
+    handle, size = _dragon.write_block(runtime.node_pool(), parts, framed, timeout)
+    return call(op, node, descriptor, timeout, _BLOCK.pack(handle, size),
+                flags=PAYLOAD_IS_BLOCK)
+
+
+def call(op, node, descriptor, timeout=None, payload=b'', fds=None, conn=None, value=None,
+         flags=0):
     '''One request; returns (value, payload) or raises the owner's error.'''
     own = conn is None
     if own:
         conn = _connection()
     request_id = next(_ids)
     try:
-        head = _frame(op, node, descriptor, timeout, payload, request_id, value)
+        head = _frame(op, node, descriptor, timeout, payload, request_id, value, flags)
         if fds:
             socket.send_fds(conn, [head], fds)
         else:

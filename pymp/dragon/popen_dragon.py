@@ -61,10 +61,19 @@ class DragonPopen(object):
         self._pid = None
         self._fds = []
         self._node = placement.node_for_new_process()
-        if self._node == gateway.this_node():
-            self._launch(process_obj)
-        else:
-            self._launch_remote(process_obj)
+        if self._node != gateway.this_node():
+            payload = self._start_payload(process_obj)
+            if not self._fds:
+                self._launch_remote(payload)
+                return
+            # Its arguments hand it file descriptors (Value/Array's shared heap, an OS
+            # pipe, a manager's address pipe): those exist on this node only, so the
+            # child starts here, whatever the placement said.
+            util.info('starting %s on this node (%d), not node %d: its arguments pass '
+                      'file descriptors' % (process_obj.name, gateway.this_node(), self._node))
+            self._fds = []
+            self._node = gateway.this_node()
+        self._launch(process_obj)
 
     def duplicate_for_child(self, fd):
         self._fds.append(fd)
@@ -82,15 +91,12 @@ class DragonPopen(object):
             set_spawning_popen(None)
         return buf
 
-    def _launch_remote(self, process_obj):
+    def _launch_remote(self, buf):
         '''Starts the child on another node: its dragon-node forwards the request to
         that node's, which has its warm server fork it. The sentinel is a local pipe
         whose write end our node holds and closes when the child's exit arrives; the
         replies (pid, then exit code) come on a connection of this child's own.'''
-        if self._fds:
-            raise ValueError('cannot pass file descriptors to a process on node %d (another '
-                             'node): use DRAGON_PLACEMENT=local for it' % self._node)
-        payload = self._start_payload(process_obj).getbuffer()
+        payload = buf.getbuffer()
         self.sentinel, alive_w = os.pipe()
         try:
             status = gateway.new_connection()
@@ -165,7 +171,7 @@ class DragonPopen(object):
             if self._node != gateway.this_node():
                 self._pid = gateway.job_pid(self._node, self._remote_reply('pid'))
             else:
-                self._pid = _read_status(self._status, 'pid')
+                self._pid = gateway.job_pid(self._node, _read_status(self._status, 'pid'))
         return self._pid
 
     def poll(self, flag=os.WNOHANG):

@@ -105,7 +105,12 @@ class RemoteChannel(_RemoteHandle):
         return False
 
     def send(self, data, timeout=None):
-        self._call(gateway.SEND, timeout, memoryview(data).cast('B'))
+        view = memoryview(data).cast('B')
+        if len(view) >= gateway.BLOCK_MIN:
+            gateway.send_block_request(gateway.SEND, self._node, self._base, timeout, [view],
+                                       False)
+            return
+        self._call(gateway.SEND, timeout, view)
 
     def try_send(self, data):
         try:
@@ -115,14 +120,16 @@ class RemoteChannel(_RemoteHandle):
         return True
 
     def send_parts(self, parts, timeout=None):
-        self._call(gateway.SEND, timeout, _dragon.frame_parts(parts))
+        gateway.send_block_request(gateway.SEND, self._node, self._base, timeout, parts, True)
 
     def recv(self, timeout=None):
         _, data = self._call(gateway.RECV, timeout)
-        return _Received(data)
+        return data if isinstance(data, _dragon.Message) else _Received(data)
 
     def recv_payload(self, timeout=None):
         _, data = self._call(gateway.RECV, timeout)
+        if isinstance(data, _dragon.Message):
+            return data                     # a large message: the pool block itself
         if len(data) and data[0] == _PARTS_TAG:
             return data                     # a parts block: loads_message frames it
         return _as_bytes(data)
@@ -138,7 +145,8 @@ class RemoteChannel(_RemoteHandle):
         view = memoryview(target).cast('B')
         if offset > len(view) or len(view) - offset < len(msg):
             return msg
-        view[offset:offset + len(msg)] = msg.data
+        view[offset:offset + len(msg)] = memoryview(msg) if isinstance(
+            msg, _dragon.Message) else msg.data
         return len(msg)
 
     def poll(self, timeout=0.0):

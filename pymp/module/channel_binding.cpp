@@ -141,11 +141,55 @@ py::bytes frame_parts(const py::sequence &parts)
     return out;
 }
 
+// The parts (framed as send_parts frames them, or one part as is) written into one
+// new block of `pool`: (handle, length). For a message to another node, which this
+// node's dragon-node sends from the block and then frees.
+py::tuple write_block(const std::shared_ptr<Pool> &pool, const py::sequence &parts, bool framed,
+                      const py::object &timeout)
+{
+    Deadline deadline(to_timeout(timeout));
+    std::vector<std::unique_ptr<HeldBuffer>> held;
+    std::vector<size_t> sizes;
+    for (py::handle part : parts) {
+        held.push_back(std::make_unique<HeldBuffer>(part.ptr(), false));
+        sizes.push_back(held.back()->size());
+    }
+    if (!framed && held.size() != 1)
+        throw py::value_error("an unframed block holds exactly one part");
+    PartsLayout layout(sizes);
+    size_t total = framed ? layout.total() : sizes[0];
+    SignalsDuringWait signals;
+    py::gil_scoped_release unlocked;
+    void *block = pool->allocate(total ? total : 1,
+                                 deadline.never() ? wait_forever
+                                                  : Timeout(deadline.remaining_ns()));
+    auto *base = static_cast<std::byte *>(block);
+    if (framed) {
+        layout.write_header(base);
+        for (size_t i = 0; i < held.size(); ++i)
+            std::memcpy(base + layout.offset(i), held[i]->data(), sizes[i]);
+    } else {
+        std::memcpy(base, held[0]->data(), total);
+    }
+    py::gil_scoped_acquire locked;
+    return py::make_tuple(pool->handle_of(block), total);
+}
+
 } // namespace
 
 void bind_channel(py::module_ &m)
 {
     m.attr("PARTS_TAG") = py::int_(PartsLayout::tag);
+    m.def("write_block", &write_block, py::arg("pool"), py::arg("parts"), py::arg("framed"),
+          py::arg("timeout") = py::none(),
+          "Writes the parts into one new pool block: (handle, length)");
+    m.def(
+        "adopt_block",
+        [](std::shared_ptr<Pool> pool, uint64_t handle, size_t size) {
+            return Message::adopt(pool, pool->pointer_of(handle), size);
+        },
+        py::arg("pool"), py::arg("handle"), py::arg("size"),
+        "The Message that is this pool block (freed when the Message goes)");
     m.def("frame_parts", &frame_parts, py::arg("parts"),
           "The framed bytes of [pickle stream, *out-of-band buffers], as send_parts sends them");
 

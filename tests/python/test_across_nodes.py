@@ -120,3 +120,27 @@ def test_a_lost_node_fails_the_waits_on_it_and_ends_the_job(build, mode):
     assert "node 1" in err, err
     assert marked(f"DRAGON_JOB_ID={job}") == []
     assert [n for n in os.listdir("/dev/shm") if n.startswith(f"dragon-{job}-")] == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_managers_shared_memory_and_values(build, mode):
+    got = across(build, 2, mode, "shared")
+    assert got["proxy_nodes"] == [0, 1]  # proxies used from both nodes
+    assert "lives on node 0" in got["shm"] and "runs on node 1" in got["shm"], got["shm"]
+    assert got["value"] == 2 and got["value_nodes"] == [0]  # kept where its heap is
+    assert set(got["exitcodes"]) == {0}
+    if mode == "netns":
+        assert got["manager_host"].startswith("10.200."), got  # reachable from other hosts
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_policy_and_machine(build, nodes, mode):
+    got = across(build, nodes, mode, "policy")
+    assert got["placed"] == [[k, k] for k in range(nodes)]
+    assert got["local"] == [0, 0]
+    assert got["nnodes"] == nodes and got["primary"] is True
+    assert sum(got["cpus"]) == got["cpu_count"] == got["mp_cpu_count"]
+    # simulated nodes share the machine's CPUs: divided (at least one each), never
+    # multiplied
+    assert got["cpu_count"] <= max(nodes, len(os.sched_getaffinity(0)))

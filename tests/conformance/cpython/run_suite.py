@@ -354,7 +354,7 @@ def run_method(suite, method, args, workdir):
     base = [python, '-m', 'test', '--testdir', str(workdir), module, '-v',
             '--timeout', str(args.timeout)]
     if method == 'dragon':
-        base = [str(args.build / 'bin' / 'dragon')] + base
+        base = [str(args.build / 'bin' / 'dragon'), '-N', str(args.nodes)] + base
 
     start = time.monotonic()
     outcomes, problems, runs = {}, [], []
@@ -490,6 +490,9 @@ def main():
                          '(default: $DRAGON_BUILD_DIR or <repo>/build)')
     ap.add_argument('--python', help='interpreter (default: python3 on PATH for '
                                      'multiprocessing, /usr/bin/python3 for concurrent_futures)')
+    ap.add_argument('--nodes', type=int, default=1,
+                    help='nodes of the dragon job (default 1); with more, children land on the '
+                         'other nodes round-robin')
     ap.add_argument('--methods', default='dragon,spawn',
                     help='comma-separated, of dragon and spawn (default: both)')
     ap.add_argument('--timeout', type=int, default=120,

@@ -200,6 +200,94 @@ def node_loss(nodes):
         return {'error': '%s: %s' % (type(e).__name__, e), 'after': time.monotonic() - t}
 
 
+
+def use_proxy(d, lock, ev, i):
+    with lock:
+        d[i] = where()[0]
+    ev.set()
+
+
+def attach_shm(inbox, out):
+    try:
+        shm = inbox.get(timeout=30)
+        shm.buf[0] = 1
+        out.put('attached')
+    except Exception as e:
+        out.put('%s: %s' % (type(e).__name__, e))
+
+
+def bump(value):
+    with value.get_lock():
+        value.value += 1
+
+
+def shared(nodes):
+    from multiprocessing import shared_memory
+    m = mp.Manager()
+    d, lock, ev = m.dict(), mp.Lock(), mp.Event()
+    ps = [mp.Process(target=use_proxy, args=(d, lock, ev, i)) for i in range(nodes)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join(30)
+    proxy_nodes = sorted(set(d.values()))
+    manager_address = m.address
+    m.shutdown()
+    # a SharedMemory pickled to a child on another node: an error naming the nodes
+    shm = shared_memory.SharedMemory(create=True, size=16)
+    out, inbox = mp.Queue(), mp.Queue()
+    from dragon.infrastructure.policy import Policy
+    try:
+        with Policy(placement=Policy.Placement.HOST_ID, host_id=1):
+            p = mp.Process(target=attach_shm, args=(inbox, out))
+            p.start()
+        inbox.put(shm)
+        shm_result = out.get(timeout=30)
+        p.join(30)
+    finally:
+        shm.close()
+        shm.unlink()
+    # a Value's heap is handed to children as fds: they start on this node
+    v = mp.Value('i', 0)
+    vs = [mp.Process(target=bump, args=(v,)) for _ in range(nodes)]
+    for p in vs:
+        p.start()
+    for p in vs:
+        p.join(30)
+    return {'proxy_nodes': proxy_nodes, 'manager_host': manager_address[0],
+            'shm': shm_result, 'value': v.value, 'value_nodes': sorted({p.pid >> 22 for p in vs}),
+            'exitcodes': [p.exitcode for p in ps + vs]}
+
+
+def tell(q):
+    from dragon.native import machine
+    q.put((where()[0], machine.current().h_uid))
+
+
+def policy(nodes):
+    from dragon.infrastructure.policy import Policy
+    from dragon.native import machine
+    q = mp.Queue()
+    placed = []
+    for target in range(nodes):
+        with Policy(placement=Policy.Placement.HOST_ID, host_id=target):
+            p = mp.Process(target=tell, args=(q,))
+            p.start()
+        placed.append(q.get(timeout=30))
+        p.join(30)
+    with Policy(placement=Policy.Placement.LOCAL):
+        with Policy(distribution=Policy.Distribution.ROUNDROBIN):   # inner: LOCAL stays
+            p = mp.Process(target=tell, args=(q,))
+            p.start()
+    local = q.get(timeout=30)
+    p.join(30)
+    system = machine.System()
+    return {'placed': placed, 'local': local, 'nnodes': system.nnodes,
+            'primary': system.primary_node.is_primary,
+            'cpus': [machine.Node(i).num_cpus for i in system.nodes],
+            'cpu_count': machine.cpu_count(), 'mp_cpu_count': mp.cpu_count()}
+
+
 if __name__ == '__main__':
     mp.set_start_method('dragon')
     case = sys.argv[1]
