@@ -89,6 +89,15 @@ void *Message::release()
     return std::exchange(block_, nullptr);
 }
 
+Message Message::adopt(std::shared_ptr<Pool> pool, void *block, size_t size)
+{
+    Message m;
+    m.block_ = static_cast<std::byte *>(block);
+    m.pool_ = std::move(pool);
+    m.size_ = size;
+    return m;
+}
+
 // ---- Channel lifetime (see holders.hpp) -----------------------------------------------------
 
 bool channel_try_ref(ChannelHeader *h, uint32_t serial)

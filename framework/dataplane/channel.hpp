@@ -57,6 +57,9 @@ public:
     // Takes ownership of the pool block (the caller frees it with pool.free);
     // nullptr for a small message.
     void *release();
+    // A message that is `block` of `pool` (from allocate()), which it frees when dropped:
+    // a large message that came from another node into this node's pool.
+    static Message adopt(std::shared_ptr<Pool> pool, void *block, size_t size);
 
 private:
     friend class Channel;

@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "dataplane/process_alive.hpp"
 
+#include <cstring>
 #include <poll.h>
 #include <unistd.h>
 
@@ -57,6 +58,29 @@ Gateway::~Gateway()
 {
     for (auto &[id, f] : forwarded_)
         close_fd(f.sentinel);
+    for (auto *list : {&unsent_, &in_flight_})
+        for (auto &o : *list)
+            drop_block(o.payload);
+}
+
+std::string Gateway::take_block(const std::string &encoded, Payload &payload)
+{
+    uint64_t handle = 0, len = 0;
+    if (encoded.size() != 16)
+        return "a block reference of " + std::to_string(encoded.size()) + " bytes (16 expected)";
+    std::memcpy(&handle, encoded.data(), 8);
+    std::memcpy(&len, encoded.data() + 8, 8);
+    try {
+        void *block = pool_->pointer_of(handle);
+        if (len > pool_->block_size(block))
+            return "a block of " + std::to_string(pool_->block_size(block)) +
+                   " bytes cannot hold " + std::to_string(len);
+        payload.block = block;
+        payload.block_len = len;
+    } catch (const Error &e) {
+        return e.what();
+    }
+    return {};
 }
 
 std::vector<std::string> Gateway::environment() const
@@ -83,11 +107,18 @@ void Gateway::handle(int fd, short revents)
     starts_.handle(fd, revents);
 }
 
+void Gateway::drop_block(Payload &payload)
+{
+    if (payload.block)
+        pool_->free(std::exchange(payload.block, nullptr));
+}
+
 void Gateway::reply_to_client(int fd, uint64_t id, int32_t status, int64_t value, std::string text,
-                              std::string payload)
+                              std::string payload, uint16_t flags)
 {
     GatewayReply r;
     r.id = id;
+    r.flags = flags;
     r.status = status;
     r.value = value;
     r.text = std::move(text);
@@ -131,7 +162,20 @@ void Gateway::forward(GatewayClient &client, ClientRequest request)
         forwarded_[h.id] = f;
     }
     Payload payload;
-    payload.bytes = std::move(request.payload);
+    if (request.flags & payload_is_block) {
+        // The process wrote the message into a block of our pool: it goes from there.
+        std::string why = take_block(request.payload, payload);
+        if (!why.empty()) {
+            log::warning("gateway: process ", client.pid, " named a bad block: ", why);
+            forwarded_.erase(h.id);
+            if (request.op != GatewayOp::detach)
+                reply_to_client(client.fd, request.id, DRAGON_ERR_INVALID, 0,
+                                "bad message block: " + why);
+            return;
+        }
+    } else {
+        payload.bytes = std::move(request.payload);
+    }
     const uint64_t id = h.id;
     send_peer(request.target_node, h, request.descriptor, std::move(payload), {},
               [this, id](dragon_status status, const std::string &why) {
@@ -169,8 +213,10 @@ void Gateway::send_peer(uint32_t node, const PeerHeader &header, const std::stri
                         Payload payload, std::string prefix,
                         std::function<void(dragon_status, const std::string &)> failed)
 {
-    if (stopping_)
+    if (stopping_) {
+        drop_block(payload);
         return;
+    }
     Outgoing o;
     o.node = node;
     o.header = encode_peer_header(header, descriptor);
@@ -189,6 +235,7 @@ void Gateway::pump()
             if (o.failed)
                 o.failed(DRAGON_ERR_PEER_LOST,
                          describe_(o.node) + " was lost: " + lost_reason_[o.node]);
+            drop_block(o.payload);
             unsent_.pop_front();
             continue;
         }
@@ -206,6 +253,7 @@ void Gateway::pump()
         if (s == DRAGON_ERR_PEER_LOST) {
             if (o.failed)
                 o.failed(s, describe_(o.node) + " was lost");
+            drop_block(o.payload);
             unsent_.pop_front();
             continue;
         }
@@ -226,6 +274,7 @@ void Gateway::tick()
         if (it->completion->status() != DRAGON_OK && it->failed)
             it->failed(it->completion->status(),
                        describe_(it->node) + ": " + it->completion->reason());
+        drop_block(it->payload);
         it = in_flight_.erase(it);
     }
     std::erase_if(placements_, [](const Placement &p) { return p.done; });
@@ -289,7 +338,10 @@ void Gateway::on_message(const dragon_transport_message &m)
     pl.descriptor = descriptor;
     pl.from = m.peer;
     void *dest = nullptr;
-    if (h->kind == PeerKind::request && h->op == GatewayOp::send)
+    // A message for a channel here, or one received for a process here (which takes
+    // the block itself).
+    if ((h->kind == PeerKind::request && h->op == GatewayOp::send) ||
+        (h->kind == PeerKind::reply && h->text_len == 0 && forwarded_.count(h->id)))
         pl.payload.block = pool_->try_allocate(m.payload_len);
     if (pl.payload.block) {
         pl.payload.block_len = m.payload_len;
@@ -347,9 +399,22 @@ void Gateway::deliver(uint32_t from, const PeerHeader &h, const std::string &des
 void Gateway::on_reply(uint32_t from, const PeerHeader &h, Payload payload)
 {
     auto it = forwarded_.find(h.id);
-    if (it == forwarded_.end() || it->second.node != from)
+    if (it == forwarded_.end() || it->second.node != from) {
+        drop_block(payload);
         return; // its process went away meanwhile
+    }
     Forwarded &f = it->second;
+    if (payload.block) { // the process takes the block itself
+        std::string ref(16, '\0');
+        uint64_t handle = pool_->handle_of(payload.block), len = payload.block_len;
+        std::memcpy(ref.data(), &handle, 8);
+        std::memcpy(ref.data() + 8, &len, 8);
+        payload.block = nullptr;
+        reply_to_client(f.client_fd, f.client_id, h.status, h.value, {}, std::move(ref),
+                        payload_is_block);
+        forwarded_.erase(it);
+        return;
+    }
     std::string &bytes = payload.bytes;
     size_t text_len = std::min<size_t>(h.text_len, bytes.size());
     std::string text = bytes.substr(0, text_len);

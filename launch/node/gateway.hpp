@@ -87,7 +87,11 @@ private:
     void on_client_closed(GatewayClient &client);
     void forward(GatewayClient &client, ClientRequest request);
     void reply_to_client(int fd, uint64_t id, int32_t status, int64_t value, std::string text,
-                         std::string payload = {});
+                         std::string payload = {}, uint16_t flags = 0);
+    // Frees the pool block a payload owns (a large message that did not go on).
+    void drop_block(Payload &payload);
+    // The block a process named (handle, length) into `payload`; why not, if not.
+    std::string take_block(const std::string &encoded, Payload &payload);
     void send_peer(uint32_t node, const PeerHeader &header, const std::string &descriptor,
                    Payload payload, std::string prefix = {},
                    std::function<void(dragon_status, const std::string &)> failed = {});

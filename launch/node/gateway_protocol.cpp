@@ -1,15 +1,16 @@
 #include "gateway_protocol.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace dragon::node {
 namespace {
 
-// Request frame body: u8 op | u8 0 | u16 descriptor length | u32 target node |
+// Request frame body: u8 op | u8 flags | u16 descriptor length | u32 target node |
 // u64 id | i64 timeout_ns | descriptor | payload.
 constexpr size_t request_fixed = 24;
-// Reply frame: u32 length | i32 status | u32 text length | u64 id | i64 value | text |
-// payload.
+// Reply frame: u32 length | i32 status | u16 text length | u16 flags | u64 id |
+// i64 value | text | payload.
 constexpr size_t reply_fixed = 24;
 
 template <typename T> T load(const char *p)
@@ -61,6 +62,7 @@ std::optional<ClientRequest> parse_client_request(std::string_view body, std::st
         return std::nullopt;
     }
     r.op = GatewayOp(op);
+    r.flags = load<uint8_t>(p + 1);
     auto dlen = load<uint16_t>(p + 2);
     r.target_node = load<uint32_t>(p + 4);
     r.id = load<uint64_t>(p + 8);
@@ -77,13 +79,15 @@ std::optional<ClientRequest> parse_client_request(std::string_view body, std::st
 std::string encode_client_reply(const GatewayReply &reply)
 {
     std::string out;
-    out.reserve(frame_prefix + reply_fixed + reply.text.size() + reply.payload.size());
-    append<uint32_t>(out, uint32_t(reply_fixed + reply.text.size() + reply.payload.size()));
+    size_t text_len = std::min<size_t>(reply.text.size(), UINT16_MAX);
+    out.reserve(frame_prefix + reply_fixed + text_len + reply.payload.size());
+    append<uint32_t>(out, uint32_t(reply_fixed + text_len + reply.payload.size()));
     append<int32_t>(out, reply.status);
-    append<uint32_t>(out, uint32_t(reply.text.size()));
+    append<uint16_t>(out, uint16_t(std::min<size_t>(reply.text.size(), UINT16_MAX)));
+    append<uint16_t>(out, reply.flags);
     append<uint64_t>(out, reply.id);
     append<int64_t>(out, reply.value);
-    out += reply.text;
+    out.append(reply.text, 0, std::min<size_t>(reply.text.size(), UINT16_MAX));
     out += reply.payload;
     return out;
 }

@@ -42,8 +42,14 @@ inline constexpr int64_t attach_semaphore = 1, attach_unbounded = 2;
 
 inline constexpr size_t frame_prefix = 4; // u32 length of the rest
 
+// A payload that is a block of the node's pool: 16 bytes (u64 handle, u64 length)
+// instead of the bytes. Large messages travel so, from and to the process, with one
+// copy on each node; whoever receives such a payload owns the block.
+inline constexpr uint8_t payload_is_block = 1;
+
 struct ClientRequest {
     GatewayOp op{};
+    uint8_t flags = 0;
     uint32_t target_node = 0;
     uint64_t id = 0;
     int64_t timeout_ns = -1; // -1: no deadline
@@ -53,6 +59,7 @@ struct ClientRequest {
 
 struct GatewayReply {
     uint64_t id = 0;
+    uint16_t flags = 0;
     int32_t status = 0; // a dragon_status
     int64_t value = 0;
     std::string text;    // the error, when status != DRAGON_OK

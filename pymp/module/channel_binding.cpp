@@ -160,9 +160,8 @@ py::tuple write_block(const std::shared_ptr<Pool> &pool, const py::sequence &par
     size_t total = framed ? layout.total() : sizes[0];
     SignalsDuringWait signals;
     py::gil_scoped_release unlocked;
-    void *block = pool->allocate(total ? total : 1,
-                                 deadline.never() ? wait_forever
-                                                  : Timeout(deadline.remaining_ns()));
+    void *block = pool->allocate(
+        total ? total : 1, deadline.never() ? wait_forever : Timeout(deadline.remaining_ns()));
     auto *base = static_cast<std::byte *>(block);
     if (framed) {
         layout.write_header(base);
