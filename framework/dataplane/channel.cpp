@@ -365,15 +365,16 @@ void Channel::check_alive() const
 
 // ---- Ring operations ------------------------------------------------------------------------
 
-Channel::Outcome Channel::send_once(uint64_t kind, const void *data, size_t size)
+Channel::Outcome Channel::send_once(uint64_t kind, const void *data, size_t size,
+                                    BlockInHand *in_hand)
 {
     if (!header_->unbounded)
-        return ring_send_once(kind, data, size);
+        return ring_send_once(kind, data, size, in_hand);
     // Once messages overflowed, later ones follow them there (order per sender).
     if (header_->overflow_count.load(std::memory_order_acquire) > 0)
-        return overflow_push(kind, data, size);
-    Outcome o = ring_send_once(kind, data, size);
-    return o == Outcome::would_block ? overflow_push(kind, data, size) : o;
+        return overflow_push(kind, data, size, in_hand);
+    Outcome o = ring_send_once(kind, data, size, in_hand);
+    return o == Outcome::would_block ? overflow_push(kind, data, size, in_hand) : o;
 }
 
 Channel::Outcome Channel::recv_once(Message &out)
@@ -386,7 +387,8 @@ Channel::Outcome Channel::recv_once(Message &out)
     return o;
 }
 
-Channel::Outcome Channel::ring_send_once(uint64_t kind, const void *data, size_t size)
+Channel::Outcome Channel::ring_send_once(uint64_t kind, const void *data, size_t size,
+                                         BlockInHand *in_hand)
 {
     ChannelHeader *h = header_;
     for (;;) {
@@ -396,6 +398,9 @@ Channel::Outcome Channel::ring_send_once(uint64_t kind, const void *data, size_t
         int64_t d = slot_distance(slot_seq(st), pos);
         if (d == 0) {
             if (slot_phase(st) == slot_free) {
+                // From the claim on, the ring owns the block: its record goes first.
+                if (in_hand)
+                    in_hand->let_go();
                 if (s->state.compare_exchange_weak(st, slot_state(pos, slot_claimed, current_pid()),
                                                    std::memory_order_acq_rel)) {
                     advance(h->enqueue_pos, pos);
@@ -405,6 +410,8 @@ Channel::Outcome Channel::ring_send_once(uint64_t kind, const void *data, size_t
                     notify_receivers();
                     return Outcome::done;
                 }
+                if (in_hand)
+                    in_hand->take_back();
             } else {
                 // Claimed by a producer that has not advanced enqueue_pos yet: help it.
                 advance(h->enqueue_pos, pos);
@@ -543,10 +550,11 @@ bool Channel::wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,
 
 // ---- Public send/receive --------------------------------------------------------------------
 
-void Channel::send_payload(uint64_t kind, const void *data, size_t size, const Deadline &deadline)
+void Channel::send_payload(uint64_t kind, const void *data, size_t size, const Deadline &deadline,
+                           BlockInHand *in_hand)
 {
-    bool sent = wait_until([&] { return send_once(kind, data, size); }, header_->recv_event,
-                           header_->send_waiters, deadline);
+    bool sent = wait_until([&] { return send_once(kind, data, size, in_hand); },
+                           header_->recv_event, header_->send_waiters, deadline);
     if (!sent)
         throw Error(DRAGON_ERR_TIMEOUT,
                     "send on channel " + descriptor() + " timed out: the channel is full (" +
@@ -564,51 +572,57 @@ void Channel::send(const void *data, size_t size, Timeout timeout)
     Timeout room = header_->unbounded        ? no_wait
                    : timeout == wait_forever ? wait_forever
                                              : Timeout(deadline.remaining_ns());
-    void *block = pool_->allocate(size, room);
+    BlockInHand in_hand(*pool_, size); // a sender killed during the copy leaks nothing
+    void *block = pool_->allocate(size, room, in_hand.word());
     std::memcpy(block, data, size);
     try {
-        send_block(block, size, deadline);
+        send_block(block, size, deadline, &in_hand);
     } catch (...) {
+        in_hand.let_go();
         pool_->free(block);
         throw;
     }
 }
 
-void Channel::send_block(void *block, size_t size, Timeout timeout)
+void Channel::send_block(void *block, size_t size, Timeout timeout, BlockInHand *in_hand)
 {
-    send_block(block, size, Deadline(timeout));
+    send_block(block, size, Deadline(timeout), in_hand);
 }
 
-void Channel::send_block(void *block, size_t size, const Deadline &deadline)
+void Channel::send_block(void *block, size_t size, const Deadline &deadline, BlockInHand *in_hand)
 {
     if (size >= (uint64_t(1) << slot_kind_shift))
         throw Error(DRAGON_ERR_INVALID,
                     "message of " + std::to_string(size) + " bytes is too large");
     uint64_t handle = pool_->handle_of(block);
-    send_payload(kind_block, &handle, size, deadline);
+    send_payload(kind_block, &handle, size, deadline, in_hand);
 }
 
 bool Channel::try_send(const void *data, size_t size)
 {
     check_alive();
     if (size <= header_->inline_max)
-        return wait_until([&] { return send_once(kind_inline, data, size); }, header_->recv_event,
-                          header_->send_waiters, Deadline(no_wait));
-    void *block = pool_->try_allocate(size);
+        return wait_until([&] { return send_once(kind_inline, data, size, nullptr); },
+                          header_->recv_event, header_->send_waiters, Deadline(no_wait));
+    BlockInHand in_hand(*pool_, size);
+    void *block = pool_->try_allocate(size, in_hand.word());
     if (!block)
         return false;
     std::memcpy(block, data, size);
     uint64_t handle = pool_->handle_of(block);
     bool sent = false;
     try {
-        sent = wait_until([&] { return send_once(kind_block, &handle, size); }, header_->recv_event,
-                          header_->send_waiters, Deadline(no_wait));
+        sent = wait_until([&] { return send_once(kind_block, &handle, size, &in_hand); },
+                          header_->recv_event, header_->send_waiters, Deadline(no_wait));
     } catch (...) {
+        in_hand.let_go();
         pool_->free(block);
         throw;
     }
-    if (!sent)
+    if (!sent) {
+        in_hand.let_go();
         pool_->free(block);
+    }
     return sent;
 }
 
@@ -619,8 +633,8 @@ bool Channel::try_send_block(void *block, size_t size)
         throw Error(DRAGON_ERR_INVALID,
                     "message of " + std::to_string(size) + " bytes is too large");
     uint64_t handle = pool_->handle_of(block);
-    return wait_until([&] { return send_once(kind_block, &handle, size); }, header_->recv_event,
-                      header_->send_waiters, Deadline(no_wait));
+    return wait_until([&] { return send_once(kind_block, &handle, size, nullptr); },
+                      header_->recv_event, header_->send_waiters, Deadline(no_wait));
 }
 
 Message Channel::recv(Timeout timeout)

@@ -35,6 +35,7 @@ namespace dragon {
 
 struct ChannelHeader;
 struct SlotHeader;
+class BlockInHand;
 
 // A received message. Small ones are copied out of the slot; large ones are the
 // sender's pool block itself, freed when the Message is dropped.
@@ -115,8 +116,10 @@ public:
     // Non-blocking: false if the channel is full (or a large message finds no room).
     bool try_send(const void *data, size_t size);
     // Zero-copy send of a block from this channel's pool; ownership passes to the
-    // channel on success (on failure the caller still owns it).
-    void send_block(void *block, size_t size, Timeout timeout = wait_forever);
+    // channel on success (on failure the caller still owns it). `in_hand`: the
+    // block's record (holders.hpp), let go of just before the channel takes it.
+    void send_block(void *block, size_t size, Timeout timeout = wait_forever,
+                    BlockInHand *in_hand = nullptr);
     // As send_block without waiting: false (the caller still owns the block) if full.
     bool try_send_block(void *block, size_t size);
 
@@ -160,18 +163,19 @@ private:
     {
     }
     SlotHeader *slot(uint64_t pos) const;
-    Outcome send_once(uint64_t kind, const void *data, size_t size);
+    Outcome send_once(uint64_t kind, const void *data, size_t size, BlockInHand *in_hand);
     Outcome recv_once(Message &out);
-    Outcome ring_send_once(uint64_t kind, const void *data, size_t size);
+    Outcome ring_send_once(uint64_t kind, const void *data, size_t size, BlockInHand *in_hand);
     Outcome ring_recv_once(Message &out);
     // channel_overflow.cpp: the unbounded channel's overflow list.
-    Outcome overflow_push(uint64_t kind, const void *data, size_t size);
+    Outcome overflow_push(uint64_t kind, const void *data, size_t size, BlockInHand *in_hand);
     Outcome overflow_pop(Message &out);
     void notify_receivers();
     void notify_senders();
     void notify_pool_watchers();
-    void send_payload(uint64_t kind, const void *data, size_t size, const Deadline &deadline);
-    void send_block(void *block, size_t size, const Deadline &deadline);
+    void send_payload(uint64_t kind, const void *data, size_t size, const Deadline &deadline,
+                      BlockInHand *in_hand = nullptr);
+    void send_block(void *block, size_t size, const Deadline &deadline, BlockInHand *in_hand);
     template <typename Attempt> bool wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,
                                                 std::atomic<uint32_t> &waiters,
                                                 const Deadline &deadline);

@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "dataplane/channel.hpp"
 #include "dataplane/channel_layout.hpp"
+#include "dataplane/holders.hpp"
 
 #include <cstring>
 
@@ -59,7 +60,8 @@ private:
 
 } // namespace
 
-Channel::Outcome Channel::overflow_push(uint64_t kind, const void *data, size_t size)
+Channel::Outcome Channel::overflow_push(uint64_t kind, const void *data, size_t size,
+                                        BlockInHand *in_hand)
 {
     ChannelHeader *h = header_;
     size_t bytes = kind == kind_block ? sizeof(uint64_t) : size;
@@ -72,6 +74,8 @@ Channel::Outcome Channel::overflow_push(uint64_t kind, const void *data, size_t 
     uint64_t handle = pool_->handle_of(node);
     {
         OverflowLock lock(*pool_, h);
+        if (in_hand) // the list owns the block from the next store on
+            in_hand->let_go();
         if (h->overflow_tail)
             node_at(*pool_, h->overflow_tail)->next = handle;
         else

@@ -24,7 +24,11 @@ namespace dragon {
 namespace {
 
 constexpr uint64_t holder_table_magic = 0x534c4448474e4452ull; // "RDGNHDLS"
-constexpr uint64_t slot_claiming = ~uint64_t(0);               // id while a slot is set up
+// A BlockInHand word: 0 free, claimed_word claimed by a sender with no block yet,
+// else the handle of the block it writes (handles are past the pool header).
+constexpr uint64_t claimed_word = 1;
+constexpr int in_hand_words = 4; // concurrent large sends per process that are recorded
+constexpr uint64_t slot_claiming = ~uint64_t(0); // id while a slot is set up
 constexpr uint32_t first_map_capacity = 16;
 // A holder's lock is held for a map update; a wait this long means its holder is stopped.
 constexpr Timeout holder_lock_timeout = std::chrono::seconds(30);
@@ -45,6 +49,8 @@ struct alignas(64) HolderSlot {
     uint64_t map; // pool handle of RefEntry[map_capacity], 0: none
     uint32_t map_capacity;
     uint32_t map_used;
+    // Written by the holder's own process only (BlockInHand); read by its releaser.
+    std::atomic<uint64_t> in_hand[in_hand_words];
 };
 
 struct RefEntry {
@@ -206,7 +212,8 @@ uint64_t key_of(uint64_t handle, bool transit)
     return handle << 1 | (transit ? 1 : 0);
 }
 
-// Gives back every reference of a slot whose id is `id`, and frees the slot.
+// Gives back every reference of a slot whose id is `id`, frees the blocks it had in
+// hand, and frees the slot.
 uint64_t release_slot(Pool &pool, HolderSlot &s, uint64_t id)
 {
     std::vector<RefEntry> refs;
@@ -214,6 +221,15 @@ uint64_t release_slot(Pool &pool, HolderSlot &s, uint64_t id)
         SlotLock lock(pool, s);
         if (s.id.load(std::memory_order_acquire) != id)
             return 0;
+        for (auto &word : s.in_hand) {
+            uint64_t handle = word.exchange(0, std::memory_order_acq_rel);
+            try {
+                if (handle > claimed_word)
+                    pool.free(pool.pointer_of(handle));
+            } catch (const Error &) {
+                // Not an allocated block (a damaged record): nothing to give back.
+            }
+        }
         if (RefEntry *m = map_of(pool, s)) {
             dedupe(pool, s);
             for (uint32_t i = 0; i < s.map_capacity; ++i)
@@ -367,6 +383,41 @@ bool unhold(Pool &pool, const HolderName &holder, uint64_t handle, uint32_t seri
         s.map_used -= 1;
     }
     return true;
+}
+
+BlockInHand::BlockInHand(Pool &pool, size_t size)
+{
+    if (size < recorded_from)
+        return;
+    HolderSlot &s = slot_of(pool, local_holder(pool).slot);
+    for (auto &word : s.in_hand) {
+        uint64_t free_word = 0;
+        if (word.compare_exchange_strong(free_word, claimed_word, std::memory_order_acq_rel)) {
+            word_ = &word;
+            return;
+        }
+    }
+}
+
+BlockInHand::~BlockInHand()
+{
+    if (word_)
+        word_->store(0, std::memory_order_release);
+}
+
+void BlockInHand::let_go()
+{
+    if (!word_)
+        return;
+    uint64_t handle = word_->exchange(claimed_word, std::memory_order_acq_rel);
+    if (handle > claimed_word)
+        handle_ = handle;
+}
+
+void BlockInHand::take_back()
+{
+    if (word_ && handle_)
+        word_->store(handle_, std::memory_order_release);
 }
 
 uint32_t holder_count(Pool &pool)

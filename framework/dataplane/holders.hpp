@@ -28,12 +28,23 @@
 // (as a stock Connection pickled through its resource sharer needs its sender
 // alive until received).
 //
+// A large message's pool block is in nobody's hands between its allocation and the
+// moment a channel takes it (ring slot or overflow list): a sender killed meanwhile
+// (during the copy of a 64 MiB object, say) would leak it until the job ends. So
+// the sender records it in its holder slot (BlockInHand, one of a few words per
+// slot), from inside the pool's allocation, and whoever releases the holder of a
+// dead process frees it. The record is cleared just before the block is published:
+// a crash in the few instructions between leaks it, never frees a block a channel
+// owns.
+//
 // Crash safety: counts move channel first, map second when taking, and map first,
 // channel second when giving back, so a process killed between the two leaks one
 // reference (the channel outlives it) and never frees a channel still in use. A
 // map entry a crash left twice (mid backward-shift deletion) is counted once.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -76,6 +87,31 @@ void hold(Pool &pool, const HolderName &holder, uint64_t handle, uint32_t serial
 // Gives one back. Returns false (and changes nothing) if the holder has no such
 // reference, e.g. a transit reference already returned or its holder released.
 bool unhold(Pool &pool, const HolderName &holder, uint64_t handle, uint32_t serial, bool transit);
+
+// The record of one block this process is writing a message into (see above).
+// Blocks smaller than `recorded_from` are not recorded: their copy is short, and
+// small messages are the hot path.
+class BlockInHand {
+public:
+    static constexpr size_t recorded_from = 64 * 1024;
+    // Claims a record word in this process's holder of `pool` when `size` is
+    // recorded_from or more and a word is free (else records nothing: word() is null).
+    BlockInHand(Pool &pool, size_t size);
+    ~BlockInHand(); // clears the record
+    BlockInHand(const BlockInHand &) = delete;
+    BlockInHand &operator=(const BlockInHand &) = delete;
+
+    // Where Pool::allocate stores the block's handle, under the pool's lock.
+    std::atomic<uint64_t> *word() const { return word_; }
+    // Just before the block is published, and when the caller frees it itself.
+    void let_go();
+    // Publishing failed after let_go(): the block is ours again.
+    void take_back();
+
+private:
+    std::atomic<uint64_t> *word_ = nullptr;
+    uint64_t handle_ = 0;
+};
 
 // Holders registered now, and the pool bytes the table and their maps take (tests
 // and tools: channel bytes in use are bytes_in_use - holder_bytes).

@@ -145,13 +145,18 @@ template <typename Fn> auto Pool::locked(Timeout timeout, Fn &&fn) const
     return fn(buddy);
 }
 
-void *Pool::try_allocate(size_t size)
+void *Pool::try_allocate(size_t size, std::atomic<uint64_t> *record)
 {
-    uint64_t off = locked(lock_timeout, [&](Buddy &b) { return b.allocate(size); });
+    uint64_t off = locked(lock_timeout, [&](Buddy &b) {
+        uint64_t got = b.allocate(size);
+        if (record && got != buddy_none)
+            record->store(header_->heap_offset + got, std::memory_order_release);
+        return got;
+    });
     return off == buddy_none ? nullptr : base_ + header_->heap_offset + off;
 }
 
-void *Pool::allocate(size_t size, Timeout timeout)
+void *Pool::allocate(size_t size, Timeout timeout, std::atomic<uint64_t> *record)
 {
     if (size > header_->buddy.heap_size)
         throw Error(DRAGON_ERR_NO_MEMORY, "pool " + name_ + " cannot hold " + std::to_string(size) +
@@ -168,7 +173,7 @@ void *Pool::allocate(size_t size, Timeout timeout)
     Deadline deadline(timeout);
     for (;;) {
         uint32_t seen = header_->free_event.load(std::memory_order_acquire);
-        if (void *p = try_allocate(size))
+        if (void *p = try_allocate(size, record))
             return p;
         if (deadline.expired())
             throw_exhausted(size, timeout);

@@ -12,6 +12,7 @@
 #include "core/memory.hpp"
 #include "dataplane/deadline.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -48,9 +49,12 @@ public:
 
     // A block of at least `size` bytes, waiting up to `timeout` for room (no_wait:
     // fail at once). Throws dragon::Error(NO_MEMORY) naming usage and the fix.
-    void *allocate(size_t size, Timeout timeout = no_wait);
+    // With `record`, the block's handle is stored there before the pool's lock is
+    // let go, so that a process killed at any point after the allocation leaves a
+    // record of it (BlockInHand, holders.hpp).
+    void *allocate(size_t size, Timeout timeout = no_wait, std::atomic<uint64_t> *record = nullptr);
     // nullptr instead of throwing when there is no room now.
-    void *try_allocate(size_t size);
+    void *try_allocate(size_t size, std::atomic<uint64_t> *record = nullptr);
     // Returns a block from allocate(); throws dragon::Error on a pointer that is not one.
     void free(void *ptr);
     // Usable bytes of the block at `ptr`.

@@ -13,6 +13,7 @@
 #include "core/error.hpp"
 #include "dataplane/channel.hpp"
 #include "dataplane/channel_set.hpp"
+#include "dataplane/holders.hpp"
 #include "dataplane/readiness_fd.hpp"
 
 #include <cstring>
@@ -105,14 +106,19 @@ void send_parts(Channel &ch, const py::sequence &parts, const py::object &timeou
         return deadline.never() ? wait_forever : Timeout(deadline.remaining_ns());
     };
     // An unbounded channel never waits for room (Channel::send): a full pool raises.
-    void *block = ch.pool().allocate(layout.total(), ch.unbounded() ? no_wait : remaining());
+    // Recorded as this process's until the channel has it: a putter killed during
+    // the copy of a large object leaks nothing (holders.hpp).
+    BlockInHand in_hand(ch.pool(), layout.total());
+    void *block =
+        ch.pool().allocate(layout.total(), ch.unbounded() ? no_wait : remaining(), in_hand.word());
     try {
         auto *base = static_cast<std::byte *>(block);
         layout.write_header(base);
         for (size_t i = 0; i < held.size(); ++i)
             std::memcpy(base + layout.offset(i), held[i]->data(), sizes[i]);
-        ch.send_block(block, layout.total(), remaining());
+        ch.send_block(block, layout.total(), remaining(), &in_hand);
     } catch (...) {
+        in_hand.let_go();
         ch.pool().free(block);
         throw;
     }

@@ -7,6 +7,7 @@
 #include "dataplane/process_alive.hpp"
 #include "dataplane_fixture.hpp"
 
+#include <cstring>
 #include <string>
 
 namespace dragon::test {
@@ -23,6 +24,26 @@ protected:
             Channel::create(pool); // makes the holder table, which stays: the baseline
     }
     uint64_t in_use() const { return pool->stats().bytes_in_use; }
+
+    // Forks a child that runs `body` (which writes one byte to the descriptor it is
+    // given once set up, then waits), kills it and has its reaper release it.
+    template <typename Body> void kill_and_release(Body &&body)
+    {
+        int ready[2];
+        ASSERT_EQ(pipe(ready), 0);
+        pid_t child = fork_child([&] { return body(ready[1]); });
+        char byte = 0;
+        bool up = read(ready[0], &byte, 1) == 1;
+        close(ready[0]);
+        close(ready[1]);
+        kill(child, SIGKILL);
+        waitid(P_PID, id_t(child), nullptr, WEXITED | WNOWAIT); // dead, pid still taken
+        if (up)
+            release_process(*pool, uint32_t(child));
+        int status = 0;
+        waitpid(child, &status, 0);
+        ASSERT_TRUE(up) << "the child failed before it was set up";
+    }
 };
 
 TEST_P(ChannelLifetime, ChannelsMadeAndDroppedInALoopAreFreed)
@@ -173,6 +194,41 @@ TEST_P(ChannelLifetime, SemaphoreChannelsAreFreedToo)
         EXPECT_TRUE(sem.sem_acquire(1s));
         EXPECT_TRUE(sem.sem_release());
     }
+    EXPECT_EQ(in_use(), before);
+}
+
+TEST_P(ChannelLifetime, ABlockAKilledSenderHadInHandIsFreedByItsReaper)
+{
+    uint64_t before = in_use();
+    kill_and_release([&](int ready) {
+        // As Channel::send: allocated with its record, killed while copying.
+        BlockInHand in_hand(*pool, 1 << 20);
+        void *block = pool->allocate(1 << 20, no_wait, in_hand.word());
+        std::memset(block, 'x', 4096);
+        char byte = 1;
+        if (write(ready, &byte, 1) != 1)
+            return 2;
+        pause();
+        return 0;
+    });
+    EXPECT_EQ(in_use(), before); // before: the 1 MiB block stayed in use until the job ended
+}
+
+TEST_P(ChannelLifetime, ABlockAKilledSenderHandedToAChannelIsTheChannels)
+{
+    Channel ch = Channel::create(pool, {16, 128});
+    uint64_t before = in_use();
+    std::string big(1 << 20, 'y');
+    kill_and_release([&](int ready) {
+        ch.send(big, 1s);
+        char byte = 1;
+        if (write(ready, &byte, 1) != 1)
+            return 2;
+        pause();
+        return 0;
+    });
+    EXPECT_GT(in_use(), before); // the message is the channel's, not freed with the sender
+    EXPECT_EQ(ch.recv(1s).str(), big);
     EXPECT_EQ(in_use(), before);
 }
 

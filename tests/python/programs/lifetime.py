@@ -4,6 +4,7 @@ with a small DRAGON_DEFAULT_SEG_SZ: without freeing, the loops would not fit."""
 
 import gc
 import os
+import queue
 import signal
 import sys
 import time
@@ -12,7 +13,8 @@ import dragon  # noqa: F401
 import multiprocessing as mp
 from dragon import runtime
 
-# lifetime.py churn N: the loops; lifetime.py refs: killed holders, transit, Pool(1).
+# lifetime.py churn N: the loops; lifetime.py refs: killed holders, transit, Pool(1);
+# lifetime.py killed-put: a putter SIGKILLed while it copies a 64 MiB object.
 MODE = sys.argv[1] if len(sys.argv) > 1 else 'churn'
 CHURN = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
 
@@ -81,6 +83,51 @@ def relay(inbox, outbox):
     outbox.put(conn.recv())
 
 
+def put_when_told(q, size, go, ready):
+    payload = bytearray(size)          # made (and its pages touched) before the put
+    payload[::4096] = b'x' * len(payload[::4096])
+    ready.put(os.getpid())
+    go.get(timeout=30)
+    q.put(payload)
+    time.sleep(120)
+
+
+def run_killed_put(pool):
+    # Before: the child's 128 MiB block (64 MiB and the framing, rounded to a power
+    # of two) stayed in use until the job ended.
+    size = 64 << 20
+    q, go, ready = mp.Queue(), mp.Queue(), mp.Queue()
+    q.put(bytearray(size))
+    assert len(q.get(timeout=30)) == size   # warm-up: holder maps settle
+    caught = 0
+    for attempt in range(10):
+        before = in_use(pool)
+        p = mp.Process(target=put_when_told, args=(q, size, go, ready))
+        p.start()
+        assert ready.get(timeout=30) == p.pid
+        base = pool.stats()['bytes_in_use']
+        go.put(1)
+        # The block is in use from its allocation on: kill the putter then, while it
+        # copies (64 MiB into fresh shared memory takes tens of milliseconds).
+        deadline = time.monotonic() + 30
+        while pool.stats()['bytes_in_use'] < base + size and time.monotonic() < deadline:
+            pass
+        os.kill(p.pid, signal.SIGKILL)
+        p.join(30)
+        assert p.exitcode == -signal.SIGKILL
+        try:
+            got = q.get(timeout=0.5)         # the put completed before the kill: no test
+            del got
+            continue
+        except queue.Empty:
+            caught += 1
+        after = in_use(pool)
+        assert after == before, ('putter killed mid-put: %d bytes in use before, %d after'
+                                 % (before, after))
+    assert caught, 'every put completed before its putter was killed: the test proves nothing'
+    print('killed putter released ok (%d of 10 caught mid-put)' % caught, flush=True)
+
+
 def main():
     mp.set_start_method('dragon')
     pool = runtime.node_pool()
@@ -88,6 +135,8 @@ def main():
 
     if MODE == 'churn':
         run_churn(pool)
+    elif MODE == 'killed-put':
+        run_killed_put(pool)
     else:
         run_refs(pool)
 
