@@ -166,11 +166,20 @@ dragon_status start(const dragon_host *host, const dragon_launch_request *reques
         // node 0 only; a node's non-zero exit does not kill the others (they stop in order
         // when node 0 ends); --overlap lets the program and the user start other steps in
         // the same allocation (Slurm 20.11 and later give steps exclusive CPUs otherwise).
-        // Not -u: unbuffered srun output interleaves the nodes' lines mid-line.
-        std::vector<std::string> argv{
-            srun,           "--nodes=" + count,       "--ntasks=" + count, "--overlap",
-            "--mpi=pmix",   "--cpu-bind=none",        "--input=0",         "--kill-on-bad-exit=0",
-            "--export=ALL", "--job-name=" + step_name};
+        // Not -u: unbuffered srun output interleaves the nodes' lines mid-line. --quiet:
+        // srun's errors stay (a node that failed, named), its chatter goes (the step's
+        // status on a terminal's Ctrl-C, a site without CPU binding saying so each run).
+        std::vector<std::string> argv{srun,
+                                      "--nodes=" + count,
+                                      "--ntasks=" + count,
+                                      "--overlap",
+                                      "--mpi=pmix",
+                                      "--cpu-bind=none",
+                                      "--input=0",
+                                      "--kill-on-bad-exit=0",
+                                      "--export=ALL",
+                                      "--quiet",
+                                      "--job-name=" + step_name};
         for (auto &arg : site_arguments(host))
             argv.push_back(std::move(arg));
         for (auto &arg : strings(request->argv))
