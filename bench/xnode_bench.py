@@ -18,7 +18,7 @@ baseline, ratio = ours / baseline, lower is better for times):
                                     against all workers on node 0
   Lock across nodes / one node      acquire+release by two contending processes
 --busy N keeps N CPU-bound processes running on every node during the measurements.
-The table also goes to CSV (--csv FILE or $DRAGON_BENCH_CSV_DIR/xnode_bench-<mode>.csv).
+The table also goes to CSV (--csv FILE or $BENCH_CSV_DIR/xnode_bench-<mode>.csv).
 """
 
 import argparse
