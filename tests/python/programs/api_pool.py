@@ -6,6 +6,7 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import multiprocessing.pool
 import os
+import sys
 import threading
 import time
 
@@ -294,10 +295,11 @@ def check_executor_initializer_max_tasks_per_child_and_shutdown():
     ex = cf.ProcessPoolExecutor(2, mp_context=ctx, initializer=init, initargs=('exec',))
     assert list(ex.map(tagged, range(4), timeout=LONG)) == [('exec', x) for x in range(4)]
     within(LONG, ex.shutdown, wait=True)
-    ex = cf.ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1)
-    pids = [ex.submit(worker_pid, i).result(timeout=LONG) for i in range(3)]
-    assert len(set(pids)) == 3, pids
-    within(LONG, ex.shutdown, wait=True)
+    if sys.version_info >= (3, 11):     # max_tasks_per_child is new in CPython 3.11
+        ex = cf.ProcessPoolExecutor(1, mp_context=ctx, max_tasks_per_child=1)
+        pids = [ex.submit(worker_pid, i).result(timeout=LONG) for i in range(3)]
+        assert len(set(pids)) == 3, pids
+        within(LONG, ex.shutdown, wait=True)
     ex = cf.ProcessPoolExecutor(2, mp_context=ctx)
     futures = [ex.submit(square, i) for i in range(20)]
     within(LONG, ex.shutdown, wait=True)                 # pending work finishes first
