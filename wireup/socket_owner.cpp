@@ -60,7 +60,8 @@ std::optional<PeerSocket> peer_socket(int fd)
         if (!(in >> sl >> l >> r >> st >> queues >> timer >> retransmits >> uid >> timeout >>
               inode))
             continue;
-        if (l == local && r == remote)
+        // Inode 0: a socket no process holds any more (closed, lingering in the table).
+        if (l == local && r == remote && inode != 0)
             return PeerSocket{static_cast<uid_t>(uid), inode};
     }
     return std::nullopt;
