@@ -209,6 +209,8 @@ void RemoteStarts::finish(int key)
     if (it == children_.end())
         return;
     Child &c = it->second;
+    if (c.pid)
+        ended_.emplace(c.node, c.pid);
     if (!c.conn_done)
         close(key);
     close_fd(c.parent_alive);
@@ -241,6 +243,8 @@ bool RemoteStarts::signal(uint32_t node, pid_t pid, int sig, std::string &why)
             }
             return true;
         }
+    if (ended_.count({node, pid}))
+        return true; // it has ended: nothing to signal, as for an exited child
     why = "process " + std::to_string(pid) + " was not started on this node for node " +
           std::to_string(node) + " (or has been joined)";
     return false;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <utility>
@@ -59,6 +60,9 @@ private:
     Started started_;
     Exited exited_;
     std::map<int, Child> children_; // by conn fd (the key stays even once conn closes)
+    // (node, pid) of children that ended: a signal to one is a no-op, as a signal to a
+    // child that exited and was not joined yet is with stock multiprocessing.
+    std::set<std::pair<uint32_t, pid_t>> ended_;
 };
 
 } // namespace dragon::node

@@ -129,18 +129,41 @@ def _frame(op, node, descriptor, timeout, payload, request_id, value=None, flags
                          request_id, timeout_ns) + d
 
 
-def read_reply(conn):
-    '''(status, value, text, payload) of the next reply on `conn`.'''
-    head = _recv_exactly(conn, _REPLY.size)
-    length, status, text_len, flags, _, value = _REPLY.unpack(head)
-    rest = _recv_exactly(conn, length - (_REPLY.size - 4)) if length > _REPLY.size - 4 else b''
-    text = bytes(rest[:text_len]).decode(errors='replace')
-    data = rest[text_len:]
+def read_reply(conn, only=False):
+    '''(status, value, text, payload) of the next reply on `conn`. `only`: it is the
+    only reply that can come now, so one read may take all of it at once.'''
+    if only:
+        buf = _reply_buffer()
+        got = conn.recv_into(buf)
+        while 0 < got < _REPLY.size:
+            got += conn.recv_into(memoryview(buf)[got:])
+        if got == 0:
+            _recv_exactly(conn, 1)              # raises: the node closed it
+        length, status, text_len, flags, _, value = _REPLY.unpack_from(buf)
+        total = length + 4
+        if got >= total:
+            rest = bytes(memoryview(buf)[_REPLY.size:total])
+        else:
+            rest = bytes(memoryview(buf)[_REPLY.size:got]) + _recv_exactly(conn, total - got)
+    else:
+        head = _recv_exactly(conn, _REPLY.size)
+        length, status, text_len, flags, _, value = _REPLY.unpack(head)
+        rest = (_recv_exactly(conn, length - (_REPLY.size - 4)) if length > _REPLY.size - 4
+                else b'')
+    text = bytes(rest[:text_len]).decode(errors='replace') if text_len else ''
+    data = rest[text_len:] if text_len else rest
     if flags & PAYLOAD_IS_BLOCK:
         # A large message our node placed in its pool: we own the block now.
         handle, size = _BLOCK.unpack(data)
         data = _dragon.adopt_block(runtime.node_pool(), handle, size)
     return status, value, text, data
+
+
+def _reply_buffer():
+    buf = getattr(_local, 'buf', None)
+    if buf is None:
+        buf = _local.buf = bytearray(1 << 16)
+    return buf
 
 
 def send_block_request(op, node, descriptor, timeout, parts, framed):
@@ -163,13 +186,16 @@ def call(op, node, descriptor, timeout=None, payload=b'', fds=None, conn=None, v
         head = _frame(op, node, descriptor, timeout, payload, request_id, value, flags)
         if fds:
             socket.send_fds(conn, [head], fds)
+            if len(payload):
+                conn.sendall(payload)
+        elif len(payload) < BLOCK_MIN:
+            conn.sendall(head + payload if len(payload) else head)    # one system call
         else:
             conn.sendall(head)
-        if len(payload):
             conn.sendall(payload)
         if op == DETACH:
             return 0, b''
-        status, result, text, data = read_reply(conn)
+        status, result, text, data = read_reply(conn, only=own)
     except BaseException:
         if own:
             _drop_connection()       # the request may still be pending: withdraw it

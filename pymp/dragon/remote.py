@@ -53,7 +53,7 @@ class _RemoteHandle(object):
     def __init__(self, descriptor, node):
         self._node = node
         self._base = _base(descriptor)
-        self._pid = os.getpid()
+        self._base_b = self._base.encode()
         self._info, _ = gateway.call(gateway.ATTACH, node, descriptor)
         self._finalizer = weakref.finalize(self, _detach, node, self._base)
         # A fork child holds no reference of its own: it must not give one back.
@@ -63,7 +63,7 @@ class _RemoteHandle(object):
         self._finalizer.detach()
 
     def _call(self, op, timeout=None, payload=b''):
-        return gateway.call(op, self._node, self._base, timeout, payload)
+        return gateway.call(op, self._node, self._base_b, timeout, payload)
 
     @property
     def descriptor(self):

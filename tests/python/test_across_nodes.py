@@ -144,3 +144,34 @@ def test_policy_and_machine(build, nodes, mode):
     # simulated nodes share the machine's CPUs: divided (at least one each), never
     # multiplied
     assert got["cpu_count"] <= max(nodes, len(os.sched_getaffinity(0)))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("signum,code", [(2, 130), (15, 143)])
+def test_signal_tears_down_four_nodes_within_5_s(build, mode, signum, code):
+    import subprocess
+    import time
+    from test_node_faults import marked
+    if mode == "netns" and os.geteuid() != 0:
+        pytest.skip("separate-host nodes (network namespaces) need root")
+    env = clean_env(**({"DRAGON_LAUNCHER_LOCAL_NETNS": "1"} if mode == "netns" else {}))
+    p = subprocess.Popen([str(build / "bin" / "dragon"), "-N", "4", env["DRAGON_PYTHON"],
+                          PROGRAM, "wait_forever"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        assert line.startswith("ready"), line + p.communicate(timeout=30)[1]
+        job = line.split()[1]
+        assert "[0, 1, 2, 3]" in line  # waiting on every node
+        t0 = time.monotonic()
+        p.send_signal(signum)
+        p.communicate(timeout=15)
+        took = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert p.returncode == code
+    assert took < 5
+    assert marked(f"DRAGON_JOB_ID={job}") == []
+    assert [n for n in os.listdir("/dev/shm") if n.startswith(f"dragon-{job}-")] == []

@@ -493,6 +493,8 @@ def main():
     ap.add_argument('--nodes', type=int, default=1,
                     help='nodes of the dragon job (default 1); with more, children land on the '
                          'other nodes round-robin')
+    ap.add_argument('--spawn-from', type=pathlib.Path,
+                    help="reuse the spawn outcomes of an earlier run's --json (if it exists)")
     ap.add_argument('--methods', default='dragon,spawn',
                     help='comma-separated, of dragon and spawn (default: both)')
     ap.add_argument('--timeout', type=int, default=120,
@@ -556,7 +558,8 @@ def main():
     args.had_problems = True  # until report() says otherwise
     try:
         for method in methods:
-            results[method] = run_method(suite, method, args, workdir)
+            reused = reuse_spawn_results(args) if method == 'spawn' else None
+            results[method] = reused or run_method(suite, method, args, workdir)
         dragon = results.get('dragon')
         flaky = {}
         if dragon and args.rerun_failures:
@@ -581,6 +584,24 @@ def main():
                 if p != args.log_dir:
                     shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink()
             print(f'logs: {args.log_dir}')
+
+
+def reuse_spawn_results(args):
+    '''The spawn run of an earlier --json, when --spawn-from names one that exists and
+    ran the same interpreter (spawn does not depend on --nodes).'''
+    if not args.spawn_from:
+        return None
+    try:
+        earlier = json.loads(args.spawn_from.read_text())
+        spawn = earlier['methods']['spawn']
+    except (OSError, ValueError, KeyError) as e:
+        print(f'[spawn] cannot reuse {args.spawn_from} ({e}): running spawn')
+        return None
+    if spawn.get('problems'):
+        print(f'[spawn] {args.spawn_from} had problems: running spawn')
+        return None
+    print(f'[spawn] outcomes reused from {args.spawn_from}')
+    return spawn
 
 
 def report(suite, args, results, expected, expected_path, flaky):

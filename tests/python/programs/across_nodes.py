@@ -288,6 +288,24 @@ def policy(nodes):
             'cpu_count': machine.cpu_count(), 'mp_cpu_count': mp.cpu_count()}
 
 
+
+def block_on(q, ready):
+    ready.put(where()[0])
+    q.get()
+
+
+def wait_forever(nodes):
+    '''Processes on every node blocked in get() on queues of other nodes, the head
+    too, until the test signals dragon.'''
+    q, ready = mp.Queue(), mp.Queue()
+    ps = [mp.Process(target=block_on, args=(q, ready)) for _ in range(2 * nodes)]
+    for p in ps:
+        p.start()
+    seen = sorted({ready.get(timeout=60) for _ in ps})
+    print('ready', os.environ['DRAGON_JOB_ID'], seen, flush=True)
+    q.get()
+
+
 if __name__ == '__main__':
     mp.set_start_method('dragon')
     case = sys.argv[1]
