@@ -184,7 +184,7 @@ def intruder_dir(other_user, tmp_path):
     """A directory the other user may write its client's results into, and a copy of
     the PMIx test client it can execute (the build tree may not be readable to it)."""
     entry, _ = other_user
-    where = pathlib.Path("/tmp") / ("dragon-test-intruder-" + secrets.token_hex(6))
+    where = pathlib.Path("/tmp") / ("pmix-intruder-test-" + secrets.token_hex(6))
     where.mkdir(mode=0o755)
     try:
         yield where
