@@ -129,7 +129,9 @@ struct ConnectionGate::State {
     void accept_all();
     void judge_waiting();
     // Admit, refuse, or (same uid, not yet admitted) wait: true when it is decided.
-    bool judge(int fd, bool last_chance);
+    // The first and the last look also search every process of the uid for a
+    // descendant of an admitted one (a scan of /proc: not on every recheck).
+    bool judge(int fd, bool first, bool last_chance);
     void refuse(int fd, const std::string &why);
     void pass(int fd);
     void on_event(Side &side, uint32_t events);
@@ -295,7 +297,7 @@ void ConnectionGate::State::accept_all()
         int fd = accept4(tcp_listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0)
             return; // EAGAIN: no more; anything else: the next event says again
-        if (!judge(fd, false))
+        if (!judge(fd, true, false))
             waiting.push_back({fd, Clock::now() + admit_grace});
     }
 }
@@ -303,10 +305,10 @@ void ConnectionGate::State::accept_all()
 void ConnectionGate::State::judge_waiting()
 {
     auto now = Clock::now();
-    std::erase_if(waiting, [&](const Waiting &w) { return judge(w.fd, now >= w.until); });
+    std::erase_if(waiting, [&](const Waiting &w) { return judge(w.fd, false, now >= w.until); });
 }
 
-bool ConnectionGate::State::judge(int fd, bool last_chance)
+bool ConnectionGate::State::judge(int fd, bool first, bool last_chance)
 {
     auto peer = peer_socket(fd);
     if (!peer) {
@@ -332,6 +334,18 @@ bool ConnectionGate::State::judge(int fd, bool last_chance)
         if (process_holds_socket(pid, peer->inode)) {
             pass(fd);
             return true;
+        }
+    }
+    // A process a node started (it inherited the node's PMIx variables) is the job's too.
+    std::vector<pid_t> holders;
+    if (first || last_chance)
+        holders = processes_holding_socket(peer->inode, peer->uid);
+    for (pid_t holder : holders) {
+        for (pid_t p = parent_of(holder), hops = 0; p > 1 && hops < 64; p = parent_of(p), ++hops) {
+            if (std::find(ours.begin(), ours.end(), p) != ours.end()) {
+                pass(fd);
+                return true;
+            }
         }
     }
     if (last_chance) {

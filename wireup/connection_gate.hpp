@@ -12,7 +12,8 @@
 // directory) under the same descriptor number, so PMIx's listener thread accepts only
 // what the gate hands it, and accepts on the TCP socket itself. A connection is let
 // through only when the kernel's socket table says its peer socket belongs to our
-// uid and is open in a process the launch started (admit()); it is then relayed
+// uid and is open in a process the launch started (admit()) or one of their
+// descendants (a program a node runs inherits its PMIx variables); it is then relayed
 // byte for byte to PMIx. Anything else is closed at once (another uid) or after a
 // grace for the launcher to admit a process it has just forked.
 #pragma once

@@ -4,11 +4,14 @@
 #include <dirent.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -87,6 +90,42 @@ bool process_holds_socket(pid_t pid, uint64_t inode)
     }
     closedir(d);
     return found;
+}
+
+std::vector<pid_t> processes_holding_socket(uint64_t inode, uid_t uid)
+{
+    std::vector<pid_t> found;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return found;
+    while (dirent *e = readdir(d)) {
+        char *end = nullptr;
+        long pid = std::strtol(e->d_name, &end, 10);
+        if (pid <= 0 || !end || *end)
+            continue;
+        struct stat st {};
+        if (fstatat(dirfd(d), e->d_name, &st, 0) != 0 || st.st_uid != uid)
+            continue;
+        if (process_holds_socket(static_cast<pid_t>(pid), inode))
+            found.push_back(static_cast<pid_t>(pid));
+    }
+    closedir(d);
+    return found;
+}
+
+pid_t parent_of(pid_t pid)
+{
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // pid (comm) state ppid ...: comm may hold spaces and parentheses, so from the last ')'.
+    size_t close = text.rfind(')');
+    if (close == std::string::npos)
+        return 0;
+    std::istringstream rest(text.substr(close + 1));
+    std::string state;
+    long ppid = 0;
+    rest >> state >> ppid;
+    return static_cast<pid_t>(ppid);
 }
 
 } // namespace dragon::wireup

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace dragon::wireup {
 
@@ -23,5 +24,12 @@ std::optional<PeerSocket> peer_socket(int fd);
 // True if process `pid` has the socket `inode` open (the caller must be allowed to
 // read /proc/<pid>/fd: the same user, or root).
 bool process_holds_socket(pid_t pid, uint64_t inode);
+
+// The processes of user `uid` that have socket `inode` open (a full scan of /proc:
+// for the rare connection that does not come from a process we know).
+std::vector<pid_t> processes_holding_socket(uint64_t inode, uid_t uid);
+
+// The parent of `pid` (0 when it is gone).
+pid_t parent_of(pid_t pid);
 
 } // namespace dragon::wireup

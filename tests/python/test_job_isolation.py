@@ -332,3 +332,13 @@ def test_a_process_the_launch_did_not_start_is_not_a_rank(build, tmp_path):
     assert p.returncode == 0 and out == "done\n", (out, err)
     assert "PMIx_Abort" not in err, err
     assert took < 10, f"the job took {took:.1f} s to end"
+
+
+def test_a_program_the_job_runs_still_reaches_pmix(build, tmp_path):
+    # A node's programs inherit its PMIx variables (an MPI program under dragon calls
+    # PMIx_Init with them): they are the job's own processes, so the gate lets them
+    # through as it lets the nodes.
+    r = run([str(build / "bin" / "dragon"), str(build / "tests" / "bin" / "wireup_test_node")],
+            env=clean_env(WIREUP_TEST_OUT=str(tmp_path), WIREUP_TEST_DEADLINE_MS="5000"))
+    assert r.returncode == 0, r.stderr + "".join(f.read_text() for f in tmp_path.glob("*"))
+    assert "refused" not in r.stderr, r.stderr
