@@ -43,6 +43,27 @@ private:
     Py_buffer view_{};
 };
 
+// The parts of one message (a pickle stream and its out-of-band buffers), held for
+// the duration of a call.
+struct HeldParts {
+    explicit HeldParts(const py::sequence &parts)
+    {
+        for (py::handle part : parts) {
+            buffers.push_back(std::make_unique<HeldBuffer>(part.ptr(), false));
+            sizes.push_back(buffers.back()->size());
+        }
+    }
+    // The parts as send_parts frames them (parts_layout.hpp), at `base`.
+    void copy_framed(std::byte *base, const PartsLayout &layout) const
+    {
+        layout.write_header(base);
+        for (size_t i = 0; i < buffers.size(); ++i)
+            std::memcpy(base + layout.offset(i), buffers[i]->data(), sizes[i]);
+    }
+    std::vector<std::unique_ptr<HeldBuffer>> buffers;
+    std::vector<size_t> sizes;
+};
+
 // Keeps the Python Channel alive as long as its readiness thread watches it.
 struct ReadinessWatch {
     py::object channel;
@@ -93,13 +114,8 @@ Message recv_releasing_gil_to_wait(Channel &ch, Timeout timeout)
 void send_parts(Channel &ch, const py::sequence &parts, const py::object &timeout)
 {
     Deadline deadline(to_timeout(timeout));
-    std::vector<std::unique_ptr<HeldBuffer>> held;
-    std::vector<size_t> sizes;
-    for (py::handle part : parts) {
-        held.push_back(std::make_unique<HeldBuffer>(part.ptr(), false));
-        sizes.push_back(held.back()->size());
-    }
-    PartsLayout layout(sizes);
+    HeldParts held(parts);
+    PartsLayout layout(held.sizes);
     SignalsDuringWait signals;
     py::gil_scoped_release unlocked;
     auto remaining = [&] {
@@ -112,39 +128,13 @@ void send_parts(Channel &ch, const py::sequence &parts, const py::object &timeou
     void *block =
         ch.pool().allocate(layout.total(), ch.unbounded() ? no_wait : remaining(), in_hand.word());
     try {
-        auto *base = static_cast<std::byte *>(block);
-        layout.write_header(base);
-        for (size_t i = 0; i < held.size(); ++i)
-            std::memcpy(base + layout.offset(i), held[i]->data(), sizes[i]);
+        held.copy_framed(static_cast<std::byte *>(block), layout);
         ch.send_block(block, layout.total(), remaining(), &in_hand);
     } catch (...) {
         in_hand.let_go();
         ch.pool().free(block);
         throw;
     }
-}
-
-// The bytes send_parts() puts in a pool block, for a channel of another node (whose
-// node places them in a block of its own pool).
-py::bytes frame_parts(const py::sequence &parts)
-{
-    std::vector<std::unique_ptr<HeldBuffer>> held;
-    std::vector<size_t> sizes;
-    for (py::handle part : parts) {
-        held.push_back(std::make_unique<HeldBuffer>(part.ptr(), false));
-        sizes.push_back(held.back()->size());
-    }
-    PartsLayout layout(sizes);
-    py::bytes out(nullptr, layout.total());
-    auto *base = reinterpret_cast<std::byte *>(PyBytes_AS_STRING(out.ptr()));
-    {
-        py::gil_scoped_release unlocked;
-        std::memset(base, 0, layout.total());
-        layout.write_header(base);
-        for (size_t i = 0; i < held.size(); ++i)
-            std::memcpy(base + layout.offset(i), held[i]->data(), sizes[i]);
-    }
-    return out;
 }
 
 // The parts (framed as send_parts frames them, or one part as is) written into one
@@ -154,28 +144,20 @@ py::tuple write_block(const std::shared_ptr<Pool> &pool, const py::sequence &par
                       const py::object &timeout)
 {
     Deadline deadline(to_timeout(timeout));
-    std::vector<std::unique_ptr<HeldBuffer>> held;
-    std::vector<size_t> sizes;
-    for (py::handle part : parts) {
-        held.push_back(std::make_unique<HeldBuffer>(part.ptr(), false));
-        sizes.push_back(held.back()->size());
-    }
-    if (!framed && held.size() != 1)
+    HeldParts held(parts);
+    if (!framed && held.sizes.size() != 1)
         throw py::value_error("an unframed block holds exactly one part");
-    PartsLayout layout(sizes);
-    size_t total = framed ? layout.total() : sizes[0];
+    PartsLayout layout(held.sizes);
+    size_t total = framed ? layout.total() : held.sizes[0];
     SignalsDuringWait signals;
     py::gil_scoped_release unlocked;
     void *block = pool->allocate(
         total ? total : 1, deadline.never() ? wait_forever : Timeout(deadline.remaining_ns()));
     auto *base = static_cast<std::byte *>(block);
-    if (framed) {
-        layout.write_header(base);
-        for (size_t i = 0; i < held.size(); ++i)
-            std::memcpy(base + layout.offset(i), held[i]->data(), sizes[i]);
-    } else {
-        std::memcpy(base, held[0]->data(), total);
-    }
+    if (framed)
+        held.copy_framed(base, layout);
+    else
+        std::memcpy(base, held.buffers[0]->data(), total);
     py::gil_scoped_acquire locked;
     return py::make_tuple(pool->handle_of(block), total);
 }
@@ -195,8 +177,6 @@ void bind_channel(py::module_ &m)
         },
         py::arg("pool"), py::arg("handle"), py::arg("size"),
         "The Message that is this pool block (freed when the Message goes)");
-    m.def("frame_parts", &frame_parts, py::arg("parts"),
-          "The framed bytes of [pickle stream, *out-of-band buffers], as send_parts sends them");
 
     py::class_<Message>(m, "Message", py::buffer_protocol(),
                         "A received message; a large one is the sender's pool block itself, "

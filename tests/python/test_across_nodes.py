@@ -15,10 +15,23 @@ PROGRAM = os.path.join(os.path.dirname(__file__), "programs", "across_nodes.py")
 MODES = ["loopback", "netns"]
 
 
-def across(build, nodes, mode, case, timeout=120):
+def job_env(mode):
     if mode == "netns" and os.geteuid() != 0:
         pytest.skip("separate-host nodes (network namespaces) need root")
-    env = clean_env(**({"DRAGON_LAUNCHER_LOCAL_NETNS": "1"} if mode == "netns" else {}))
+    return clean_env(**({"DRAGON_LAUNCHER_LOCAL_NETNS": "1"} if mode == "netns" else {}))
+
+
+def start_across(build, nodes, mode, case):
+    """The program's `case` under dragon -N nodes, running (for tests that act on it)."""
+    import subprocess
+    env = job_env(mode)
+    return subprocess.Popen([str(build / "bin" / "dragon"), "-N", str(nodes), env["DRAGON_PYTHON"],
+                             PROGRAM, case], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def across(build, nodes, mode, case, timeout=120):
+    env = job_env(mode)
     r = run([str(build / "bin" / "dragon"), "-N", str(nodes), env["DRAGON_PYTHON"], PROGRAM,
              case], env=env, timeout=timeout)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -87,15 +100,9 @@ def test_remote_get_keeps_its_deadline(build, mode):
 @pytest.mark.parametrize("mode", MODES)
 def test_a_lost_node_fails_the_waits_on_it_and_ends_the_job(build, mode):
     import signal
-    import subprocess
     import time
     from test_node_faults import comm_of, environ_of, marked
-    if mode == "netns" and os.geteuid() != 0:
-        pytest.skip("separate-host nodes (network namespaces) need root")
-    env = clean_env(**({"DRAGON_LAUNCHER_LOCAL_NETNS": "1"} if mode == "netns" else {}))
-    p = subprocess.Popen([str(build / "bin" / "dragon"), "-N", "2", env["DRAGON_PYTHON"],
-                          PROGRAM, "node_loss"], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    p = start_across(build, 2, mode, "node_loss")
     try:
         ready = p.stdout.readline().split()
         assert ready[:1] == ["ready"], p.communicate(timeout=30)
@@ -149,15 +156,9 @@ def test_policy_and_machine(build, nodes, mode):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("signum,code", [(2, 130), (15, 143)])
 def test_signal_tears_down_four_nodes_within_5_s(build, mode, signum, code):
-    import subprocess
     import time
     from test_node_faults import marked
-    if mode == "netns" and os.geteuid() != 0:
-        pytest.skip("separate-host nodes (network namespaces) need root")
-    env = clean_env(**({"DRAGON_LAUNCHER_LOCAL_NETNS": "1"} if mode == "netns" else {}))
-    p = subprocess.Popen([str(build / "bin" / "dragon"), "-N", "4", env["DRAGON_PYTHON"],
-                          PROGRAM, "wait_forever"], env=env, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    p = start_across(build, 4, mode, "wait_forever")
     try:
         line = p.stdout.readline()
         assert line.startswith("ready"), line + p.communicate(timeout=30)[1]
