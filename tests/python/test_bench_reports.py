@@ -117,3 +117,18 @@ def test_plot_names_a_file_that_is_not_a_bench_table(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0
     assert str(bad) in r.stderr and 'not a bench table' in r.stderr, r.stderr
+
+
+def test_build_ab_compares_builds_run_by_run(build, tmp_path):
+    out = tmp_path / 'ab.csv'
+    r = subprocess.run([sys.executable, str(BENCH / 'build_ab.py'), '--runs', '1', '--rounds',
+                        '200', '--stock', 'fork', '--csv', str(out), 'a=%s' % build,
+                        'b=%s' % build], env=harness.env_for(build), capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = read_table(out)
+    assert [(x['bench'], x['metric'], x['baseline_name']) for x in rows] == [
+        ('build_ab', 'Pipe ping-pong 8 B', 'b'), ('build_ab', 'Pipe ping-pong 8 B', 'fork')]
+    bad = subprocess.run([sys.executable, str(BENCH / 'build_ab.py'), 'a=%s' % tmp_path],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and 'NAME=BUILD_DIR' in bad.stderr, bad.stderr
