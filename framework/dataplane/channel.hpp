@@ -145,6 +145,10 @@ public:
     bool unbounded() const;
     uint32_t inline_max() const;
     bool destroyed() const;
+    // Whether a process other than this one (or a descriptor in transit from one)
+    // holds the channel: false means that nothing but this process can ever send to
+    // or receive from it (a snapshot).
+    bool held_elsewhere() const;
     bool valid() const { return header_ != nullptr; }
     Pool &pool() const { return *pool_; }
 

@@ -385,6 +385,22 @@ bool unhold(Pool &pool, const HolderName &holder, uint64_t handle, uint32_t seri
     return true;
 }
 
+uint32_t references_of(Pool &pool, const HolderName &holder, uint64_t handle, uint32_t serial)
+{
+    HolderSlot &s = slot_of(pool, holder.slot);
+    SlotLock lock(pool, s);
+    if (s.id.load(std::memory_order_acquire) != holder.id)
+        return 0;
+    uint32_t n = 0;
+    RefEntry *m = map_of(pool, s);
+    for (bool transit : {false, true}) {
+        int64_t at = find(m, s.map_capacity, key_of(handle, transit), serial);
+        if (at >= 0)
+            n += m[at].count;
+    }
+    return n;
+}
+
 BlockInHand::BlockInHand(Pool &pool, size_t size)
 {
     if (size < recorded_from)

@@ -113,6 +113,9 @@ private:
     uint64_t handle_ = 0;
 };
 
+// The references `holder` has to the channel at `handle` (held and in transit).
+uint32_t references_of(Pool &pool, const HolderName &holder, uint64_t handle, uint32_t serial);
+
 // Holders registered now, and the pool bytes the table and their maps take (tests
 // and tools: channel bytes in use are bytes_in_use - holder_bytes).
 uint32_t holder_count(Pool &pool);

@@ -26,6 +26,7 @@ from . import _dragon
 from . import reduction
 from . import remote
 from . import runtime
+from . import waits
 
 __all__ = ['Connection', 'Pipe', 'exact_wait']
 
@@ -210,7 +211,7 @@ class Connection:
         if self._eof:
             raise EOFError
         # Inline messages come as bytes, which unpickle faster than a Message.
-        msg = self._recv_ch.recv_payload()
+        msg = waits.recv_watching(self._recv_ch, self._recv_ch.recv_payload, 'Connection.recv()')
         self._refresh_readiness()
         if len(msg) == len(EOF_MARKER) and bytes(msg) == EOF_MARKER:
             self._at_eof()
@@ -225,7 +226,7 @@ class Connection:
     def _recv_message(self):
         if self._eof:
             raise EOFError
-        msg = self._recv_ch.recv()
+        msg = waits.recv_watching(self._recv_ch, self._recv_ch.recv, 'Connection.recv_bytes()')
         self._refresh_readiness()
         self._check_eof(msg)
         return msg

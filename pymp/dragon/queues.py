@@ -30,6 +30,7 @@ from . import _dragon
 from . import reduction
 from . import remote
 from . import runtime
+from . import waits
 from .connection import Connection
 
 __all__ = ['Queue', 'SimpleQueue', 'JoinableQueue']
@@ -150,7 +151,11 @@ class Queue(object):
         self._check_closed()
         t = _timeout(block, timeout)
         try:
-            message = self._items.recv_payload(t)
+            if t is None:
+                message = waits.recv_watching(self._items, self._items.recv_payload,
+                                              '%s.get()' % type(self).__name__)
+            else:
+                message = self._items.recv_payload(t)
         except TimeoutError:
             raise _queue.Empty from None
         if self._slots is not None:
@@ -293,7 +298,8 @@ class SimpleQueue(object):
     def get(self):
         self._check_closed()
         with self._rlock:
-            obj = reduction.recv_object(self._items)
+            obj = reduction.loads_message(waits.recv_watching(
+                self._items, self._items.recv_payload, 'SimpleQueue.get()'))
         self._reader._refresh_readiness()
         return obj
 

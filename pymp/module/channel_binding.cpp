@@ -303,6 +303,8 @@ void bind_channel(py::module_ &m)
         .def_property_readonly("unbounded", &Channel::unbounded)
         .def_property_readonly("inline_max", &Channel::inline_max)
         .def_property_readonly("destroyed", &Channel::destroyed)
+        .def("held_elsewhere", &Channel::held_elsewhere,
+             "Whether another process (or a descriptor in transit) holds the channel")
         .def("destroy", &Channel::destroy);
 }
 
