@@ -317,8 +317,8 @@ uint32_t Channel::inline_max() const
 bool Channel::held_elsewhere() const
 {
     uint64_t life = header_->life.load(std::memory_order_acquire);
-    uint32_t mine = references_of(*pool_, local_holder(*pool_), pool_->handle_of(header_),
-                                  life_serial(life));
+    uint32_t mine =
+        references_of(*pool_, local_holder(*pool_), pool_->handle_of(header_), life_serial(life));
     return life_refs(life) > mine;
 }
 
