@@ -85,9 +85,9 @@ class DragonContext(_mp_context.BaseContext):
 
 # Factories that multiprocessing's default context must route to Dragon's when
 # 'dragon' is the selected start method (stock ones cannot cross nodes).
-# (Condition and Event need no routing: CPython's are built from the context's locks.)
+# (Event needs no routing: CPython's is built from the context's Condition and Lock.)
 _ROUTED = ('Queue', 'JoinableQueue', 'SimpleQueue', 'Pipe', 'Lock', 'RLock', 'Semaphore',
-           'BoundedSemaphore', 'Barrier', 'Manager', 'cpu_count')
+           'BoundedSemaphore', 'Condition', 'Barrier', 'Manager', 'cpu_count')
 
 
 def _routed(name, stock):

@@ -3,7 +3,6 @@
 # Usage: api_sync.py [start-method [check...]]
 import functools
 import multiprocessing as mp
-import pickle
 import queue
 import threading
 
@@ -209,11 +208,42 @@ def check_lock_rlock_semaphore_mutual_exclusion_exact_totals():
 
 
 @check
-def check_sync_objects_pickle_only_through_inheritance():
-    for make in (mp.Lock, mp.RLock, mp.Semaphore, mp.BoundedSemaphore, mp.Condition,
-                 mp.Event, lambda: mp.Barrier(2)):
-        err = expect(RuntimeError, pickle.dumps, make())
-        assert 'inheritance' in str(err), err
+def check_sync_objects_travel_through_queues():
+    # As in Dragon (they are channels), unlike stock (inheritance only): sent through a
+    # Queue, each is the same object on the other side.
+    q = mp.Queue()
+    lock, sem, event, cond, barrier = mp.Lock(), mp.Semaphore(0), mp.Event(), mp.Condition(), \
+        mp.Barrier(2)
+    for obj in (lock, mp.RLock(), sem, mp.BoundedSemaphore(), cond, event, barrier):
+        q.put(obj)
+    got_lock = q.get(timeout=LONG)
+    assert got_lock.acquire(timeout=LONG) and lock.acquire(block=False) is False
+    got_lock.release()
+    assert q.get(timeout=LONG).acquire(timeout=LONG)
+    q.get(timeout=LONG).release()
+    assert sem.acquire(timeout=LONG)
+    assert q.get(timeout=LONG).acquire(timeout=LONG)
+    got_cond = q.get(timeout=LONG)
+    with got_cond:
+        got_cond.notify_all()
+    q.get(timeout=LONG).set()
+    assert event.is_set()
+    assert q.get(timeout=LONG).parties == 2
+    # ... and to a process that is already running
+    inbox, out = mp.Queue(), mp.Queue()
+    p = start(use_sent_lock, inbox, out)
+    inbox.put((lock, event))
+    assert out.get(timeout=LONG) == 'held'
+    assert lock.acquire(timeout=LONG)
+    lock.release()
+    join_all([p])
+
+
+def use_sent_lock(inbox, out):
+    lock, event = inbox.get(timeout=LONG)
+    with lock:
+        event.set()
+        out.put('held')
 
 
 @check
