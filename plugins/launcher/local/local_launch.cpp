@@ -1,5 +1,6 @@
 #include "local_launch.hpp"
 
+#include "common/process_support.hpp"
 #include "core/error.hpp"
 #include "node_process.hpp"
 #include "pmix_global.hpp"
@@ -14,7 +15,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -27,16 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 // Hosting the server and registering the job takes ~50 ms; this only catches a wedged PMIx.
 constexpr std::chrono::milliseconds server_setup_deadline{10000};
-
-int open_pidfd(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-    return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-#else
-    (void)pid;
-    return -1;
-#endif
-}
 
 int exit_code_of(int status)
 {
@@ -160,7 +150,7 @@ std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
         } else {
             node.pid = spawn_node(program, argv, env, i == 0);
         }
-        node.pidfd = open_pidfd(node.pid);
+        node.pidfd = launcher_support::open_pidfd(node.pid);
         launch->server_->admit(node.pid); // only the nodes may reach the server
         std::lock_guard lock(launch->mutex_);
         launch->nodes_.push_back(node);

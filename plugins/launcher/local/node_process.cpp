@@ -1,5 +1,6 @@
 #include "node_process.hpp"
 
+#include "common/process_support.hpp"
 #include "core/error.hpp"
 
 #include <cerrno>
@@ -91,19 +92,8 @@ std::string resolve_program(const std::string &name)
                                                   name + ": " + std::strerror(errno));
         return name;
     }
-    const char *path = std::getenv("PATH");
-    std::string dirs = path ? path : "/usr/bin:/bin";
-    size_t begin = 0;
-    while (begin <= dirs.size()) {
-        size_t end = dirs.find(':', begin);
-        if (end == std::string::npos)
-            end = dirs.size();
-        std::string dir = dirs.substr(begin, end - begin);
-        std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
-        if (access(candidate.c_str(), X_OK) == 0)
-            return candidate;
-        begin = end + 1;
-    }
+    if (std::string found = launcher_support::find_on_path(name); !found.empty())
+        return found;
     throw Error(DRAGON_ERR_NOT_FOUND, "local launcher: dragon-node program '" + name +
                                           "' is not on PATH: give its full path or fix PATH");
 }

@@ -169,26 +169,4 @@ std::optional<Allocation> current_allocation(std::string &why)
     }
 }
 
-std::string find_program(const std::string &program)
-{
-    if (program.empty())
-        return {};
-    if (program.find('/') != std::string::npos)
-        return access(program.c_str(), X_OK) == 0 ? program : std::string();
-    const char *path = std::getenv("PATH");
-    std::string dirs = path ? path : "/usr/bin:/bin";
-    size_t begin = 0;
-    while (begin <= dirs.size()) {
-        size_t end = dirs.find(':', begin);
-        if (end == std::string::npos)
-            end = dirs.size();
-        std::string dir = dirs.substr(begin, end - begin);
-        std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
-        if (access(candidate.c_str(), X_OK) == 0)
-            return candidate;
-        begin = end + 1;
-    }
-    return {};
-}
-
 } // namespace dragon::launcher_slurm

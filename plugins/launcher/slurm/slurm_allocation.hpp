@@ -26,7 +26,4 @@ std::vector<std::string> expand_hostlist(const std::string &list);
 // SLURM_JOB_CPUS_PER_NODE syntax: "4(x2),2" -> {4, 4, 2}. Throws dragon::Error.
 std::vector<uint32_t> expand_cpus_per_node(const std::string &text);
 
-// Full path of `program` (searched on PATH when it has no '/'), or empty.
-std::string find_program(const std::string &program);
-
 } // namespace dragon::launcher_slurm

@@ -1,5 +1,6 @@
 #include "slurm_ops.hpp"
 
+#include "common/process_support.hpp"
 #include "core/error.hpp"
 #include "slurm_allocation.hpp"
 #include "srun_step.hpp"
@@ -77,7 +78,7 @@ Allocation require_allocation()
 
 std::string require_srun(const dragon_host *host, const Allocation &a)
 {
-    std::string path = find_program(srun_name(host));
+    std::string path = launcher_support::find_on_path(srun_name(host));
     if (path.empty())
         throw Error(DRAGON_ERR_UNAVAILABLE,
                     "slurm launcher: inside Slurm job " + a.job_id + ", but srun ('" +
@@ -249,7 +250,7 @@ dragon_status allocation(const dragon_host *host, dragon_allocation_info *out, d
             cpus.push_back(std::to_string(c));
         set_text(out->cpus_per_node, sizeof out->cpus_per_node,
                  fitted(join(cpus), sizeof out->cpus_per_node));
-        std::string srun = find_program(srun_name(host));
+        std::string srun = launcher_support::find_on_path(srun_name(host));
         set_text(out->source, sizeof out->source,
                  "Slurm job " + a.job_id +
                      " (SLURM_JOB_NODELIST, SLURM_JOB_CPUS_PER_NODE); nodes start with " +

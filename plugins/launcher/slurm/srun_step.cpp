@@ -1,5 +1,6 @@
 #include "srun_step.hpp"
 
+#include "common/process_support.hpp"
 #include "core/error.hpp"
 
 #include <cerrno>
@@ -9,7 +10,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -64,16 +64,6 @@ std::vector<std::string> merged_environment(const std::vector<std::string> &extr
     for (const auto &e : extra)
         put(e);
     return env;
-}
-
-int open_pidfd(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-    return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-#else
-    (void)pid;
-    return -1;
-#endif
 }
 
 int elapsed_ms(Clock::time_point since)
@@ -139,7 +129,7 @@ int run_command(const std::vector<std::string> &argv, int timeout_ms, std::strin
 }
 
 SrunStep::SrunStep(pid_t pid, std::string job_id, std::string step_name)
-    : pid_(pid), pidfd_(open_pidfd(pid)), job_id_(std::move(job_id)),
+    : pid_(pid), pidfd_(launcher_support::open_pidfd(pid)), job_id_(std::move(job_id)),
       step_name_(std::move(step_name))
 {
 }
