@@ -96,12 +96,9 @@ bool ChannelService::attempt(Entry &e, bool last_chance)
         if (e.op == GatewayOp::attach) {
             Channel ch = Channel::attach(e.descriptor); // gives the transit reference back
             std::string base = base_descriptor(e.descriptor);
-            int64_t value = ch.is_semaphore() ? attach_semaphore | (int64_t(ch.sem_max()) << 32)
-                                              : (ch.unbounded() ? attach_unbounded : 0) |
-                                                    (int64_t(ch.inline_max()) << 32);
             channels_.try_emplace(base, std::move(ch));
             ++refs_[{e.node, e.pid}][base];
-            answer(e, DRAGON_OK, value, {});
+            answer(e, DRAGON_OK, 0, {});
             return true;
         }
         if (e.op == GatewayOp::detach) {

@@ -279,11 +279,15 @@ void Gateway::tick()
     }
     std::erase_if(placements_, [](const Placement &p) { return p.done; });
     pump();
-    uint32_t stamp = watch_.stamp();
-    service_.retry();
-    if (service_.waiting())
-        watch_.watch_from(stamp);
-    else
+    // What waits is retried after the stamp, so a change the watch did not see yet is
+    // seen by the retry; with nothing waiting there is nothing to retry or watch.
+    if (service_.waiting()) {
+        uint32_t stamp = watch_.stamp();
+        service_.retry();
+        if (service_.waiting())
+            watch_.watch_from(stamp);
+    }
+    if (!service_.waiting())
         watch_.idle();
     release_dead_holders();
 }
@@ -426,10 +430,8 @@ void Gateway::on_reply(uint32_t from, const PeerHeader &h, Payload payload)
         return;
     }
     reply_to_client(f.client_fd, f.client_id, h.status, h.value, std::move(text), std::move(bytes));
-    if (f.op == GatewayOp::start && h.status == DRAGON_OK) {
-        f.started = true; // the exit comes later
-        return;
-    }
+    if (f.op == GatewayOp::start && h.status == DRAGON_OK)
+        return; // started: its exit comes later
     close_fd(f.sentinel);
     forwarded_.erase(it);
 }

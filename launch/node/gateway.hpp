@@ -63,7 +63,6 @@ private:
         uint32_t node;
         GatewayOp op;
         int sentinel = -1; // start: the parent's sentinel pipe, closed at exit
-        bool started = false;
     };
     struct Outgoing {
         uint32_t node;

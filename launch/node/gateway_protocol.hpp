@@ -23,7 +23,7 @@ enum class GatewayOp : uint8_t {
     sem_acquire, // value: 1 taken, 0 timed out
     sem_release, // value: 1 released, 0 already at its maximum
     sem_value,   // value: the count
-    attach,      // descriptor: a transit descriptor; value: kind and limits (see below)
+    attach,      // descriptor: a transit descriptor; takes a reference for the process
     detach,      // gives back what attach took (no reply)
     transit,     // reply payload: a transit descriptor the owner holds for the receiver
     destroy,     // marks the channel destroyed
@@ -33,10 +33,6 @@ enum class GatewayOp : uint8_t {
 };
 
 const char *op_name(GatewayOp op);
-
-// What attach answers in `value`: bit 0 semaphore, bit 1 unbounded, bits 32..63 the
-// semaphore's maximum (or the ring's inline limit for a message channel).
-inline constexpr int64_t attach_semaphore = 1, attach_unbounded = 2;
 
 // -- process <-> its node: frames on the gateway socket --------------------------
 

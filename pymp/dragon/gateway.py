@@ -70,10 +70,6 @@ def owner_node(descriptor):
     return None if node == this_node() else node
 
 
-class GatewayError(_dragon.DragonError):
-    pass
-
-
 def _error(status, text):
     if status == TIMEOUT:
         return TimeoutError(text)

@@ -54,7 +54,7 @@ class _RemoteHandle(object):
         self._node = node
         self._base = _base(descriptor)
         self._base_b = self._base.encode()
-        self._info, _ = gateway.call(gateway.ATTACH, node, descriptor)
+        gateway.call(gateway.ATTACH, node, descriptor)
         self._finalizer = weakref.finalize(self, _detach, node, self._base)
         # A fork child holds no reference of its own: it must not give one back.
         util.register_after_fork(self, _RemoteHandle._forget)
@@ -84,43 +84,23 @@ def _as_bytes(data):
 
 class RemoteChannel(_RemoteHandle):
 
-    @property
-    def unbounded(self):
-        return bool(self._info & 2)
-
-    @property
-    def inline_max(self):
-        return self._info >> 32
-
-    @property
-    def capacity(self):
-        return 0
-
-    @property
-    def destroyed(self):
-        try:
-            self._call(gateway.SIZE)
-        except Exception:
-            return True
-        return False
-
     def send(self, data, timeout=None):
         view = memoryview(data).cast('B')
         if len(view) >= gateway.BLOCK_MIN:
-            gateway.send_block_request(gateway.SEND, self._node, self._base, timeout, [view],
-                                       False)
+            gateway.send_block_request(gateway.SEND, self._node, self._base_b, timeout,
+                                       [view], False)
             return
         self._call(gateway.SEND, timeout, view)
 
     def try_send(self, data):
         try:
-            self._call(gateway.SEND, 0, memoryview(data).cast('B'))
+            self.send(data, 0)
         except TimeoutError:
             return False
         return True
 
     def send_parts(self, parts, timeout=None):
-        gateway.send_block_request(gateway.SEND, self._node, self._base, timeout, parts, True)
+        gateway.send_block_request(gateway.SEND, self._node, self._base_b, timeout, parts, True)
 
     def recv(self, timeout=None):
         _, data = self._call(gateway.RECV, timeout)
@@ -176,9 +156,6 @@ class _Received(object):
 
     def __len__(self):
         return len(self.data)
-
-    def __buffer__(self, flags):
-        return memoryview(self.data)
 
     def tobytes(self):
         return bytes(self.data)
