@@ -43,6 +43,19 @@ def on_node(k):
 
 # -- ping-pong -----------------------------------------------------------------
 
+WARM_UP = 20
+
+
+def round_trip_us(exchange, rounds):
+    '''Mean microseconds of exchange(i), after WARM_UP of them.'''
+    for i in range(WARM_UP):
+        exchange(i)
+    t = time.perf_counter()
+    for i in range(rounds - WARM_UP):
+        exchange(i)
+    return (time.perf_counter() - t) / (rounds - WARM_UP) * 1e6
+
+
 def queue_partner(inbox_of_head, setup, rounds):
     mine = mp.Queue()
     setup.put(mine)
@@ -56,16 +69,13 @@ def queue_pingpong(rounds):
         p = mp.Process(target=queue_partner, args=(head_inbox, setup, rounds))
         p.start()
     partner_inbox = setup.get(timeout=60)
-    for i in range(20):                                # warm-up
+
+    def exchange(i):
         partner_inbox.put(i)
         head_inbox.get()
-    t = time.perf_counter()
-    for i in range(rounds - 20):
-        partner_inbox.put(i)
-        head_inbox.get()
-    dt = (time.perf_counter() - t) / (rounds - 20)
+    us = round_trip_us(exchange, rounds)
     p.join(60)
-    return dt * 1e6
+    return us
 
 
 def pipe_partner(conn, rounds):
@@ -78,16 +88,13 @@ def pipe_pingpong(rounds):
     with on_node(1):
         p = mp.Process(target=pipe_partner, args=(b, rounds))
         p.start()
-    for i in range(20):
+
+    def exchange(i):
         a.send(i)
         a.recv()
-    t = time.perf_counter()
-    for i in range(rounds - 20):
-        a.send(i)
-        a.recv()
-    dt = (time.perf_counter() - t) / (rounds - 20)
+    us = round_trip_us(exchange, rounds)
     p.join(60)
-    return dt * 1e6
+    return us
 
 
 def head_address():
@@ -137,19 +144,15 @@ def tcp_pingpong(rounds):
         p.start()
     s, _ = srv.accept()
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    msg = b'12345678'
-    for _ in range(20):
-        s.sendall(msg)
+
+    def exchange(i):
+        s.sendall(b'12345678')
         _recv_exact(s, 8)
-    t = time.perf_counter()
-    for _ in range(rounds - 20):
-        s.sendall(msg)
-        _recv_exact(s, 8)
-    dt = (time.perf_counter() - t) / (rounds - 20)
+    us = round_trip_us(exchange, rounds)
     p.join(60)
     s.close()
     srv.close()
-    return dt * 1e6
+    return us
 
 
 # -- bandwidth -----------------------------------------------------------------

@@ -1,8 +1,11 @@
 #include "gateway_socket.hpp"
 
+#include "fd_passing.hpp"
+
 #include "core/error.hpp"
 #include "core/log.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <poll.h>
@@ -92,30 +95,15 @@ void GatewaySocket::read_from(GatewayClient &c)
     const int fd = c.fd;
     for (;;) {
         char buf[65536];
-        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)];
-        iovec iov{buf, sizeof buf};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+        std::vector<int> fds;
+        ssize_t n =
+            receive_with_fds(fd, buf, sizeof buf, fds,
+                             max_fds_per_client - std::min(c.fds.size(), max_fds_per_client));
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             break;
         if (n < 0 && errno == EINTR)
             continue;
-        for (cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
-            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-                size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < count; ++i) {
-                    int got;
-                    std::memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof got);
-                    if (c.fds.size() < max_fds_per_client)
-                        c.fds.push_back(got);
-                    else
-                        close(got);
-                }
-            }
+        c.fds.insert(c.fds.end(), fds.begin(), fds.end());
         if (n <= 0) {
             close_client(fd);
             return;

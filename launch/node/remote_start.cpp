@@ -1,5 +1,7 @@
 #include "remote_start.hpp"
 
+#include "fd_passing.hpp"
+
 #include "core/error.hpp"
 #include "core/log.hpp"
 
@@ -79,20 +81,8 @@ void RemoteStarts::start(uint32_t node, uint64_t id, std::string payload)
     // messages), and the write end of the child's own sentinel.
     int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
     uint64_t len = payload.size();
-    int fds[3] = {parent[0], devnull, alive[1]};
-    iovec iov{&len, sizeof len};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof fds)] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof fds);
-    std::memcpy(CMSG_DATA(cm), fds, sizeof fds);
-    bool sent = sendmsg(conn, &msg, MSG_NOSIGNAL) == ssize_t(sizeof len);
+    const int fds[3] = {parent[0], devnull, alive[1]};
+    bool sent = send_with_fds(conn, &len, sizeof len, fds);
     int err = errno;
     close(parent[0]);
     close(devnull);

@@ -1,5 +1,6 @@
 #include "warm_server_link.hpp"
 
+#include "fd_passing.hpp"
 #include "managed_process.hpp"
 #include "program_resolution.hpp"
 
@@ -158,14 +159,8 @@ void WarmServerLink::handle_control(OutputForwarder &output)
 {
     while (true) {
         char payload[128];
-        alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))];
-        iovec iov{payload, sizeof payload - 1};
-        msghdr msg{};
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control;
-        msg.msg_controllen = sizeof control;
-        ssize_t n = recvmsg(control_fd_, &msg, MSG_CMSG_CLOEXEC);
+        std::vector<int> fds;
+        ssize_t n = receive_with_fds(control_fd_, payload, sizeof payload - 1, fds);
         if (n <= 0) {
             if (n == 0) { // the warm server is gone: stop polling its socket
                 close(control_fd_);
@@ -174,16 +169,6 @@ void WarmServerLink::handle_control(OutputForwarder &output)
             return;
         }
         payload[n] = '\0';
-        std::vector<int> fds;
-        for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-                size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-                for (size_t i = 0; i < count; ++i) {
-                    int fd;
-                    std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-                    fds.push_back(fd);
-                }
-            }
         long pid = 0;
         if (std::sscanf(payload, "output %ld", &pid) == 1 && fds.size() == 2) {
             for (int fd : fds)
