@@ -44,7 +44,7 @@ RemoteStarts::~RemoteStarts()
 {
     for (auto &[key, c] : children_) {
         if (!c.conn_done)
-            close(key);
+            close(c.conn);
         close_fd(c.parent_alive);
         close_fd(c.child_alive);
     }
@@ -102,7 +102,7 @@ void RemoteStarts::start(uint32_t node, uint64_t id, std::string payload)
     c.parent_alive = parent[1];
     c.child_alive = alive[0];
     c.out = std::move(payload);
-    children_[conn] = std::move(c);
+    children_[next_key_++] = std::move(c);
     handle(conn, POLLOUT);
 }
 
@@ -111,7 +111,7 @@ std::vector<std::pair<int, short>> RemoteStarts::poll_set() const
     std::vector<std::pair<int, short>> set;
     for (const auto &[key, c] : children_) {
         if (!c.conn_done)
-            set.emplace_back(key, short(POLLIN | (c.out_sent < c.out.size() ? POLLOUT : 0)));
+            set.emplace_back(c.conn, short(POLLIN | (c.out_sent < c.out.size() ? POLLOUT : 0)));
         else if (c.child_alive >= 0)
             set.emplace_back(c.child_alive, POLLIN);
     }
@@ -121,7 +121,7 @@ std::vector<std::pair<int, short>> RemoteStarts::poll_set() const
 void RemoteStarts::handle(int fd, short revents)
 {
     for (auto &[key, c] : children_) {
-        if (!c.conn_done && key == fd) {
+        if (!c.conn_done && c.conn == fd) {
             while ((revents & POLLOUT) && c.out_sent < c.out.size()) {
                 ssize_t n = send(fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent,
                                  MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -135,7 +135,7 @@ void RemoteStarts::handle(int fd, short revents)
             if (c.out_sent == c.out.size())
                 std::string().swap(c.out);
             if (revents & (POLLIN | POLLHUP | POLLERR))
-                read_status(c);
+                read_status(key, c);
             return;
         }
         if (c.conn_done && c.child_alive == fd) {
@@ -150,50 +150,55 @@ void RemoteStarts::handle(int fd, short revents)
     }
 }
 
-void RemoteStarts::read_status(Child &c)
+void RemoteStarts::read_status(uint64_t key, Child &c)
 {
-    const int key = c.conn;
+    bool closed = false;
     for (;;) {
         char buf[64];
-        ssize_t n = recv(key, buf, sizeof buf, MSG_DONTWAIT);
+        ssize_t n = recv(c.conn, buf, sizeof buf, MSG_DONTWAIT);
         if (n > 0) {
             c.in.append(buf, size_t(n));
             continue;
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
-        // Closed: after the exit code (we asked it to reap), or the server is gone.
-        close(key);
-        c.conn_done = true;
-        if (c.pid == 0) {
-            fail(c, "the warm server of this node closed the request without starting it");
-            return;
-        }
-        if (c.in.size() < 2 * signed_size)
-            return; // the child's sentinel tells the rest
-        finish(key);
-        return;
+        // Closed (n == 0, or an error): after the exit code, or the server is gone.
+        closed = !(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+        break;
     }
+    // What arrived first, even when the close came in the same read: a child killed
+    // before it read its request leaves that unread, so the server sees the
+    // connection readable and closes it right after sending the exit code.
     if (c.pid == 0 && c.in.size() >= signed_size) {
         c.pid = pid_t(load_signed(c.in, 0));
         started_(c.node, c.id, c.pid, {});
     }
-    if (c.in.size() >= 2 * signed_size && c.child_alive >= 0) {
+    if (c.in.size() >= 2 * signed_size && !c.exit_reported) {
         exited_(c.node, c.id, int(load_signed(c.in, signed_size)));
+        c.exit_reported = true;
         close_fd(c.child_alive); // reported: nothing more to watch
-        shutdown(key, SHUT_WR);  // the warm server reaps it and closes
+        if (!closed)
+            shutdown(c.conn, SHUT_WR); // the warm server reaps it and closes
     }
+    if (!closed)
+        return;
+    close(c.conn);
+    c.conn_done = true;
+    if (c.pid == 0)
+        fail(key, "the warm server of this node closed the request without starting it");
+    else if (c.exit_reported)
+        finish(key);
+    // else the child's sentinel (child_alive) tells the rest
 }
 
-void RemoteStarts::fail(Child &c, const std::string &why)
+void RemoteStarts::fail(uint64_t key, const std::string &why)
 {
+    Child &c = children_.at(key);
     started_(c.node, c.id, 0, why);
-    finish(c.conn);
+    finish(key);
 }
 
-void RemoteStarts::finish(int key)
+void RemoteStarts::finish(uint64_t key)
 {
     auto it = children_.find(key);
     if (it == children_.end())
@@ -202,7 +207,7 @@ void RemoteStarts::finish(int key)
     if (c.pid)
         ended_.emplace(c.node, c.pid);
     if (!c.conn_done)
-        close(key);
+        close(c.conn);
     close_fd(c.parent_alive);
     close_fd(c.child_alive);
     children_.erase(it);

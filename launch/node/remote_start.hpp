@@ -51,15 +51,19 @@ private:
         std::string in; // pid, then exit code (8 bytes each)
         pid_t pid = 0;
         bool conn_done = false;
+        bool exit_reported = false;
     };
-    void fail(Child &c, const std::string &why);
-    void finish(int key);
-    void read_status(Child &c);
+    void fail(uint64_t key, const std::string &why);
+    void finish(uint64_t key);
+    void read_status(uint64_t key, Child &c);
 
     std::string warm_socket_;
     Started started_;
     Exited exited_;
-    std::map<int, Child> children_; // by conn fd (the key stays even once conn closes)
+    // By a serial number, not by conn's fd: a child outlives its conn when the warm
+    // server goes first, and the fd number is reused by the next start's conn.
+    std::map<uint64_t, Child> children_;
+    uint64_t next_key_ = 1;
     // (node, pid) of children that ended: a signal to one is a no-op, as a signal to a
     // child that exited and was not joined yet is with stock multiprocessing.
     std::set<std::pair<uint32_t, pid_t>> ended_;

@@ -89,6 +89,14 @@ def test_remote_process_control(build, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_children_signalled_right_after_start_are_joined(build, mode):
+    got = across(build, 2, mode, "killed_at_birth")
+    assert got["codes"] == [-15, -9]
+    assert got["nodes"] == [0, 1]
+    assert got["pools"] == 8
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_remote_get_keeps_its_deadline(build, mode):
     got = across(build, 2, mode, "timeouts")
     assert got["node"] == 1

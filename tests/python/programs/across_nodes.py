@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import multiprocessing as mp
 from multiprocessing import connection
@@ -149,6 +150,34 @@ def lifecycle(nodes):
     return {'alive': alive, 'join_timeout_ok': 0.15 < timed < 5, 'terminated': p.exitcode,
             'killed': k.exitcode, 'held': h.exitcode, 'name': p.name,
             'nodes': [p.pid >> 22, k.pid >> 22]}
+
+
+def killed_at_birth(nodes):
+    """Children on the other node signalled right after start(), often before they
+    read their request: every one of them must still be joinable (their exit once
+    got lost when the warm server closed the connection in the same read as the exit
+    code). Then the same through Pool.terminate() right after map_async()."""
+    codes, where_ = [], set()
+    for i in range(20):
+        p = mp.Process(target=sleeper)
+        p.start()
+        (p.terminate if i % 2 else p.kill)()
+        p.join(20)
+        codes.append(p.exitcode)
+        where_.add(p.pid >> 22)
+    pools_ended = 0
+    for _ in range(8):
+        pool = mp.Pool(3)
+        pool.map_async(time.sleep, [300] * 1000, chunksize=1)
+        ended = threading.Event()
+        watch = threading.Timer(30, lambda: ended.is_set() or os._exit(3))
+        watch.start()
+        pool.terminate()
+        pool.join()
+        ended.set()
+        watch.cancel()
+        pools_ended += 1
+    return {'codes': sorted(set(codes)), 'nodes': sorted(where_), 'pools': pools_ended}
 
 
 def remote_get(q, out):
