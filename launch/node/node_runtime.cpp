@@ -15,6 +15,7 @@
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/netns.hpp"
+#include "dataplane/spin_phase.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -43,6 +44,20 @@ constexpr auto orphan_grace = std::chrono::milliseconds(1000);
 constexpr auto connect_deadline = std::chrono::seconds(30);
 // Nothing in the loop needs a clock tick; the cap only bounds any missed wake-up.
 constexpr int loop_cap_ms = 1000;
+
+// Waits for the loop's next event. After a turn that moved remote traffic, it looks
+// again for a while before sleeping (dataplane/spin_phase.hpp; only while a CPU is
+// idle): the answer to what was just forwarded usually comes within it, and waking
+// a sleeping vCPU costs tens of microseconds on a VM, paid by every hop of a remote
+// operation (process -> its node -> the owner's node -> back).
+void wait_for_events(std::vector<pollfd> &fds, int timeout_ms, bool after_traffic)
+{
+    if (after_traffic && timeout_ms > 0)
+        for (SpinPhase spin; spin.keep_polling();)
+            if (poll(fds.data(), fds.size(), 0) != 0)
+                return;
+    poll(fds.data(), fds.size(), timeout_ms);
+}
 
 int loop_timeout_ms(bool work_pending, const std::optional<Clock::time_point> &deadline)
 {
@@ -198,6 +213,7 @@ int run_node(const NodeConfig &config)
     int stop_signal = 0;
     bool peer_failed = false;
     std::optional<Clock::time_point> stop_deadline;
+    bool after_traffic = false;
     auto begin_stop = [&](int signum) {
         if (stop_signal)
             return;
@@ -220,15 +236,18 @@ int run_node(const NodeConfig &config)
         int timeout = loop_timeout_ms(busy, stop_deadline);
         if (auto next = gateway ? gateway->next_deadline_in() : std::nullopt)
             timeout = std::min<int>(timeout, int(std::min<int64_t>(*next / 1'000'000 + 1, 1000)));
-        poll(fds.data(), fds.size(), timeout);
+        wait_for_events(fds, timeout, after_traffic);
+        after_traffic = busy || fds[2].revents;
         if (fds[1].revents)
             warm.handle_control(output);
         for (size_t i = 3; i < gateway_from; ++i)
             if (fds[i].revents)
                 output.drain(fds[i].fd);
         for (size_t i = gateway_from; i < fds.size(); ++i)
-            if (fds[i].revents)
+            if (fds[i].revents) {
                 gateway->handle(fds[i].fd, fds[i].revents);
+                after_traffic = true;
+            }
         if (transport) {
             transport->progress();
             for (const PeerEnd &end : transport->take_peer_ends()) {
