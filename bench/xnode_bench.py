@@ -20,6 +20,9 @@ baseline, ratio = ours / baseline, lower is better for times):
   Pool.map over 2 nodes / 1 node    Pool(4).map(chunksize=1) spread over both nodes
                                     against all workers on node 0
   Lock across nodes / one node      acquire+release by two contending processes
+  Value read / increment            a process on node 1 reading v.value, or doing
+                                    `with v.get_lock(): v.value += 1`, on a Value made on
+                                    node 0, against a process on node 0 doing the same
 --busy N keeps N CPU-bound processes running on every node during the measurements.
 The table also goes to CSV (--csv FILE or $BENCH_CSV_DIR/xnode_bench-<mode>.csv).
 """
@@ -288,6 +291,32 @@ def lock_contention(node, n):
     return (time.perf_counter() - t) / (2 * n) * 1e6
 
 
+def value_partner(v, out, n, increment):
+    t = time.perf_counter()
+    if increment:
+        for _ in range(n):
+            with v.get_lock():
+                v.value += 1
+    else:
+        for _ in range(n):
+            v.value
+    out.put((time.perf_counter() - t) / n * 1e6)
+
+
+def value_access(node, n, increment):
+    '''Microseconds per read (or locked increment) of a node-0 Value by a process on
+    `node`.'''
+    v, out = mp.Value('q', 0), mp.Queue()
+    with on_node(node):
+        p = mp.Process(target=value_partner, args=(v, out, n, increment))
+        p.start()
+    us = out.get(timeout=300)
+    p.join(60)
+    if increment and v.value != n:
+        raise RuntimeError('the Value counted %d increments of %d' % (v.value, n))
+    return us
+
+
 def start_busy(n):
     '''N CPU-bound processes on every node (started as job processes on each).'''
     procs = []
@@ -342,6 +371,11 @@ def main():
         k = 300 if args.quick else 2000
         rows.append(('Lock acquire+release, contended across nodes (us)', lock_contention(1, k),
                      'contended on one node', lock_contention(0, k), 'lower'))
+        rows.append(('Value read from the other node (us)', value_access(1, k, False),
+                     'read on its node', value_access(0, k, False), 'lower'))
+        rows.append(('Value += 1 under get_lock() from the other node (us)',
+                     value_access(1, k, True), 'on its node', value_access(0, k, True),
+                     'lower'))
     finally:
         for p in busy:
             p.kill()

@@ -144,6 +144,12 @@ void channel_unref(Pool &pool, ChannelHeader *h, uint32_t serial)
 
 Channel Channel::create(std::shared_ptr<Pool> pool, const ChannelOptions &options)
 {
+    return create_with_memory(std::move(pool), options, 0);
+}
+
+Channel Channel::create_with_memory(std::shared_ptr<Pool> pool, const ChannelOptions &options,
+                                    size_t memory_bytes)
+{
     uint32_t capacity = std::bit_ceil(std::max<uint32_t>(options.capacity, 2));
     uint32_t slot_size = (std::max<uint32_t>(options.slot_size, 64) + 63) / 64 * 64;
     if (capacity > (1u << 24))
@@ -151,13 +157,16 @@ Channel Channel::create(std::shared_ptr<Pool> pool, const ChannelOptions &option
                                             " is too large; use at most 16M messages");
     HolderName holder = local_holder(*pool);
     uint32_t serial = next_channel_serial(*pool);
-    size_t bytes = sizeof(ChannelHeader) + size_t(capacity) * slot_size;
-    void *mem = pool->allocate(bytes, no_wait);
+    size_t ring_bytes = sizeof(ChannelHeader) + size_t(capacity) * slot_size;
+    void *mem = pool->allocate(ring_bytes + memory_bytes, no_wait);
     auto *h = new (mem) ChannelHeader{};
     h->capacity = capacity;
     h->slot_size = slot_size;
     h->inline_max = slot_size - slot_header_bytes;
     h->life.store(uint64_t(serial) << 32 | 1);
+    h->memory_bytes = memory_bytes;
+    if (memory_bytes)
+        std::memset(static_cast<std::byte *>(mem) + ring_bytes, 0, memory_bytes);
     if (options.unbounded) {
         h->unbounded = 1;
         h->overflow_lock.init();

@@ -88,6 +88,12 @@ public:
     // (Dragon's semaphore channels). Locks and semaphores are built on it so that
     // whatever reaches a channel from another node reaches them too. Throws dragon::Error.
     static Channel create_semaphore(std::shared_ptr<Pool> pool, uint32_t initial, uint32_t maximum);
+    // A memory channel: `bytes` of zeroed shared memory (64-byte aligned) that every
+    // holder on this node reads and writes in place, with a channel's job-wide
+    // identity and lifetime (freed with its last reference), so that a process on
+    // another node reaches it through the gateway as it reaches any channel (Value
+    // and Array live in one). Throws dragon::Error.
+    static Channel create_memory(std::shared_ptr<Pool> pool, size_t bytes);
     // A channel from its descriptor(), in any process of the job on this node.
     static Channel attach(const std::string &descriptor);
 
@@ -137,6 +143,15 @@ public:
     uint32_t sem_max() const;
     bool is_semaphore() const;
 
+    // Memory channels only: the memory (nullptr, size 0 for other channels), and
+    // bounds-checked copies in and out of it (the gateway's remote reads and writes;
+    // DRAGON_ERR_INVALID out of range or on another kind of channel).
+    bool is_memory() const;
+    std::byte *memory() const;
+    size_t memory_size() const;
+    void read_memory(size_t offset, void *out, size_t len) const;
+    void write_memory(size_t offset, const void *data, size_t len);
+
     // A message is waiting (a snapshot).
     bool readable() const;
     // Messages sent and not yet received (a snapshot; counts in-flight operations).
@@ -162,6 +177,9 @@ public:
 
 private:
     enum class Outcome { done, would_block, repaired };
+    static Channel create_with_memory(std::shared_ptr<Pool> pool, const ChannelOptions &options,
+                                      size_t memory_bytes);
+    void check_memory_range(size_t offset, size_t len) const;
     Channel(std::shared_ptr<Pool> pool, ChannelHeader *header)
         : pool_(std::move(pool)), header_(header)
     {

@@ -69,6 +69,9 @@ struct alignas(64) ChannelHeader {
     // 1: an unbounded channel: a send that finds the ring full (or messages
     // already overflowed) appends to the overflow list instead of waiting.
     uint32_t unbounded;
+    // A memory channel (Channel::create_memory): this many bytes of shared memory
+    // follow the ring; 0: none.
+    uint64_t memory_bytes;
 
     alignas(64) std::atomic<uint64_t> enqueue_pos;
     alignas(64) std::atomic<uint64_t> dequeue_pos;

@@ -5,6 +5,7 @@
 #include "dataplane/deadline.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 #include <utility>
 
@@ -158,6 +159,37 @@ bool ChannelService::attempt(Entry &e, bool last_chance)
             Payload p;
             p.bytes = ch->transit_descriptor();
             answer(e, DRAGON_OK, 0, {}, std::move(p));
+            return true;
+        }
+        case GatewayOp::mem_read: {
+            uint64_t range[2];
+            if (e.payload.size() != sizeof range) {
+                answer(e, DRAGON_ERR_INVALID, 0,
+                       "a memory read names offset and length (16 bytes)");
+                return true;
+            }
+            std::memcpy(range, e.payload.data(), sizeof range);
+            Payload p;
+            if (range[1] > ch->memory_size())
+                throw Error(DRAGON_ERR_INVALID, "a read of " + std::to_string(range[1]) +
+                                                    " bytes from channel " + e.descriptor + " of " +
+                                                    std::to_string(ch->memory_size()));
+            p.bytes.resize(range[1]);
+            ch->read_memory(range[0], p.bytes.data(), range[1]);
+            answer(e, DRAGON_OK, 0, {}, std::move(p));
+            return true;
+        }
+        case GatewayOp::mem_write: {
+            uint64_t offset;
+            if (e.payload.size() < sizeof offset) {
+                answer(e, DRAGON_ERR_INVALID, 0, "a memory write starts with its offset (8 bytes)");
+                return true;
+            }
+            std::memcpy(&offset, e.payload.data(), sizeof offset);
+            ch->write_memory(offset,
+                             static_cast<const std::byte *>(e.payload.data()) + sizeof offset,
+                             e.payload.size() - sizeof offset);
+            answer(e, DRAGON_OK, 0, {});
             return true;
         }
         case GatewayOp::destroy:

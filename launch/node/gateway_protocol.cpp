@@ -43,6 +43,8 @@ const char *op_name(GatewayOp op)
     case GatewayOp::destroy: return "destroy";
     case GatewayOp::start: return "start";
     case GatewayOp::signal: return "signal";
+    case GatewayOp::mem_read: return "memory read";
+    case GatewayOp::mem_write: return "memory write";
     }
     return "unknown";
 }

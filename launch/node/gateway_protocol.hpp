@@ -29,7 +29,9 @@ enum class GatewayOp : uint8_t {
     destroy,     // marks the channel destroyed
     start,       // starts a process on the target node (payload: see process_start)
     signal,      // value: the signal; descriptor: the pid on the target node
-    last = signal
+    mem_read,    // memory channel: payload u64 offset, u64 length; reply payload: the bytes
+    mem_write,   // memory channel: payload u64 offset, then the bytes to write there
+    last = mem_write
 };
 
 const char *op_name(GatewayOp op);

@@ -68,6 +68,24 @@ class DragonContext(_mp_context.BaseContext):
         from .synchronize import Barrier
         return Barrier(parties, action, timeout, ctx=self.get_context())
 
+    # Value, Array, RawValue, RawArray: in memory channels of the node's pool, usable
+    # from every node and picklable to running processes (see sharedctypes.py).
+    def RawValue(self, typecode_or_type, *args):
+        from .sharedctypes import RawValue
+        return RawValue(typecode_or_type, *args)
+
+    def RawArray(self, typecode_or_type, size_or_initializer):
+        from .sharedctypes import RawArray
+        return RawArray(typecode_or_type, size_or_initializer)
+
+    def Value(self, typecode_or_type, *args, lock=True):
+        from .sharedctypes import Value
+        return Value(typecode_or_type, *args, lock=lock, ctx=self.get_context())
+
+    def Array(self, typecode_or_type, size_or_initializer, *, lock=True):
+        from .sharedctypes import Array
+        return Array(typecode_or_type, size_or_initializer, lock=lock, ctx=self.get_context())
+
     def Manager(self):
         '''A started SyncManager whose connections spin before they block
         (see managers.py).'''
@@ -87,7 +105,8 @@ class DragonContext(_mp_context.BaseContext):
 # 'dragon' is the selected start method (stock ones cannot cross nodes).
 # (Event needs no routing: CPython's is built from the context's Condition and Lock.)
 _ROUTED = ('Queue', 'JoinableQueue', 'SimpleQueue', 'Pipe', 'Lock', 'RLock', 'Semaphore',
-           'BoundedSemaphore', 'Condition', 'Barrier', 'Manager', 'cpu_count')
+           'BoundedSemaphore', 'Condition', 'Barrier', 'Manager', 'cpu_count', 'RawValue',
+           'RawArray', 'Value', 'Array')
 
 
 def _routed(name, stock):
@@ -149,6 +168,8 @@ def register():
     queues.Queue.__init__ = _queue_init_on_channels(queues.Queue.__init__)
     from .managers import register_serializer
     register_serializer()
+    from .sharedctypes import install as install_sharedctypes
+    install_sharedctypes()
     from .connection import exact_wait
     mp_connection.wait = exact_wait(mp_connection.wait)
     if os.environ.get('DRAGON_NUM_NODES', '1') != '1':

@@ -66,9 +66,10 @@ class DragonPopen(object):
             if not self._fds:
                 self._launch_remote(payload)
                 return
-            # Its arguments hand it file descriptors (Value/Array's shared heap, an OS
-            # pipe, a manager's address pipe): those exist on this node only, so the
-            # child starts here, whatever the placement said.
+            # Its arguments hand it file descriptors (an OS pipe, a manager's address
+            # pipe, a Value made by a stock context on CPython's heap): those exist on
+            # this node only, so the child starts here, whatever the placement said.
+            # (Dragon's Value/Array live in the pool and pass no fds.)
             util.info('starting %s on this node (%d), not node %d: its arguments pass '
                       'file descriptors' % (process_obj.name, gateway.this_node(), self._node))
             self._fds = []

@@ -9,6 +9,7 @@
 #
 
 import os
+import struct
 import threading
 import weakref
 
@@ -20,6 +21,8 @@ from . import gateway
 __all__ = ['attach_channel', 'attach_semlock', 'RemoteChannel', 'RemoteSemLock']
 
 _PARTS_TAG = _dragon.PARTS_TAG
+_RANGE = struct.Struct('<QQ')       # a memory read: offset, length
+_OFFSET = struct.Struct('<Q')       # a memory write: offset, then the bytes
 
 
 def attach_channel(descriptor):
@@ -145,6 +148,16 @@ class RemoteChannel(_RemoteHandle):
 
     def readiness_fd(self):
         return _RemoteReadiness(self)
+
+    # A memory channel (Value, Array): one request each, performed on the owner node
+    # in its shared memory.
+    def read_memory(self, offset, length):
+        '''`length` bytes at `offset` (a bytes-like object).'''
+        _, data = self._call(gateway.MEM_READ, None, _RANGE.pack(offset, length))
+        return data
+
+    def write_memory(self, offset, data):
+        self._call(gateway.MEM_WRITE, None, _OFFSET.pack(offset) + bytes(data))
 
 
 class _Received(object):

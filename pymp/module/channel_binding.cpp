@@ -89,6 +89,15 @@ struct ReadinessWatch {
 
 std::byte empty_byte{};
 
+// The bytes of a memory channel as a writable buffer (ctypes' from_buffer, numpy),
+// keeping the Python Channel, and so the channel's reference, alive while any view
+// of them exists.
+struct MemoryBuffer {
+    py::object channel;
+    std::byte *data;
+    size_t size;
+};
+
 // The GIL is released only when a call has to wait (or copy a large payload): a
 // send or receive that can proceed at once takes well under a microsecond, and
 // handing the GIL to another thread and back around it costs more, and convoys
@@ -199,6 +208,14 @@ void bind_channel(py::module_ &m)
              "Brings the fd up to date now (after this process received)")
         .def("close", &ReadinessWatch::close);
 
+    py::class_<MemoryBuffer>(m, "MemoryBuffer", py::buffer_protocol(),
+                             "The shared bytes of a memory channel (see Channel.memory)")
+        .def_buffer([](MemoryBuffer &b) {
+            return py::buffer_info(b.data, 1, py::format_descriptor<uint8_t>::format(), 1,
+                                   {py::ssize_t(b.size)}, {py::ssize_t(1)}, false);
+        })
+        .def("__len__", [](const MemoryBuffer &b) { return b.size; });
+
     py::class_<Channel>(m, "Channel")
         .def_static(
             "create",
@@ -210,6 +227,20 @@ void bind_channel(py::module_ &m)
             py::arg("unbounded") = false,
             "A new channel; unbounded: sends never wait, what does not fit the ring of "
             "`capacity` messages overflows to pool blocks")
+        .def_static("create_memory", &Channel::create_memory, py::arg("pool"), py::arg("size"),
+                    "A memory channel: `size` zeroed shared bytes with a channel's identity "
+                    "and lifetime (Value and Array live in one)")
+        .def(
+            "memory",
+            [](py::object self) {
+                auto &ch = self.cast<Channel &>();
+                if (!ch.is_memory())
+                    throw py::value_error("channel " + ch.descriptor() +
+                                          " is not a memory channel: it has no bytes to view");
+                return MemoryBuffer{self, ch.memory(), ch.memory_size()};
+            },
+            "A writable buffer over the memory channel's bytes")
+        .def_property_readonly("memory_size", &Channel::memory_size)
         .def_static("attach", &Channel::attach, py::arg("descriptor"),
                     py::call_guard<py::gil_scoped_release>())
         .def_property_readonly("descriptor", &Channel::descriptor)

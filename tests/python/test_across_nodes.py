@@ -30,8 +30,9 @@ def start_across(build, nodes, mode, case):
                             stderr=subprocess.PIPE, text=True)
 
 
-def across(build, nodes, mode, case, timeout=120):
+def across(build, nodes, mode, case, timeout=120, **extra_env):
     env = job_env(mode)
+    env.update(extra_env)
     r = run([str(build / "bin" / "dragon"), "-N", str(nodes), env["DRAGON_PYTHON"], PROGRAM,
              case], env=env, timeout=timeout)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -106,11 +107,13 @@ def test_remote_get_keeps_its_deadline(build, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_lost_node_fails_the_waits_on_it_and_ends_the_job(build, mode):
+@pytest.mark.parametrize("case", ["node_loss", "value_loss"])
+def test_a_lost_node_fails_the_waits_on_it_and_ends_the_job(build, mode, case):
+    """A queue get waiting on node 1, or reads of a Value that lives there."""
     import signal
     import time
     from test_node_faults import comm_of, environ_of, marked
-    p = start_across(build, 2, mode, "node_loss")
+    p = start_across(build, 2, mode, case)
     try:
         ready = p.stdout.readline().split()
         assert ready[:1] == ["ready"], p.communicate(timeout=30)
@@ -142,7 +145,7 @@ def test_managers_shared_memory_and_values(build, mode):
     got = across(build, 2, mode, "shared")
     assert got["proxy_nodes"] == [0, 1]  # proxies used from both nodes
     assert "lives on node 0" in got["shm"] and "runs on node 1" in got["shm"], got["shm"]
-    assert got["value"] == 2 and got["value_nodes"] == [0]  # kept where its heap is
+    assert got["value"] == 2 and got["value_nodes"] == [0, 1]  # in the pool: placed as any
     assert set(got["exitcodes"]) == {0}
     if mode == "netns":
         assert got["manager_host"].startswith("10.200."), got  # reachable from other hosts
@@ -184,3 +187,46 @@ def test_signal_tears_down_four_nodes_within_5_s(build, mode, signum, code):
     assert took < 5
     assert marked(f"DRAGON_JOB_ID={job}") == []
     assert [n for n in os.listdir("/dev/shm") if n.startswith(f"dragon-{job}-")] == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_values_and_arrays_across_nodes(build, nodes, mode):
+    got = across(build, nodes, mode, "values")
+    c = got["counter"]
+    assert c["total"] == c["expected"]  # += under get_lock() from every node: exact
+    assert c["nodes"] == list(range(nodes)) and set(c["exitcodes"]) == {0}
+    wrote_on, length, around, stepped = got["wrote"]
+    assert wrote_on == nodes - 1 and length == 1000
+    assert around == [0.0, 0.0, 0.0, 1.0]
+    assert stepped == [-1.0, 0.0, 0.0, 0.0]
+    read_on, block, last, head, chars, raw4, direct, raw_value, via_obj = got["read"]
+    assert direct == [3, 4]
+    assert read_on == 1
+    assert block == [float(i) for i in range(100)] and last == -1.0
+    assert head == [0.0, 7.0, 0.0, 7.0, 0.0, 7.0, 0.0, 7.0, 0.0, 0.0]
+    assert chars == f"from node {nodes - 1}" and raw4 == "from"
+    assert raw_value == 42
+    assert via_obj == [95.0, 96.0, 97.0, 98.0, 99.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    assert got["here"] == [50.0, 50.0, -1.0, f"from node {nodes - 1}", 42]
+    assert got["points"] == [[2.25, 4.0], [9.0, 0.25], [4.0, -4.0]]
+    assert got["exitcodes"] == [0, 0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_values_locks_events_sent_through_a_queue(build, nodes, mode):
+    got = across(build, nodes, mode, "sent")
+    assert got["rows"] == [[1, 1], [1, 2, 1], [1, 3, 3, 1]]
+    assert got["ready"] is True and got["node"] == nodes - 1
+    assert got["back"] == 7.25 and got["same_type"] == "Synchronized"
+    assert got["exitcode"] == 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_values_made_in_a_loop_give_their_memory_back(build, mode):
+    # An 8 MiB pool: the 6,000 objects would take about 12 MiB if none were freed.
+    got = across(build, 2, mode, "churn", DRAGON_DEFAULT_SEG_SZ="8M")
+    assert got["made"] == 6000 and got["capacity"] <= 8 << 20
+    assert got["after"] <= got["before"], got
+    assert got["exitcode"] == 0

@@ -2,6 +2,7 @@
 dragon start method spreads over every node (round-robin by default). Each case
 prints what it found as JSON; the test checks it."""
 
+import ctypes
 import json
 import os
 import socket
@@ -276,7 +277,7 @@ def shared(nodes):
     finally:
         shm.close()
         shm.unlink()
-    # a Value's heap is handed to children as fds: they start on this node
+    # a Value lives in the pool: its children go where the placement says
     v = mp.Value('i', 0)
     vs = [mp.Process(target=bump, args=(v,)) for _ in range(nodes)]
     for p in vs:
@@ -286,6 +287,180 @@ def shared(nodes):
     return {'proxy_nodes': proxy_nodes, 'manager_host': manager_address[0],
             'shm': shm_result, 'value': v.value, 'value_nodes': sorted({p.pid >> 22 for p in vs}),
             'exitcodes': [p.exitcode for p in ps + vs]}
+
+
+def add_under_lock(value, rounds):
+    for _ in range(rounds):
+        with value.get_lock():
+            value.value += 1
+
+
+def on_node(host_id, target, *args):
+    '''A process started on node `host_id`.'''
+    from dragon.infrastructure.policy import Policy
+    with Policy(placement=Policy.Placement.HOST_ID, host_id=host_id):
+        p = mp.Process(target=target, args=args)
+        p.start()
+    return p
+
+
+class Point(ctypes.Structure):
+    _fields_ = [('x', ctypes.c_double), ('y', ctypes.c_double)]
+
+
+def write_slices(arr, chars, raw, points, point, done):
+    for p in points:                # the docs' example: elements are views, also remotely
+        p.x **= 2
+        p.y **= 2
+    point.y = -point.x
+    arr[100:200] = [float(i) for i in range(100)]
+    arr[-1] = -1.0
+    arr[1:9:2] = [7.0, 7.0, 7.0, 7.0]
+    chars.value = b'from node %d' % where()[0]
+    raw.value = 42
+    done.put((where()[0], len(arr), arr[98:102], arr[::-250]))
+
+
+def read_slices(arr, chars, raw, direct, out):
+    out.put((where()[0], arr[100:200], arr[-1], arr[0:10], chars.value.decode(),
+             chars.raw[:4].decode(), direct[:],
+             raw.value, list(arr.get_obj()[195:205])))
+
+
+def values(nodes):
+    '''Value, Array, RawValue and RawArray with their users on every node.'''
+    counter = mp.Value('i', 0)
+    rounds = 30
+    ps = [mp.Process(target=add_under_lock, args=(counter, rounds)) for _ in range(2 * nodes)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join(120)
+    counted = {'total': counter.value, 'expected': rounds * len(ps),
+               'nodes': sorted({p.pid >> 22 for p in ps}),
+               'exitcodes': [p.exitcode for p in ps]}
+    # slices written on the last node, read on node 1 and here
+    arr, chars, raw = mp.Array('d', 1000), mp.Array('c', 16), mp.RawValue('i', 7)
+    points = mp.Array(Point, [(1.5, -2.0), (3.0, 0.5)], lock=mp.Lock())
+    point = mp.Value(Point, 4.0, 1.0)
+    out = mp.Queue()
+    w = on_node(nodes - 1, write_slices, arr, chars, raw, points, point, out)
+    wrote = out.get(timeout=60)
+    w.join(30)
+    from multiprocessing import sharedctypes
+    direct = sharedctypes.RawArray('i', [3, 4])     # sharedctypes itself: in the pool too
+    r = on_node(1, read_slices, arr, chars, raw, direct, out)
+    got = out.get(timeout=60)
+    r.join(30)
+    local = memoryview(arr.get_obj()).cast('B').cast('d')     # a view of the shared bytes
+    return {'counter': counted, 'wrote': wrote, 'read': got,
+            'here': [arr[150], local[150], local[999], chars.value.decode(), raw.value],
+            'points': [(p.x, p.y) for p in points] + [(point.x, point.y)],
+            'exitcodes': [w.exitcode, r.exitcode]}
+
+
+def use_sent(inbox, outbox):
+    '''Pascal's triangle, the shape of Dragon's shared_state_pascal_triangle: row k
+    arrives through a queue as an Array with its Value, Lock and Event, made after this
+    process started; the next row is written into it under the lock.'''
+    for _ in range(3):
+        row, length, lock, ready = inbox.get(timeout=60)
+        with lock:
+            n = length.value
+            cells = row[:n]
+            row[:n + 1] = [1] + [cells[i] + cells[i + 1] for i in range(n - 1)] + [1]
+            length.value = n + 1
+        ready.set()
+    back = inbox.get(timeout=60)
+    outbox.put((where()[0], back))      # sent back: the owner gets its own memory again
+
+
+def sent(nodes):
+    inbox, outbox = mp.Queue(), mp.Queue()
+    p = on_node(nodes - 1, use_sent, inbox, outbox)
+    rows = []
+    row, length = mp.Array('l', 10, lock=False), mp.RawValue('i', 1)
+    row[0] = 1
+    lock = mp.Lock()
+    for _ in range(3):
+        ready = mp.Event()
+        inbox.put((row, length, lock, ready))
+        ready_in_time = ready.wait(60)
+        with lock:
+            rows.append(row[:length.value])
+    v = mp.Value('d', 2.5)
+    inbox.put(v)
+    node, back = outbox.get(timeout=60)
+    back.value = 7.25                       # its copy here is this memory
+    p.join(30)
+    return {'rows': rows, 'ready': ready_in_time, 'node': node, 'back': v.value,
+            'same_type': type(back).__name__, 'exitcode': p.exitcode}
+
+
+def drop_values(inbox, done):
+    while True:
+        item = inbox.get(timeout=60)
+        if item is None:
+            break
+        done.put(item.value)
+
+
+def churn(nodes):
+    '''Values made and dropped in a loop, some sent to another node and dropped there:
+    the pool's bytes come back (the job's pool is made small, so a leak exhausts it).'''
+    from dragon import runtime
+    pool = runtime.node_pool()
+    inbox, done = mp.Queue(), mp.Queue()
+    p = on_node(1, drop_values, inbox, done)
+
+    def channel_bytes():        # the holder table grows as holders come (not a leak)
+        return pool.stats()['bytes_in_use'] - pool.holder_bytes()
+
+    before = channel_bytes()
+    made = 0
+    for i in range(3000):
+        v = mp.Value('i', i)
+        a = mp.Array('d', 64)
+        a[0] = v.value
+        if i % 100 == 0:
+            inbox.put(v)
+            assert done.get(timeout=60) == i
+        made += 2
+        del v, a
+    inbox.put(None)
+    p.join(30)
+    deadline = time.monotonic() + 30
+    while channel_bytes() > before and time.monotonic() < deadline:
+        time.sleep(0.05)        # the remote holders' detaches arrive shortly
+    return {'made': made, 'before': before, 'after': channel_bytes(),
+            'capacity': pool.stats()['capacity'], 'exitcode': p.exitcode}
+
+
+def make_remote_value(setup):
+    v = mp.Value('i', 5)
+    setup.put(v)
+    time.sleep(600)
+
+
+def value_loss(nodes):
+    '''Reads a Value of node 1 until the test kills node 1's dragon-node: the read
+    must fail with an error naming the node.'''
+    import signal
+    signal.signal(signal.SIGTERM, lambda *a: None)
+    setup = mp.Queue()
+    p = on_node(1, make_remote_value, setup)
+    v = setup.get(timeout=30)
+    first = v.value
+    print('ready', os.environ['DRAGON_JOB_ID'], flush=True)
+    t = time.monotonic()
+    try:
+        while time.monotonic() - t < 30:
+            v.value
+            time.sleep(0.01)
+        return {'error': None}
+    except Exception as e:
+        return {'error': '%s: %s' % (type(e).__name__, e), 'after': time.monotonic() - t,
+                'first': first}
 
 
 def tell(q):

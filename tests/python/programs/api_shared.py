@@ -7,7 +7,7 @@ import pickle
 from multiprocessing import sharedctypes
 from multiprocessing.reduction import ForkingPickler
 
-from api_common import LONG, check, expect, join_all, main, start, wait_until
+from api_common import LONG, check, expect, join_all, main, method, start, wait_until
 
 WORKERS = 4
 ROUNDS = 250
@@ -231,11 +231,25 @@ def check_sharedctypes_copy_is_independent():
 
 
 @check
-def check_shared_objects_pickle_only_through_inheritance():
-    err = expect(RuntimeError, pickle.dumps, mp.Value('i', 1))
-    assert 'inheritance' in str(err), err
-    expect(RuntimeError, pickle.dumps, mp.Array('i', 2))
-    expect(RuntimeError, ForkingPickler.dumps, mp.RawArray('i', 2))
+def check_shared_objects_pickle_as_the_start_method_allows():
+    if method() != 'dragon':
+        # Stock: through inheritance only.
+        err = expect(RuntimeError, pickle.dumps, mp.Value('i', 1))
+        assert 'inheritance' in str(err), err
+        expect(RuntimeError, pickle.dumps, mp.Array('i', 2))
+        expect(RuntimeError, ForkingPickler.dumps, mp.RawArray('i', 2))
+        return
+    # Dragon (as in Dragon): they pickle anywhere, and a copy is the same memory.
+    v, a, r = mp.Value('i', 1), mp.Array('i', 2), mp.RawArray('i', 2)
+    v2, a2 = pickle.loads(pickle.dumps(v)), pickle.loads(pickle.dumps(a))
+    r2 = pickle.loads(ForkingPickler.dumps(r))
+    v2.value, a2[1], r2[0] = 5, 6, 7
+    assert (v.value, a[:], r[:]) == (5, [0, 6], [7, 0])
+    assert v2.get_lock().acquire(timeout=LONG)
+    assert v.get_lock().acquire(False) is False     # the same lock (held by the copy)
+    v2.get_lock().release()
+    assert v.get_lock().acquire(False) is True
+    v.get_lock().release()
 
 
 if __name__ == '__main__':
