@@ -1,10 +1,13 @@
 // What every launcher plugin must do, run against each one that can run here: local
 // always; slurm inside an allocation of 2 or more nodes (tests/python/test_slurm_launcher.py
-// runs this binary under salloc on the real test cluster). The nodes are wireup_test_node
-// processes (PMIx clients that publish, fence and read each other's data).
+// runs this binary under salloc on the real test cluster); pbs_pals inside a PBS job, or,
+// where there is none, in a fake PBS job of two hosts whose mpiexec is the PALS stand-in
+// tests/pbs/mpiexec (a real PMIx server, Open MPI's mpirun, underneath). The nodes are
+// wireup_test_node processes (PMIx clients that publish, fence and read each other's data).
 //
 // Launcher interface 1.1 lets a launcher report the step as a whole (srun, mpiexec) where
 // it cannot learn each node's end: results() folds both forms into "how did it end".
+#include "fake_pbs_job.hpp"
 #include "launch_harness.hpp"
 
 #include <gtest/gtest.h>
@@ -20,11 +23,26 @@ namespace {
 
 constexpr auto generous = seconds(60);
 
+// The fake PBS job exists for the whole run: plugins are probed once, at the registry's
+// first use, which is after every environment's SetUp.
+class FakePbsJobEnvironment : public ::testing::Environment {
+public:
+    void SetUp() override { job_.emplace(); }
+    void TearDown() override { job_.reset(); }
+
+private:
+    std::optional<wireup_test::FakePbsJob> job_;
+};
+const auto *const fake_pbs_job =
+    ::testing::AddGlobalTestEnvironment(new FakePbsJobEnvironment); // gtest owns it
+
 class LauncherConformance : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override
     {
-        std::string why = wireup_test::unavailable(GetParam());
+        std::string why = GetParam() == "pbs_pals" ? wireup_test::pbs_standin_unavailable() : "";
+        if (why.empty())
+            why = wireup_test::unavailable(GetParam());
         if (!why.empty())
             GTEST_SKIP() << GetParam() << ": " << why;
         h_.emplace(GetParam());
@@ -230,5 +248,6 @@ TEST_P(LauncherConformance, DescribesItsAllocation)
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(Launchers, LauncherConformance, ::testing::Values("local", "slurm"),
+INSTANTIATE_TEST_SUITE_P(Launchers, LauncherConformance,
+                         ::testing::Values("local", "slurm", "pbs_pals"),
                          [](const auto &info) { return info.param; });

@@ -1,11 +1,11 @@
 #include "local_ops.hpp"
 
+#include "common/ops_support.hpp"
 #include "core/error.hpp"
 #include "local_launch.hpp"
 
 #include <cstdio>
 #include <cstdlib>
-#include <new>
 #include <string>
 #include <unistd.h>
 
@@ -21,30 +21,12 @@ namespace {
 // Most nodes one machine can sensibly simulate; a guard against typos like --nodes 40000.
 constexpr uint32_t max_nodes = 1024;
 
-void set_message(dragon_error *err, const char *text)
-{
-    if (err)
-        std::snprintf(err->message, sizeof err->message, "%s", text);
-}
+using launcher_support::set_message;
 
 // Runs `body`; no exception crosses into C.
 template <typename Body> dragon_status guarded(dragon_error *err, Body &&body)
 {
-    try {
-        return body();
-    } catch (const Error &e) {
-        set_message(err, e.what());
-        return e.status();
-    } catch (const std::bad_alloc &) {
-        set_message(err, "local launcher: out of memory");
-        return DRAGON_ERR_NO_MEMORY;
-    } catch (const std::exception &e) {
-        set_message(err, e.what());
-        return DRAGON_ERR_INTERNAL;
-    } catch (...) {
-        set_message(err, "local launcher: unexpected failure");
-        return DRAGON_ERR_INTERNAL;
-    }
+    return launcher_support::guarded(err, "local launcher", std::forward<Body>(body));
 }
 
 uint32_t configured_nodes(const dragon_host *host)

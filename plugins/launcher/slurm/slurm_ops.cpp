@@ -1,12 +1,11 @@
 #include "slurm_ops.hpp"
 
+#include "common/ops_support.hpp"
 #include "common/process_support.hpp"
 #include "core/error.hpp"
 #include "slurm_allocation.hpp"
 #include "srun_step.hpp"
 
-#include <cstdio>
-#include <new>
 #include <sstream>
 #include <string>
 
@@ -22,40 +21,19 @@ namespace {
 // Above local (1): inside an allocation, salloc and sbatch just work.
 constexpr int available_priority = 50;
 
-void set_text(char *dst, size_t size, const std::string &text)
-{
-    std::snprintf(dst, size, "%s", text.c_str());
-}
+using launcher_support::fitted;
+using launcher_support::join;
+using launcher_support::param;
+using launcher_support::set_message;
+using launcher_support::set_text;
+using launcher_support::strings;
 
-void set_message(dragon_error *err, const std::string &text)
-{
-    if (err)
-        set_text(err->message, sizeof err->message, text);
-}
+constexpr char who[] = "slurm launcher";
+using StepOps = launcher_support::WholeStepOps<dragon_launch, who>;
 
 template <typename Body> dragon_status guarded(dragon_error *err, Body &&body)
 {
-    try {
-        return body();
-    } catch (const Error &e) {
-        set_message(err, e.what());
-        return e.status();
-    } catch (const std::bad_alloc &) {
-        set_message(err, "slurm launcher: out of memory");
-        return DRAGON_ERR_NO_MEMORY;
-    } catch (const std::exception &e) {
-        set_message(err, e.what());
-        return DRAGON_ERR_INTERNAL;
-    } catch (...) {
-        set_message(err, "slurm launcher: unexpected failure");
-        return DRAGON_ERR_INTERNAL;
-    }
-}
-
-std::string param(const dragon_host *host, const char *name)
-{
-    const char *v = host && host->param ? host->param(host->ctx, name) : nullptr;
-    return v ? v : "";
+    return launcher_support::guarded(err, who, std::forward<Body>(body));
 }
 
 std::string srun_name(const dragon_host *host)
@@ -87,40 +65,6 @@ std::string require_srun(const dragon_host *host, const Allocation &a)
     return path;
 }
 
-// DRAGON_LAUNCHER_SLURM_SRUN_ARGS: split at white space (no quoting).
-std::vector<std::string> site_arguments(const dragon_host *host)
-{
-    std::istringstream in(param(host, "srun_args"));
-    std::vector<std::string> out;
-    for (std::string word; in >> word;)
-        out.push_back(word);
-    return out;
-}
-
-std::vector<std::string> strings(const char *const *list)
-{
-    std::vector<std::string> out;
-    for (; list && *list; ++list)
-        out.emplace_back(*list);
-    return out;
-}
-
-std::string join(const std::vector<std::string> &items)
-{
-    std::string out;
-    for (const auto &i : items)
-        out += (out.empty() ? "" : ",") + i;
-    return out;
-}
-
-// `text` cut to fit `size` bytes with its NUL, ending in "..." when cut.
-std::string fitted(const std::string &text, size_t size)
-{
-    if (text.size() < size)
-        return text;
-    return text.substr(0, size - 4) + "...";
-}
-
 dragon_status node_count(const dragon_host *, uint32_t *out, dragon_error *err)
 {
     return guarded(err, [&] {
@@ -135,19 +79,7 @@ dragon_status start(const dragon_host *host, const dragon_launch_request *reques
                     dragon_launch **out, dragon_error *err)
 {
     return guarded(err, [&] {
-        if (!request || !out || request->struct_size < DRAGON_LAUNCH_REQUEST_1_0_SIZE)
-            throw Error(DRAGON_ERR_INVALID, "slurm launcher: start needs a launch request");
-        if (!request->argv || !request->argv[0] || !*request->argv[0])
-            throw Error(DRAGON_ERR_INVALID,
-                        "slurm launcher: the launch request has no dragon-node command line");
-        // srun reports one result for the whole step, never one per node: a frontend
-        // that cannot take that must not be handed per-node results made up.
-        if (request->struct_size < sizeof(dragon_launch_request) ||
-            !(request->flags & DRAGON_LAUNCH_FLAG_WHOLE_STEP_RESULT))
-            throw Error(DRAGON_ERR_UNAVAILABLE,
-                        "slurm launcher: this dragon predates launcher interface 1.1 and "
-                        "expects one result per node, which srun cannot give: use a Dragon "
-                        "as new as the plugin");
+        launcher_support::check_whole_step_request(request, out, "slurm launcher", "srun");
         Allocation a = require_allocation();
         const uint32_t granted = static_cast<uint32_t>(a.hosts.size());
         const uint32_t n = request->num_nodes ? request->num_nodes : granted;
@@ -181,7 +113,7 @@ dragon_status start(const dragon_host *host, const dragon_launch_request *reques
                                       "--export=ALL",
                                       "--quiet",
                                       "--job-name=" + step_name};
-        for (auto &arg : site_arguments(host))
+        for (auto &arg : launcher_support::words(param(host, "srun_args")))
             argv.push_back(std::move(arg));
         for (auto &arg : strings(request->argv))
             argv.push_back(std::move(arg));
@@ -200,61 +132,17 @@ dragon_status start(const dragon_host *host, const dragon_launch_request *reques
     });
 }
 
-dragon_status wait(dragon_launch *launch, int64_t timeout_ns, uint32_t *node, int *exit_code,
-                   dragon_error *err)
-{
-    return guarded(err, [&] {
-        if (!launch || !node || !exit_code)
-            throw Error(DRAGON_ERR_INVALID, "slurm launcher: wait needs a launch and outputs");
-        switch (launch->step->wait(timeout_ns, *exit_code)) {
-        case SrunStep::Waited::Ended: *node = DRAGON_LAUNCH_WHOLE_STEP; return DRAGON_OK;
-        case SrunStep::Waited::TimedOut:
-            set_message(err, "slurm launcher: the step did not end within the time given");
-            return DRAGON_ERR_TIMEOUT;
-        case SrunStep::Waited::AllReported:
-            set_message(err, "slurm launcher: the step's end has already been reported");
-            return DRAGON_ERR_NOT_FOUND;
-        }
-        return DRAGON_ERR_INTERNAL;
-    });
-}
-
-dragon_status signal(dragon_launch *launch, int signum, dragon_error *err)
-{
-    return guarded(err, [&] {
-        if (!launch)
-            throw Error(DRAGON_ERR_INVALID, "slurm launcher: signal needs a launch");
-        launch->step->signal(signum);
-        return DRAGON_OK;
-    });
-}
-
-void release(dragon_launch *launch)
-{
-    try {
-        delete launch; // ends the step if it still runs, and reaps srun
-    } catch (...) {
-    }
-}
-
 dragon_status allocation(const dragon_host *host, dragon_allocation_info *out, dragon_error *err)
 {
     return guarded(err, [&] {
-        if (!out || out->struct_size < sizeof(dragon_allocation_info))
-            throw Error(DRAGON_ERR_INVALID, "slurm launcher: allocation needs an output");
         Allocation a = require_allocation();
-        out->num_nodes = static_cast<uint32_t>(a.hosts.size());
-        set_text(out->hosts, sizeof out->hosts, fitted(join(a.hosts), sizeof out->hosts));
-        std::vector<std::string> cpus;
-        for (uint32_t c : a.cpus)
-            cpus.push_back(std::to_string(c));
-        set_text(out->cpus_per_node, sizeof out->cpus_per_node,
-                 fitted(join(cpus), sizeof out->cpus_per_node));
         std::string srun = launcher_support::find_on_path(srun_name(host));
-        set_text(out->source, sizeof out->source,
-                 "Slurm job " + a.job_id +
-                     " (SLURM_JOB_NODELIST, SLURM_JOB_CPUS_PER_NODE); nodes start with " +
-                     (srun.empty() ? srun_name(host) + " (not found)" : srun));
+        launcher_support::describe_allocation(
+            out, a.hosts, a.cpus,
+            "Slurm job " + a.job_id +
+                " (SLURM_JOB_NODELIST, SLURM_JOB_CPUS_PER_NODE); nodes start with " +
+                (srun.empty() ? srun_name(host) + " (not found)" : srun),
+            "slurm launcher");
         return DRAGON_OK;
     });
 }
@@ -263,18 +151,10 @@ dragon_status allocation(const dragon_host *host, dragon_allocation_info *out, d
 
 void probe(const dragon_host *host, dragon_probe_result *out)
 {
-    try {
-        Allocation a = require_allocation();
-        require_srun(host, a);
-        out->available = 1;
-        out->priority = available_priority;
-    } catch (const std::exception &e) {
-        out->available = 0;
-        set_text(out->reason, sizeof out->reason, e.what());
-    }
+    launcher_support::probe_with(out, available_priority,
+                                 [&] { require_srun(host, require_allocation()); });
 }
 
-const dragon_launcher_ops ops = {
-    sizeof(dragon_launcher_ops), node_count, start, wait, signal, release, allocation};
+const dragon_launcher_ops ops = StepOps::table(node_count, start, allocation);
 
 } // namespace dragon::launcher_slurm

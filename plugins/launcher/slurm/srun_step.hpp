@@ -3,7 +3,7 @@
 // an immediate kill and answers a single SIGINT with a status line), and teardown.
 #pragma once
 
-#include <sys/types.h>
+#include "common/step_process.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -33,7 +33,7 @@ public:
     SrunStep(const SrunStep &) = delete;
     SrunStep &operator=(const SrunStep &) = delete;
 
-    enum class Waited { Ended, TimedOut, AllReported };
+    using Waited = launcher_support::StepProcess::Waited;
     // srun's end (timeout_ns < 0: no limit; 0: poll). exit_code: srun's exit code (the
     // highest of the tasks'), or -N when srun itself was killed by signal N.
     Waited wait(int64_t timeout_ns, int &exit_code);
@@ -42,18 +42,15 @@ public:
     void signal(int signum);
 
 private:
-    SrunStep(pid_t pid, std::string job_id, std::string step_name);
-    bool reap(bool block); // with the result in status_
+    SrunStep(std::unique_ptr<launcher_support::StepProcess> srun, std::string job_id,
+             std::string step_name);
     std::optional<std::string> find_step(int deadline_ms);
     std::string client(const std::string &name) const;
 
-    pid_t pid_;
-    int pidfd_ = -1;
+    std::unique_ptr<launcher_support::StepProcess> srun_;
     std::string job_id_, step_name_;
     std::string bin_dir_;             // srun's directory with its trailing slash
     std::optional<std::string> step_; // "JOB.STEP", once seen
-    std::optional<int> status_;       // waitpid status once reaped
-    bool reported_ = false;
 };
 
 } // namespace dragon::launcher_slurm
