@@ -151,6 +151,9 @@ class Connection:
     def send_bytes(self, buf, offset=0, size=None):
         self._check_closed()
         self._check_writable()
+        if type(buf) is bytes and offset == 0 and size is None:
+            self._send_ch.send(buf)     # the common case, without a view and its checks
+            return
         m = memoryview(buf)
         if m.itemsize > 1:
             m = m.cast('B')
@@ -179,10 +182,17 @@ class Connection:
         self._check_readable()
         if maxlength is not None and maxlength < 0:
             raise ValueError("negative maxlength")
-        msg = self._recv_message()
+        if self._eof:
+            raise EOFError
+        # An inline message comes as bytes already; a pool block as a Message.
+        msg = waits.recv_watching(self._recv_ch, self._recv_ch.recv_payload,
+                                  'Connection.recv_bytes()')
+        self._refresh_readiness()
+        if len(msg) == len(EOF_MARKER) and bytes(msg) == EOF_MARKER:
+            self._at_eof()
         if maxlength is not None and len(msg) > maxlength:
             raise OSError("bad message length")
-        return msg.tobytes()
+        return msg if type(msg) is bytes else msg.tobytes()
 
     def recv_bytes_into(self, buf, offset=0):
         self._check_closed()
@@ -222,14 +232,6 @@ class Connection:
         self._check_closed()
         self._check_readable()
         return self._eof or self._recv_ch.poll(timeout)
-
-    def _recv_message(self):
-        if self._eof:
-            raise EOFError
-        msg = waits.recv_watching(self._recv_ch, self._recv_ch.recv, 'Connection.recv_bytes()')
-        self._refresh_readiness()
-        self._check_eof(msg)
-        return msg
 
     def _ready_now(self):
         '''Whether recv() would not block, from the channel itself (not the fd).'''

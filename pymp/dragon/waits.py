@@ -13,11 +13,27 @@ import sys
 __all__ = ['recv_watching']
 
 
+_warn_after_s = None
+
+
 def _warn_after():
-    try:
-        return float(os.environ.get('DRAGON_STUCK_WAIT_WARNING', '10'))
-    except ValueError:
-        return 10.0
+    # Read once per process (it cost more than the receive it guards); a fork child,
+    # such as the warm server's, reads it again after taking its own environment.
+    global _warn_after_s
+    if _warn_after_s is None:
+        try:
+            _warn_after_s = float(os.environ.get('DRAGON_STUCK_WAIT_WARNING', '10'))
+        except ValueError:
+            _warn_after_s = 10.0
+    return _warn_after_s
+
+
+def _forget_warn_after():
+    global _warn_after_s
+    _warn_after_s = None
+
+
+os.register_at_fork(after_in_child=_forget_warn_after)
 
 
 def recv_watching(channel, recv, what):
