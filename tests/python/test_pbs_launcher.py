@@ -217,3 +217,50 @@ def test_a_bad_override_placeholder_is_named(build, job):
     r = run([dragon(build), PROGRAM], env=env, timeout=60)
     assert r.returncode != 0
     assert "'{nodes}'" in r.stderr and "{nnodes}, {nodelist}, {command}" in r.stderr, r.stderr
+
+
+@needs_standin
+def test_stdin_from_a_pipe_reaches_node_0(build, job):
+    r = run([dragon(build), "sh", "-c", 'read l; echo "read: [$l]"'], env=job, input="one\n",
+            timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "read: [one]\n", r.stdout
+
+
+@needs_standin
+@pytest.mark.skipif(not shutil.which("script"), reason="needs script(1) for a terminal")
+def test_from_a_terminal_stdin_reaches_node_0_and_ctrl_c_stops_the_job(build, job, tmp_path):
+    """dragon typed at the shell of `qsub -I`: what is typed reaches the head program
+    (mpiexec reads the terminal), Ctrl-C reaches mpiexec and dragon, the job ends."""
+    script = tmp_path / "session.sh"
+    script.write_text(f"{dragon(build)} sh -c 'read l; echo \"read: [$l]\"; exec sleep 30'\n"
+                      "echo \"dragon exit $?\"\n")
+    p = subprocess.Popen(["script", "-qec", f"bash {script}", "/dev/null"], env=job,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    seen = b""
+
+    def until(text, limit=20.0):
+        nonlocal seen
+        end = time.monotonic() + limit
+        while text not in seen:
+            assert time.monotonic() < end, f"no {text!r} in {seen!r}"
+            chunk = os.read(p.stdout.fileno(), 4096)
+            assert chunk, f"session ended before {text!r}: {seen!r}"
+            seen += chunk
+
+    try:
+        time.sleep(1.5)  # the head program is reading the terminal by then, or soon after
+        p.stdin.write(b"hello\n")
+        p.stdin.flush()
+        until(b"read: [hello]")
+        t0 = time.monotonic()
+        p.stdin.write(b"\x03")  # Ctrl-C at the terminal
+        p.stdin.flush()
+        until(b"dragon exit 130")
+        took = time.monotonic() - t0
+    finally:
+        p.stdin.close()
+        p.wait(timeout=20)
+    assert took < TEARDOWN_LIMIT, f"teardown took {took:.2f} s"
+    assert b"without a status" not in seen, seen  # every rank ended by itself
+    assert our_processes("exec sleep 30") == []
