@@ -117,10 +117,18 @@ def test_a_program_runs_on_every_host_and_its_exit_code_comes_back(build, job, t
 
 
 @needs_standin
-def test_ncpus_sets_each_nodes_cpus(build, job):
+def test_ncpus_or_the_parameter_sets_each_nodes_cpus(build, job):
     r = run([dragon(build), PROGRAM], env=dict(job, NCPUS="2"), timeout=90)
     assert r.returncode == 0, r.stderr
     assert "nodes 2 cpus 4 cpu_count 4\n" in r.stdout, r.stdout
+    assert "does not read it" not in r.stderr, r.stderr  # what it passes the nodes is known
+    env = dict(job, NCPUS="1", DRAGON_LAUNCHER_PBS_PALS_NODE_CPUS="2")
+    r = run([dragon(build), PROGRAM], env=env, timeout=90)
+    assert r.returncode == 0, r.stderr
+    assert "nodes 2 cpus 4 cpu_count 4\n" in r.stdout, r.stdout
+    r = run([str(build / "bin" / "dragon-info")], env=env)
+    assert "CPUs per node: 2,2\n  from PBS job 1234.pbs-server (PBS_NODEFILE" in r.stdout, r.stdout
+    assert "CPUs from DRAGON_LAUNCHER_PBS_PALS_NODE_CPUS" in r.stdout, r.stdout
 
 
 def across(build, env, case):

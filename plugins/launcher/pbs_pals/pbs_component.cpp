@@ -18,6 +18,9 @@ const dragon_param_def params[] = {
      "the whole mpiexec command line instead of Dragon's, split at white space; {nnodes} and "
      "{nodelist} are replaced by the node count and the comma-separated hosts, {command} by "
      "the dragon-node command (appended when absent)"},
+    {"node_cpus", DRAGON_PARAM_INT, "0",
+     "CPUs each node counts as its own, at most its affinity; 0: PBS's NCPUS, else the fewest "
+     "lines any host has in PBS_NODEFILE (the launcher passes the value to its nodes here)"},
 };
 
 const dragon_plugin_descriptor descriptor = {

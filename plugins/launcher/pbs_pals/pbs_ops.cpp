@@ -7,6 +7,7 @@
 #include "mpiexec_step.hpp"
 #include "pbs_nodefile.hpp"
 
+#include <cstdlib>
 #include <string>
 
 // The handle the framework holds; opaque to it.
@@ -63,9 +64,23 @@ std::string require_mpiexec(const dragon_host *host, const Allocation &a)
     return path;
 }
 
-std::vector<uint32_t> cpus_of(const Allocation &a)
+uint32_t given_node_cpus(const dragon_host *host)
 {
-    return std::vector<uint32_t>(a.hosts.size(), a.cpus_per_node());
+    long given = std::atol(param(host, "node_cpus").c_str());
+    return given > 0 ? static_cast<uint32_t>(given) : 0;
+}
+
+// What each node counts: the node_cpus parameter when given, else what PBS granted.
+uint32_t node_cpus(const dragon_host *host, const Allocation &a)
+{
+    return given_node_cpus(host) ? given_node_cpus(host) : a.cpus_per_node();
+}
+
+const char *node_cpus_source(const dragon_host *host, const Allocation &a)
+{
+    return given_node_cpus(host) ? "DRAGON_LAUNCHER_PBS_PALS_NODE_CPUS"
+           : a.ncpus             ? "NCPUS"
+                                 : "its lines per host";
 }
 
 dragon_status node_count(const dragon_host *, uint32_t *out, dragon_error *err)
@@ -104,8 +119,10 @@ dragon_status start(const dragon_host *host, const dragon_launch_request *reques
         std::vector<std::string> env = strings(request->envp);
         // Each node's share is what PBS granted the job, not the machine's total: every node
         // counts this many CPUs, at most its affinity (PBS's cpuset where the site has one).
-        env.push_back("DRAGON_PBS_NODE_CPUS=" + std::to_string(a.cpus_per_node()));
-        env.push_back("DRAGON_NODE_CPUS_VAR=DRAGON_PBS_NODE_CPUS");
+        // Passed in the plugin's own parameter, which dragon-node knows (no unknown-variable
+        // warning).
+        env.push_back("DRAGON_LAUNCHER_PBS_PALS_NODE_CPUS=" + std::to_string(node_cpus(host, a)));
+        env.push_back("DRAGON_NODE_CPUS_VAR=DRAGON_LAUNCHER_PBS_PALS_NODE_CPUS");
         if (host && host->log) {
             std::string line;
             for (const auto &word : argv)
@@ -130,9 +147,9 @@ dragon_status allocation(const dragon_host *host, dragon_allocation_info *out, d
         std::string program = mpiexec_program(mpiexec_name(host), param(host, "mpiexec_override"));
         std::string path = launcher_support::find_on_path(program);
         launcher_support::describe_allocation(
-            out, a.hosts, cpus_of(a),
+            out, a.hosts, std::vector<uint32_t>(a.hosts.size(), node_cpus(host, a)),
             "PBS job " + a.job_id + " (PBS_NODEFILE " + a.nodefile + ", CPUs from " +
-                (a.ncpus ? "NCPUS" : "its lines per host") + "); nodes start with " +
+                node_cpus_source(host, a) + std::string("); nodes start with ") +
                 (path.empty() ? program + " (not found)" : path),
             who);
         return DRAGON_OK;
