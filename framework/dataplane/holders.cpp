@@ -405,14 +405,39 @@ BlockInHand::BlockInHand(Pool &pool, size_t size)
 {
     if (size < recorded_from)
         return;
-    HolderSlot &s = slot_of(pool, local_holder(pool).slot);
-    for (auto &word : s.in_hand) {
+    HolderName holder = local_holder(pool);
+    HolderSlot &s = slot_of(pool, holder.slot);
+    for (uint32_t i = 0; i < in_hand_words; ++i) {
         uint64_t free_word = 0;
-        if (word.compare_exchange_strong(free_word, claimed_word, std::memory_order_acq_rel)) {
-            word_ = &word;
+        if (s.in_hand[i].compare_exchange_strong(free_word, claimed_word,
+                                                 std::memory_order_acq_rel)) {
+            word_ = &s.in_hand[i];
+            record_ = {holder.slot, i, holder.id};
             return;
         }
     }
+}
+
+std::optional<BlockRecord> BlockInHand::hand_over()
+{
+    if (!word_ || word_->load(std::memory_order_acquire) <= claimed_word)
+        return std::nullopt;
+    word_ = nullptr; // the destructor leaves the record alone
+    return record_;
+}
+
+bool take_block_in_hand(Pool &pool, const BlockRecord &record, uint64_t handle)
+{
+    if (record.word >= in_hand_words || handle <= claimed_word)
+        return false;
+    HolderSlot &s = slot_of(pool, record.slot);
+    // Under the slot's lock, as its release: the holder cannot be released, its slot
+    // reused and the same block recorded again between the check and the take.
+    SlotLock lock(pool, s);
+    if (s.id.load(std::memory_order_acquire) != record.holder_id)
+        return false;
+    uint64_t expected = handle;
+    return s.in_hand[record.word].compare_exchange_strong(expected, 0, std::memory_order_acq_rel);
 }
 
 BlockInHand::~BlockInHand()

@@ -47,6 +47,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 namespace dragon {
 
@@ -88,6 +89,20 @@ void hold(Pool &pool, const HolderName &holder, uint64_t handle, uint32_t serial
 // reference, e.g. a transit reference already returned or its holder released.
 bool unhold(Pool &pool, const HolderName &holder, uint64_t handle, uint32_t serial, bool transit);
 
+// Where a BlockInHand record is: a block handed to another process of the node
+// (a message for another node, which dragon-node sends from the block) stays
+// recorded there until that process takes it over with take_block_in_hand().
+struct BlockRecord {
+    uint32_t slot;
+    uint32_t word;
+    uint64_t holder_id;
+};
+
+// Takes over the block at `handle` that the process of `record` handed over: true
+// when the record still named that block (cleared now: the block is the caller's),
+// false when that process died meanwhile and its releaser freed the block.
+bool take_block_in_hand(Pool &pool, const BlockRecord &record, uint64_t handle);
+
 // The record of one block this process is writing a message into (see above).
 // Blocks smaller than `recorded_from` are not recorded: their copy is short, and
 // small messages are the hot path.
@@ -107,10 +122,15 @@ public:
     void let_go();
     // Publishing failed after let_go(): the block is ours again.
     void take_back();
+    // For a block another process takes over: the record stays when this object
+    // goes, until that process clears it (take_block_in_hand) or, if this process
+    // dies first, its releaser frees the block. Null when nothing was recorded.
+    std::optional<BlockRecord> hand_over();
 
 private:
     std::atomic<uint64_t> *word_ = nullptr;
     uint64_t handle_ = 0;
+    BlockRecord record_{};
 };
 
 // The references `holder` has to the channel at `handle` (held and in transit).

@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "dataplane/holders.hpp"
 #include "dataplane/process_alive.hpp"
 
 #include <cstring>
@@ -66,8 +67,9 @@ Gateway::~Gateway()
 std::string Gateway::take_block(const std::string &encoded, Payload &payload)
 {
     uint64_t handle = 0, len = 0;
-    if (encoded.size() != 16)
-        return "a block reference of " + std::to_string(encoded.size()) + " bytes (16 expected)";
+    if (encoded.size() != 16 && encoded.size() != 32)
+        return "a block reference of " + std::to_string(encoded.size()) +
+               " bytes (16, or 32 with its record, expected)";
     std::memcpy(&handle, encoded.data(), 8);
     std::memcpy(&len, encoded.data() + 8, 8);
     try {
@@ -75,6 +77,16 @@ std::string Gateway::take_block(const std::string &encoded, Payload &payload)
         if (len > pool_->block_size(block))
             return "a block of " + std::to_string(pool_->block_size(block)) +
                    " bytes cannot hold " + std::to_string(len);
+        if (encoded.size() == 32) {
+            // The block is recorded as the sending process's until we take it over: if
+            // that process died first, its releaser has freed it.
+            BlockRecord record;
+            std::memcpy(&record.slot, encoded.data() + 16, 4);
+            std::memcpy(&record.word, encoded.data() + 20, 4);
+            std::memcpy(&record.holder_id, encoded.data() + 24, 8);
+            if (!take_block_in_hand(*pool_, record, handle))
+                return "its process died before this node took the block (freed with it)";
+        }
         payload.block = block;
         payload.block_len = len;
     } catch (const Error &e) {

@@ -169,9 +169,16 @@ def send_block_request(op, node, descriptor, timeout, parts, framed):
     '''A request whose payload (the parts, framed as Channel.send_parts frames them, or
     one part as is) goes in a block of this node's pool: written once, then our node
     sends it from there and frees it.'''
-    handle, size = _dragon.write_block(runtime.node_pool(), parts, framed, timeout)
-    return call(op, node, descriptor, timeout, _BLOCK.pack(handle, size),
-                flags=PAYLOAD_IS_BLOCK)
+    pool = runtime.node_pool()
+    handle, size, record = _dragon.write_block(pool, parts, framed, timeout)
+    try:
+        return call(op, node, descriptor, timeout, _BLOCK.pack(handle, size) + record,
+                    flags=PAYLOAD_IS_BLOCK)
+    except BaseException:
+        # Our node may not have taken the block (the request did not get through):
+        # then it is still recorded as ours, and freed here.
+        _dragon.reclaim_block(pool, handle, record)
+        raise
 
 
 def call(op, node, descriptor, timeout=None, payload=b'', fds=None, conn=None, value=None,

@@ -159,16 +159,47 @@ py::tuple write_block(const std::shared_ptr<Pool> &pool, const py::sequence &par
     PartsLayout layout(held.sizes);
     size_t total = framed ? layout.total() : held.sizes[0];
     SignalsDuringWait signals;
-    py::gil_scoped_release unlocked;
-    void *block = pool->allocate(
-        total ? total : 1, deadline.never() ? wait_forever : Timeout(deadline.remaining_ns()));
-    auto *base = static_cast<std::byte *>(block);
-    if (framed)
-        held.copy_framed(base, layout);
-    else
-        std::memcpy(base, held.buffers[0]->data(), total);
-    py::gil_scoped_acquire locked;
-    return py::make_tuple(pool->handle_of(block), total);
+    std::optional<BlockRecord> record;
+    void *block;
+    {
+        py::gil_scoped_release unlocked;
+        // Recorded as this process's until dragon-node takes it over: a sender killed
+        // before that leaks nothing (holders.hpp).
+        BlockInHand in_hand(*pool, total);
+        block = pool->allocate(total ? total : 1,
+                               deadline.never() ? wait_forever : Timeout(deadline.remaining_ns()),
+                               in_hand.word());
+        auto *base = static_cast<std::byte *>(block);
+        if (framed)
+            held.copy_framed(base, layout);
+        else
+            std::memcpy(base, held.buffers[0]->data(), total);
+        record = in_hand.hand_over();
+    }
+    std::string encoded;
+    if (record) {
+        encoded.resize(16);
+        std::memcpy(encoded.data(), &record->slot, 4);
+        std::memcpy(encoded.data() + 4, &record->word, 4);
+        std::memcpy(encoded.data() + 8, &record->holder_id, 8);
+    }
+    return py::make_tuple(pool->handle_of(block), total, py::bytes(encoded));
+}
+
+// Frees a block of write_block() that its request may not have delivered, if its
+// record still names it (no dragon-node took it). Without a record nothing says
+// whether one did: the block is left alone.
+void reclaim_block(const std::shared_ptr<Pool> &pool, uint64_t handle, const py::bytes &record)
+{
+    std::string r = record;
+    if (r.size() != 16)
+        return;
+    BlockRecord rec;
+    std::memcpy(&rec.slot, r.data(), 4);
+    std::memcpy(&rec.word, r.data() + 4, 4);
+    std::memcpy(&rec.holder_id, r.data() + 8, 8);
+    if (take_block_in_hand(*pool, rec, handle))
+        pool->free(pool->pointer_of(handle));
 }
 
 } // namespace
@@ -178,7 +209,11 @@ void bind_channel(py::module_ &m)
     m.attr("PARTS_TAG") = py::int_(PartsLayout::tag);
     m.def("write_block", &write_block, py::arg("pool"), py::arg("parts"), py::arg("framed"),
           py::arg("timeout") = py::none(),
-          "Writes the parts into one new pool block: (handle, length)");
+          "Writes the parts into one new pool block: (handle, length, record), the record "
+          "(b'' if none) naming where the block stays recorded as this process's until "
+          "dragon-node takes it over");
+    m.def("reclaim_block", &reclaim_block, py::arg("pool"), py::arg("handle"), py::arg("record"),
+          "Frees a block of write_block() that no dragon-node took");
     m.def(
         "adopt_block",
         [](std::shared_ptr<Pool> pool, uint64_t handle, size_t size) {

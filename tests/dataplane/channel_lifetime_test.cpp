@@ -8,7 +8,9 @@
 #include "dataplane_fixture.hpp"
 
 #include <cstring>
+#include <optional>
 #include <string>
+#include <sys/mman.h>
 
 namespace dragon::test {
 namespace {
@@ -212,6 +214,52 @@ TEST_P(ChannelLifetime, ABlockAKilledSenderHadInHandIsFreedByItsReaper)
         return 0;
     });
     EXPECT_EQ(in_use(), before); // before: the 1 MiB block stayed in use until the job ended
+}
+
+TEST_P(ChannelLifetime, ABlockHandedOverIsTakenOverOnce)
+{
+    uint64_t before = in_use();
+    void *block;
+    std::optional<BlockRecord> record;
+    {
+        // As write_block for a message to another node: dragon-node takes it over.
+        BlockInHand in_hand(*pool, 1 << 20);
+        block = pool->allocate(1 << 20, no_wait, in_hand.word());
+        record = in_hand.hand_over();
+    }
+    ASSERT_TRUE(record);
+    uint64_t handle = pool->handle_of(block);
+    EXPECT_FALSE(take_block_in_hand(*pool, *record, handle + 64)); // not the recorded block
+    EXPECT_TRUE(take_block_in_hand(*pool, *record, handle));
+    EXPECT_FALSE(take_block_in_hand(*pool, *record, handle)); // taken already
+    EXPECT_GT(in_use(), before);
+    pool->free(block); // the taker's now
+    EXPECT_EQ(in_use(), before);
+}
+
+TEST_P(ChannelLifetime, ABlockHandedOverByASenderKilledBeforeTheTakeIsFreedWithIt)
+{
+    uint64_t before = in_use();
+    // The child's record and handle, for the would-be taker.
+    auto *shared = static_cast<std::pair<BlockRecord, uint64_t> *>(
+        mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(shared, MAP_FAILED);
+    kill_and_release([&](int ready) {
+        BlockInHand in_hand(*pool, 1 << 20);
+        void *block = pool->allocate(1 << 20, no_wait, in_hand.word());
+        auto record = in_hand.hand_over();
+        if (!record)
+            return 3;
+        *shared = {*record, pool->handle_of(block)};
+        char byte = 1;
+        if (write(ready, &byte, 1) != 1)
+            return 2;
+        pause();
+        return 0;
+    });
+    EXPECT_EQ(in_use(), before); // freed with the sender (before: until the job ended)
+    EXPECT_FALSE(take_block_in_hand(*pool, shared->first, shared->second));
+    munmap(shared, 4096);
 }
 
 TEST_P(ChannelLifetime, ABlockAKilledSenderHandedToAChannelIsTheChannels)

@@ -30,3 +30,4 @@ def test_a_putter_killed_mid_put_leaks_no_pool_block(build):
     r = harness.run_program(build, 'lifetime.py', 'killed-put', timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'killed putter released ok' in r.stdout, r.stdout + r.stderr
+    assert 'handed-over block released ok' in r.stdout, r.stdout + r.stderr

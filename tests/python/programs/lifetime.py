@@ -128,6 +128,29 @@ def run_killed_put(pool):
     print('killed putter released ok (%d of 10 caught mid-put)' % caught, flush=True)
 
 
+def write_block_and_exit(size):
+    # The first half of a large send to another node: the message is written into a
+    # block of this node's pool, then this process ends before its request reaches
+    # dragon-node (as one killed between the two would).
+    from dragon import _dragon
+    _dragon.write_block(runtime.node_pool(), [bytes(size)], False)
+    os._exit(0)
+
+
+def run_exit_before_remote_send(pool):
+    # Before: the block stayed in use until the job ended.
+    size = 8 << 20
+    before = in_use(pool)
+    p = mp.Process(target=write_block_and_exit, args=(size,))
+    p.start()
+    p.join(30)
+    assert p.exitcode == 0
+    after = in_use(pool)
+    assert after == before, ('a sender gone before its node took its block: %d bytes in use '
+                             'before, %d after' % (before, after))
+    print('handed-over block released ok', flush=True)
+
+
 def main():
     mp.set_start_method('dragon')
     pool = runtime.node_pool()
@@ -137,6 +160,7 @@ def main():
         run_churn(pool)
     elif MODE == 'killed-put':
         run_killed_put(pool)
+        run_exit_before_remote_send(pool)
     else:
         run_refs(pool)
 
