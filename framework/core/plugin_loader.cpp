@@ -13,6 +13,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <filesystem>
+#include <mutex>
 
 namespace fs = std::filesystem;
 
@@ -221,8 +222,23 @@ std::optional<std::string> validate_descriptor(const dragon_plugin_descriptor *d
     return std::nullopt;
 }
 
+namespace {
+
+// What the libraries plugins bring in read when they load. UCX (the hsta transport's)
+// logs to stdout unless told otherwise, and stdout is the program's in every host of
+// ours (dragon-node forwards it as the program's output): a UCX warning once split a
+// line of JSON a test read. A user's own setting stands.
+void configure_plugin_libraries()
+{
+    static std::once_flag once;
+    std::call_once(once, [] { setenv("UCX_LOG_FILE", "stderr", 0); });
+}
+
+} // namespace
+
 PluginFile load_plugin_file(const std::string &path)
 {
+    configure_plugin_libraries();
     PluginFile file;
     file.path = path;
     dlerror();

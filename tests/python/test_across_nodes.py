@@ -40,6 +40,20 @@ def across(build, nodes, mode, case, timeout=120, **extra_env):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_transport_library_logs_stay_out_of_the_programs_output(build, mode):
+    # UCX (hsta's library) logs to stdout by default, and a node's stdout is the
+    # program's: a refused connect at teardown once split a JSON line of this file.
+    env = job_env(mode)
+    env.update(DRAGON_TRANSPORT_AGENT="hsta", UCX_LOG_LEVEL="debug")
+    r = run([str(build / "bin" / "dragon"), "-N", "2", env["DRAGON_PYTHON"], PROGRAM, "spread"],
+            env=env, timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "UCX" in r.stderr  # it did log, where it belongs
+    lines = r.stdout.splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["nodes"] == [0, 1], r.stdout[:2000]
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("nodes", [2, 4])
 def test_processes_land_on_every_node(build, nodes, mode):
     got = across(build, nodes, mode, "spread")
