@@ -18,6 +18,11 @@ const void *Payload::data() const
     return block ? block : bytes.data();
 }
 
+std::string_view Payload::view() const
+{
+    return {static_cast<const char *>(data()), size()};
+}
+
 size_t Payload::size() const
 {
     if (message)
@@ -37,6 +42,42 @@ std::string base_descriptor(const std::string &descriptor)
     }
     return descriptor.substr(0, at - 1);
 }
+
+namespace {
+
+// A mem_read request (u64 offset, u64 length: the reply payload is the bytes) or a
+// mem_write one (u64 offset, then the bytes) performed on memory channel `ch`.
+// Throws Error(INVALID) when malformed or out of the channel's bytes.
+Payload access_memory(Channel &ch, bool write, std::string_view request,
+                      const std::string &descriptor)
+{
+    Payload p;
+    uint64_t offset = 0;
+    if (request.size() < sizeof offset)
+        throw Error(DRAGON_ERR_INVALID, std::string("a memory ") + (write ? "write" : "read") +
+                                            " of channel " + descriptor +
+                                            " starts with its offset (8 bytes)");
+    std::memcpy(&offset, request.data(), sizeof offset);
+    request.remove_prefix(sizeof offset);
+    if (write) {
+        ch.write_memory(offset, request.data(), request.size());
+        return p;
+    }
+    uint64_t length = 0;
+    if (request.size() != sizeof length)
+        throw Error(DRAGON_ERR_INVALID,
+                    "a memory read of channel " + descriptor + " names offset and length");
+    std::memcpy(&length, request.data(), sizeof length);
+    if (length > ch.memory_size()) // checked before the buffer is made
+        throw Error(DRAGON_ERR_INVALID, "a read of " + std::to_string(length) +
+                                            " bytes from channel " + descriptor + " of " +
+                                            std::to_string(ch.memory_size()));
+    p.bytes.resize(length);
+    ch.read_memory(offset, p.bytes.data(), length);
+    return p;
+}
+
+} // namespace
 
 ChannelService::ChannelService(std::shared_ptr<Pool> pool, Answer answer)
     : pool_(std::move(pool)), answer_(std::move(answer))
@@ -161,35 +202,39 @@ bool ChannelService::attempt(Entry &e, bool last_chance)
             answer(e, DRAGON_OK, 0, {}, std::move(p));
             return true;
         }
-        case GatewayOp::mem_read: {
-            uint64_t range[2];
-            if (e.payload.size() != sizeof range) {
-                answer(e, DRAGON_ERR_INVALID, 0,
-                       "a memory read names offset and length (16 bytes)");
-                return true;
-            }
-            std::memcpy(range, e.payload.data(), sizeof range);
-            Payload p;
-            if (range[1] > ch->memory_size())
-                throw Error(DRAGON_ERR_INVALID, "a read of " + std::to_string(range[1]) +
-                                                    " bytes from channel " + e.descriptor + " of " +
-                                                    std::to_string(ch->memory_size()));
-            p.bytes.resize(range[1]);
-            ch->read_memory(range[0], p.bytes.data(), range[1]);
-            answer(e, DRAGON_OK, 0, {}, std::move(p));
+        case GatewayOp::mem_read:
+        case GatewayOp::mem_write:
+            answer(
+                e, DRAGON_OK, 0, {},
+                access_memory(*ch, e.op == GatewayOp::mem_write, e.payload.view(), e.descriptor));
             return true;
-        }
-        case GatewayOp::mem_write: {
-            uint64_t offset;
-            if (e.payload.size() < sizeof offset) {
-                answer(e, DRAGON_ERR_INVALID, 0, "a memory write starts with its offset (8 bytes)");
+        case GatewayOp::mem_read_locked:
+        case GatewayOp::mem_write_locked: {
+            // u16 length, the lock's descriptor, then a mem_read or mem_write request.
+            std::string_view request = e.payload.view();
+            uint16_t name_len = 0;
+            if (request.size() >= sizeof name_len)
+                std::memcpy(&name_len, request.data(), sizeof name_len);
+            if (request.size() < sizeof name_len + name_len)
+                throw Error(DRAGON_ERR_INVALID, "a locked memory access names its lock first");
+            std::string lock_descriptor(request.substr(sizeof name_len, name_len));
+            Channel *lock = find(lock_descriptor, why);
+            if (!lock) {
+                answer(e, DRAGON_ERR_UNAVAILABLE, 0, why);
                 return true;
             }
-            std::memcpy(&offset, e.payload.data(), sizeof offset);
-            ch->write_memory(offset,
-                             static_cast<const std::byte *>(e.payload.data()) + sizeof offset,
-                             e.payload.size() - sizeof offset);
-            answer(e, DRAGON_OK, 0, {});
+            if (!lock->sem_acquire(no_wait))
+                break; // waits here for the lock, as a remote acquire does
+            Payload p;
+            try {
+                p = access_memory(*ch, e.op == GatewayOp::mem_write_locked,
+                                  request.substr(sizeof name_len + name_len), e.descriptor);
+            } catch (...) {
+                lock->sem_release();
+                throw;
+            }
+            lock->sem_release();
+            answer(e, DRAGON_OK, 0, {}, std::move(p));
             return true;
         }
         case GatewayOp::destroy:

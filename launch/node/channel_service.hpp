@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace dragon::node {
 
@@ -34,6 +35,7 @@ struct Payload {
     std::optional<Message> message; // a received message, kept until sent
     const void *data() const;
     size_t size() const;
+    std::string_view view() const;
 };
 
 class ChannelService {

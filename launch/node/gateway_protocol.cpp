@@ -45,6 +45,8 @@ const char *op_name(GatewayOp op)
     case GatewayOp::signal: return "signal";
     case GatewayOp::mem_read: return "memory read";
     case GatewayOp::mem_write: return "memory write";
+    case GatewayOp::mem_read_locked: return "memory read under its lock";
+    case GatewayOp::mem_write_locked: return "memory write under its lock";
     }
     return "unknown";
 }

@@ -31,7 +31,12 @@ enum class GatewayOp : uint8_t {
     signal,      // value: the signal; descriptor: the pid on the target node
     mem_read,    // memory channel: payload u64 offset, u64 length; reply payload: the bytes
     mem_write,   // memory channel: payload u64 offset, then the bytes to write there
-    last = mem_write
+    // As mem_read and mem_write, with the semaphore channel of the payload's front
+    // (u16 length, its descriptor) taken around the access: a Value's lock and
+    // read in one request. Waits (with the deadline) for the lock.
+    mem_read_locked,
+    mem_write_locked,
+    last = mem_write_locked
 };
 
 const char *op_name(GatewayOp op);

@@ -21,7 +21,7 @@ from . import _dragon
 from . import runtime
 
 SEND, RECV, POLL, SIZE, SEM_ACQUIRE, SEM_RELEASE, SEM_VALUE, ATTACH, DETACH, TRANSIT, \
-    DESTROY, START, SIGNAL, MEM_READ, MEM_WRITE = range(1, 16)
+    DESTROY, START, SIGNAL, MEM_READ, MEM_WRITE, MEM_READ_LOCKED, MEM_WRITE_LOCKED = range(1, 18)
 
 OK, TIMEOUT, PEER_LOST = 0, 6, 10
 _STATUS_NAMES = {1: 'invalid argument', 2: 'not found', 3: 'already exists',

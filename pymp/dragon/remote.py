@@ -23,6 +23,7 @@ __all__ = ['attach_channel', 'attach_semlock', 'RemoteChannel', 'RemoteSemLock']
 _PARTS_TAG = _dragon.PARTS_TAG
 _RANGE = struct.Struct('<QQ')       # a memory read: offset, length
 _OFFSET = struct.Struct('<Q')       # a memory write: offset, then the bytes
+_LOCK_NAME = struct.Struct('<H')    # a locked access: the lock's descriptor length first
 
 
 def attach_channel(descriptor):
@@ -150,14 +151,28 @@ class RemoteChannel(_RemoteHandle):
         return _RemoteReadiness(self)
 
     # A memory channel (Value, Array): one request each, performed on the owner node
-    # in its shared memory.
-    def read_memory(self, offset, length):
+    # in its shared memory. With `lock` (a RemoteSemLock of the owner node), the owner
+    # takes the lock around the access, waiting for it as for an acquire.
+    def read_memory(self, offset, length, lock=None):
         '''`length` bytes at `offset` (a bytes-like object).'''
-        _, data = self._call(gateway.MEM_READ, None, _RANGE.pack(offset, length))
+        request = _RANGE.pack(offset, length)
+        if lock is None:
+            _, data = self._call(gateway.MEM_READ, None, request)
+        else:
+            _, data = self._call(gateway.MEM_READ_LOCKED, None, _locked(lock) + request)
         return data
 
-    def write_memory(self, offset, data):
-        self._call(gateway.MEM_WRITE, None, _OFFSET.pack(offset) + bytes(data))
+    def write_memory(self, offset, data, lock=None):
+        request = _OFFSET.pack(offset) + bytes(data)
+        if lock is None:
+            self._call(gateway.MEM_WRITE, None, request)
+        else:
+            self._call(gateway.MEM_WRITE_LOCKED, None, _locked(lock) + request)
+
+
+def _locked(lock):
+    name = lock.handle.encode()
+    return _LOCK_NAME.pack(len(name)) + name
 
 
 class _Received(object):

@@ -160,11 +160,11 @@ def _rebuild_synchronized(parts, lock):
     if not isinstance(obj, _Remote):
         return _stock.synchronized(obj, lock)
     if isinstance(obj, RemoteValue):
-        return _stock.Synchronized(obj, lock)
+        return RemoteSynchronized(obj, lock)
     if isinstance(obj, RemoteArray):
         if obj._type_ is ctypes.c_char:
-            return _stock.SynchronizedString(obj, lock)
-        return _stock.SynchronizedArray(obj, lock)
+            return RemoteSynchronizedString(obj, lock)
+        return RemoteSynchronizedArray(obj, lock)
     cls = _remote_struct_wrappers.get(obj._type)
     if cls is None:
         names = [field[0] for field in obj._type._fields_]
@@ -191,16 +191,18 @@ class _Remote(object):
     def _wrapper(self):
         return self._block
 
-    def _read(self, offset, length):
-        return self._block.channel.read_memory(self._offset + offset, length)
+    # `lock`: a RemoteSemLock of the same node that the owner takes around the access
+    # (see _carried_lock): still one request.
+    def _read(self, offset, length, lock=None):
+        return self._block.channel.read_memory(self._offset + offset, length, lock)
 
-    def _write(self, offset, data):
+    def _write(self, offset, data, lock=None):
         if len(data):
-            self._block.channel.write_memory(self._offset + offset, data)
+            self._block.channel.write_memory(self._offset + offset, data, lock)
 
-    def _copy(self):
+    def _copy(self, lock=None):
         '''The whole object, copied here.'''
-        return self._type.from_buffer_copy(self._read(0, self._size))
+        return self._type.from_buffer_copy(self._read(0, self._size, lock))
 
     def __reduce__(self):
         if self._offset:
@@ -217,13 +219,13 @@ class _Remote(object):
 
 class RemoteValue(_Remote):
 
-    @property
-    def value(self):
-        return self._copy().value
+    def _get_value(self, lock=None):
+        return self._copy(lock).value
 
-    @value.setter
-    def value(self, value):
-        self._write(0, bytes(self._type(value)))
+    def _set_value(self, value, lock=None):
+        self._write(0, bytes(self._type(value)), lock)
+
+    value = property(_get_value, _set_value)
 
 
 # Elements of these types are objects sharing the array's memory (as ctypes' are):
@@ -245,9 +247,9 @@ class RemoteArray(_Remote):
     def __len__(self):
         return self._length_
 
-    def _items(self, start, count):
+    def _items(self, start, count, lock=None):
         return (self._type_ * count).from_buffer_copy(
-            self._read(start * self._item, count * self._item))
+            self._read(start * self._item, count * self._item, lock))
 
     def _index(self, key):
         i = operator.index(key)
@@ -262,12 +264,16 @@ class RemoteArray(_Remote):
         proxy = RemoteStructure if not issubclass(self._type_, ctypes.Array) else RemoteArray
         return proxy(self._type_, self._block, self._offset + i * self._item)
 
-    def __getitem__(self, key):
-        aggregate = issubclass(self._type_, _AGGREGATES)
+    @property
+    def _aggregate(self):
+        return issubclass(self._type_, _AGGREGATES)
+
+    def __getitem__(self, key, lock=None):
+        aggregate = self._aggregate
         if not isinstance(key, slice):
             if aggregate:
                 return self._element(self._index(key))
-            return self._items(self._index(key), 1)[0]
+            return self._items(self._index(key), 1, lock)[0]
         start, stop, step = key.indices(self._length_)
         if aggregate:
             return [self._element(i) for i in range(start, stop, step)]
@@ -277,23 +283,28 @@ class RemoteArray(_Remote):
             low, high = start, stop
         else:
             low, high = stop + 1, start + 1
-        chunk = self._items(low, high - low)
+        chunk = self._items(low, high - low, lock)
         end = stop - low
         return chunk[start - low:end if end >= 0 else None:step]
 
-    def __setitem__(self, key, value):
+    def _one_write(self, key):
+        '''Whether setting `key` is one request (an item, a slice of step 1).'''
+        return not isinstance(key, slice) or key.indices(self._length_)[2] == 1
+
+    def __setitem__(self, key, value, lock=None):
         if not isinstance(key, slice):
             item = (self._type_ * 1)()
             item[0] = value
-            self._write(self._index(key) * self._item, bytes(item))
+            self._write(self._index(key) * self._item, bytes(item), lock)
             return
         start, stop, step = key.indices(self._length_)
         indices = range(start, stop, step)
         if step == 1:
             items = (self._type_ * len(indices))()
             items[:] = value            # a sequence of another length: ctypes' ValueError
-            self._write(start * self._item, bytes(items))
+            self._write(start * self._item, bytes(items), lock)
             return
+        assert lock is None, 'a strided write is several requests: take the lock around it'
         values = list(value)
         if len(values) != len(indices):
             raise ValueError('Can only assign sequence of same size')
@@ -308,29 +319,28 @@ class RemoteArray(_Remote):
         if not hasattr(self._type, what):
             raise AttributeError('%r object has no attribute %r' % (self._type.__name__, what))
 
-    @property
-    def value(self):
+    def _get_value(self, lock=None):
         self._text_array('value')
-        return self._copy().value
+        return self._copy(lock).value
 
-    @value.setter
-    def value(self, value):
+    def _set_value(self, value, lock=None):
         self._text_array('value')
         items = self._type()
         items.value = value
-        self._write(0, bytes(items)[:min(len(value) + 1, self._length_) * self._item])
+        self._write(0, bytes(items)[:min(len(value) + 1, self._length_) * self._item], lock)
 
-    @property
-    def raw(self):
+    def _get_raw(self, lock=None):
         self._text_array('raw')
-        return bytes(self._read(0, self._size))
+        return bytes(self._read(0, self._size, lock))
 
-    @raw.setter
-    def raw(self, value):
+    def _set_raw(self, value, lock=None):
         self._text_array('raw')
         items = self._type()
         items.raw = value
-        self._write(0, bytes(items)[:len(value)])
+        self._write(0, bytes(items)[:len(value)], lock)
+
+    value = property(_get_value, _set_value)
+    raw = property(_get_raw, _set_raw)
 
 
 class RemoteStructure(_Remote):
@@ -381,3 +391,65 @@ def install():
     _stock.reduce_ctype = _reduce_ctype
     _stock.SynchronizedBase.__reduce__ = _reduce_synchronized
     _stock._new_value = _new_value_where_selected
+
+
+# -- the synchronized wrappers of another node's objects ------------------------------
+#
+# Stock's wrappers take the lock around every access: on another node that is three
+# round trips (acquire, access, release). When the lock lives on the object's node
+# and this thread does not hold it, the owner node takes it around the access
+# instead: one request (the owner waits for the lock as for a remote acquire).
+
+def _carried_lock(wrapper):
+    semlock = getattr(wrapper._lock, '_semlock', None)
+    if (isinstance(semlock, remote.RemoteSemLock)
+            and semlock.node == wrapper._obj._block.channel.node and not semlock._is_mine()):
+        return semlock
+    return None
+
+
+def _locked_property(name):
+    get, set_ = '_get_' + name, '_set_' + name
+
+    def getter(self):
+        lock = _carried_lock(self)
+        if lock is None:
+            with self:
+                return getattr(self._obj, name)
+        return getattr(self._obj, get)(lock)
+
+    def setter(self, value):
+        lock = _carried_lock(self)
+        if lock is None:
+            with self:
+                setattr(self._obj, name, value)
+            return
+        getattr(self._obj, set_)(value, lock)
+    return property(getter, setter)
+
+
+class RemoteSynchronized(_stock.Synchronized):
+    value = _locked_property('value')
+
+
+class RemoteSynchronizedArray(_stock.SynchronizedArray):
+
+    def __getitem__(self, key):
+        lock = None if self._obj._aggregate else _carried_lock(self)
+        if lock is None:
+            with self:
+                return self._obj[key]
+        return self._obj.__getitem__(key, lock)
+
+    def __setitem__(self, key, value):
+        lock = _carried_lock(self) if self._obj._one_write(key) else None
+        if lock is None:
+            with self:
+                self._obj[key] = value
+            return
+        self._obj.__setitem__(key, value, lock)
+
+
+class RemoteSynchronizedString(RemoteSynchronizedArray, _stock.SynchronizedString):
+    value = _locked_property('value')
+    raw = _locked_property('raw')

@@ -228,6 +228,12 @@ def test_values_and_arrays_across_nodes(build, nodes, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_remote_synchronized_accesses_wait_for_the_lock(build, mode):
+    got = across(build, 2, mode, "locked")
+    assert got == {"first": 5, "during": 0, "after": 7, "written": "written", "exitcode": 0}
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("nodes", [2, 4])
 def test_values_locks_events_sent_through_a_queue(build, nodes, mode):
     got = across(build, nodes, mode, "sent")

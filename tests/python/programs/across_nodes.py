@@ -359,7 +359,36 @@ def values(nodes):
             'exitcodes': [w.exitcode, r.exitcode]}
 
 
-def use_sent(inbox, outbox):
+def locked_access(arr, go, out):
+    out.put(arr[0])         # the owner node takes the lock around the read: it waits
+    go.get(timeout=60)
+    arr[1] = 7              # and around the write
+    out.put('written')
+
+
+def locked(nodes):
+    '''A synchronized Array's reads and writes from another node wait for its lock
+    while this process holds it (the owner node takes it around each access).'''
+    arr, go, out = mp.Array('i', 2), mp.Queue(), mp.Queue()
+    lock = arr.get_lock()
+    lock.acquire()
+    p = on_node(1, locked_access, arr, go, out)
+    time.sleep(0.5)         # the read is waiting now (or the child still starts)
+    arr[0] = 5
+    lock.release()
+    first = out.get(timeout=60)
+    lock.acquire()
+    go.put('go')
+    time.sleep(0.5)
+    during = arr[1]
+    lock.release()
+    written = out.get(timeout=60)
+    p.join(30)
+    return {'first': first, 'during': during, 'after': arr[1], 'written': written,
+            'exitcode': p.exitcode}
+
+
+def use_sent(inbox, outbox, conn):
     '''Pascal's triangle, the shape of Dragon's shared_state_pascal_triangle: row k
     arrives through a queue as an Array with its Value, Lock and Event, made after this
     process started; the next row is written into it under the lock.'''
@@ -371,13 +400,16 @@ def use_sent(inbox, outbox):
             row[:n + 1] = [1] + [cells[i] + cells[i + 1] for i in range(n - 1)] + [1]
             length.value = n + 1
         ready.set()
-    back = inbox.get(timeout=60)
+    if not conn.poll(60):
+        raise TimeoutError('nothing came through the pipe')
+    back = conn.recv()
     outbox.put((where()[0], back))      # sent back: the owner gets its own memory again
 
 
 def sent(nodes):
     inbox, outbox = mp.Queue(), mp.Queue()
-    p = on_node(nodes - 1, use_sent, inbox, outbox)
+    mine, theirs = mp.Pipe()
+    p = on_node(nodes - 1, use_sent, inbox, outbox, theirs)
     rows = []
     row, length = mp.Array('l', 10, lock=False), mp.RawValue('i', 1)
     row[0] = 1
@@ -389,7 +421,7 @@ def sent(nodes):
         with lock:
             rows.append(row[:length.value])
     v = mp.Value('d', 2.5)
-    inbox.put(v)
+    mine.send(v)                            # through a Pipe as well
     node, back = outbox.get(timeout=60)
     back.value = 7.25                       # its copy here is this memory
     p.join(30)
