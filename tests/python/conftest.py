@@ -6,6 +6,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -40,6 +41,50 @@ def clean_env(**overrides):
 def run(cmd, env=None, timeout=60, **kwargs):
     return subprocess.run(cmd, env=env if env is not None else clean_env(), capture_output=True,
                           text=True, timeout=timeout, **kwargs)
+
+
+class Transcript:
+    """What a process writes to a pipe (a terminal session's output), read on demand."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.seen = b""
+
+    def until(self, text, limit=20.0):
+        """Reads until `text` has appeared; fails past `limit` seconds or at end of file."""
+        end = time.monotonic() + limit
+        while text not in self.seen:
+            assert time.monotonic() < end, f"no {text!r} in {self.seen!r}"
+            chunk = os.read(self.fd, 4096)
+            assert chunk, f"session ended before {text!r}: {self.seen!r}"
+            self.seen += chunk
+
+
+def terminal_session(script, env):
+    """Runs `bash script` at a terminal of its own (script(1)). The script is expected to
+    run dragon on `sh -c 'read l; echo "read: [$l]"; exec sleep 30'` and then
+    `echo "dragon exit $?"`: this types a line, checks it reached the head program, types
+    Ctrl-C, and returns (seconds from Ctrl-C to dragon's exit, the Transcript)."""
+    p = subprocess.Popen(["script", "-qec", f"bash {script}", "/dev/null"], env=env,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    session = Transcript(p.stdout.fileno())
+    try:
+        time.sleep(1.5)  # the head program is reading the terminal by then, or soon after
+        p.stdin.write(b"hello\n")
+        p.stdin.flush()
+        session.until(b"read: [hello]")
+        t0 = time.monotonic()
+        p.stdin.write(b"\x03")  # Ctrl-C at the terminal
+        p.stdin.flush()
+        session.until(b"dragon exit 130")
+        return time.monotonic() - t0, session
+    finally:
+        p.stdin.close()
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def info_json(build, **env):

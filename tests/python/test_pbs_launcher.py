@@ -17,10 +17,11 @@ import time
 
 import pytest
 
-from conftest import REPO, run
+from conftest import REPO, run, terminal_session
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "programs"))
 import harness  # noqa: E402
+from test_node_faults import marked  # noqa: E402
 
 STANDIN = REPO / "tests" / "pbs" / "mpiexec"
 PROGRAM = os.path.join(os.path.dirname(__file__), "programs", "slurm_job.py")
@@ -53,20 +54,10 @@ def wired(stderr):
     return {int(m.group(1)) for m in re.finditer(r"wired up as node (\d+) of \d+", stderr)}
 
 
-def our_processes(marker):
-    """Processes still running whose command line holds `marker` (a path of this test)."""
-    left = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmd:
-            left.append(f"{pid}: {cmd}")
-    return left
+def job_processes(env):
+    """Processes of the fake job still running: every one (mpiexec, mpirun, the ranks'
+    keepers, dragon-nodes, the program's processes) inherits its PBS_NODEFILE."""
+    return marked(f"PBS_NODEFILE={env['PBS_NODEFILE']}")
 
 
 def test_outside_a_pbs_job_pbs_pals_is_unavailable_and_says_why(build):
@@ -113,7 +104,7 @@ def test_a_program_runs_on_every_host_and_its_exit_code_comes_back(build, job, t
     assert line.startswith("mpiexec --np 2 --ppn 1 --cpu-bind none --hosts pbs-n1,pbs-n2 "
                            "--pmi pmix --line-buffer "), line
     assert f"{build}/bin/dragon-node " in line
-    assert our_processes(str(tmp_path)) == []
+    assert job_processes(job) == []
 
 
 @needs_standin
@@ -166,11 +157,7 @@ def test_sigint_to_dragon_ends_every_node_within_5_s(build, job, tmp_path):
     err = p.stderr.read()
     assert p.returncode == 130, err
     assert took < TEARDOWN_LIMIT, f"teardown took {took:.2f} s"
-    until = time.monotonic() + 3
-    while our_processes(PROGRAM + " wait") and time.monotonic() < until:
-        time.sleep(0.1)
-    assert our_processes(PROGRAM + " wait") == []
-    assert our_processes(str(tmp_path)) == []
+    assert job_processes(job) == []
 
 
 @needs_standin
@@ -243,32 +230,7 @@ def test_from_a_terminal_stdin_reaches_node_0_and_ctrl_c_stops_the_job(build, jo
     script = tmp_path / "session.sh"
     script.write_text(f"{dragon(build)} sh -c 'read l; echo \"read: [$l]\"; exec sleep 30'\n"
                       "echo \"dragon exit $?\"\n")
-    p = subprocess.Popen(["script", "-qec", f"bash {script}", "/dev/null"], env=job,
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    seen = b""
-
-    def until(text, limit=20.0):
-        nonlocal seen
-        end = time.monotonic() + limit
-        while text not in seen:
-            assert time.monotonic() < end, f"no {text!r} in {seen!r}"
-            chunk = os.read(p.stdout.fileno(), 4096)
-            assert chunk, f"session ended before {text!r}: {seen!r}"
-            seen += chunk
-
-    try:
-        time.sleep(1.5)  # the head program is reading the terminal by then, or soon after
-        p.stdin.write(b"hello\n")
-        p.stdin.flush()
-        until(b"read: [hello]")
-        t0 = time.monotonic()
-        p.stdin.write(b"\x03")  # Ctrl-C at the terminal
-        p.stdin.flush()
-        until(b"dragon exit 130")
-        took = time.monotonic() - t0
-    finally:
-        p.stdin.close()
-        p.wait(timeout=20)
+    took, session = terminal_session(script, job)
     assert took < TEARDOWN_LIMIT, f"teardown took {took:.2f} s"
-    assert b"without a status" not in seen, seen  # every rank ended by itself
-    assert our_processes("exec sleep 30") == []
+    assert b"without a status" not in session.seen, session.seen  # each rank ended by itself
+    assert job_processes(job) == []

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import run
+from conftest import run, terminal_session
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "slurm"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "programs"))
@@ -345,29 +345,6 @@ export SLURM_JOB_ID=$job SLURM_JOB_NODELIST=$(squeue -h -j $job -o %N)
 echo "dragon exit $?"
 scancel $job
 """)
-    p = subprocess.Popen(["script", "-qec", f"bash {script}", "/dev/null"], env=job_env(build, cluster2),
-                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    seen = b""
-
-    def until(text, limit=20.0):
-        nonlocal seen
-        end = time.monotonic() + limit
-        while text not in seen:
-            assert time.monotonic() < end, f"no {text!r} in {seen!r}"
-            chunk = os.read(p.stdout.fileno(), 4096)
-            assert chunk, f"session ended before {text!r}: {seen!r}"
-            seen += chunk
-
-    time.sleep(1.5)  # the head program is reading the terminal by then, or soon after
-    p.stdin.write(b"hello\n")
-    p.stdin.flush()
-    until(b"read: [hello]")
-    t0 = time.monotonic()
-    p.stdin.write(b"\x03")  # Ctrl-C at the terminal
-    p.stdin.flush()
-    until(b"dragon exit 130")
-    took = time.monotonic() - t0
-    p.stdin.close()
-    p.wait(timeout=20)
+    took, _ = terminal_session(script, job_env(build, cluster2))
     assert took < TEARDOWN_LIMIT, f"teardown took {took:.2f} s"
     assert job_leftovers(cluster2) == []

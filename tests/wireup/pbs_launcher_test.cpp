@@ -23,6 +23,17 @@ namespace {
 
 using Words = std::vector<std::string>;
 
+// The message of the dragon::Error `f` throws ("no error" when it throws none).
+template <typename F> std::string error_of(F &&f)
+{
+    try {
+        f();
+    } catch (const dragon::Error &e) {
+        return e.what();
+    }
+    return "no error";
+}
+
 TEST(PbsNodefile, HostsOnceEachInFirstSeenOrderWithTheirSlots)
 {
     auto parsed = parse_nodefile("n2\nn2\n  n1 \n\nn3\nn1\nn2\n", "f");
@@ -32,14 +43,9 @@ TEST(PbsNodefile, HostsOnceEachInFirstSeenOrderWithTheirSlots)
 
 TEST(PbsNodefile, ALineOfTwoWordsIsAnErrorNamingTheFileAndLine)
 {
-    try {
-        parse_nodefile("n1\nn2 n3\n", "/var/spool/pbs/aux/42");
-        FAIL() << "no error";
-    } catch (const dragon::Error &e) {
-        std::string what = e.what();
-        EXPECT_NE(what.find("line 2"), std::string::npos) << what;
-        EXPECT_NE(what.find("/var/spool/pbs/aux/42"), std::string::npos) << what;
-    }
+    std::string what = error_of([] { parse_nodefile("n1\nn2 n3\n", "/var/spool/pbs/aux/42"); });
+    EXPECT_NE(what.find("line 2"), std::string::npos) << what;
+    EXPECT_NE(what.find("/var/spool/pbs/aux/42"), std::string::npos) << what;
 }
 
 class PbsVariables : public ::testing::Test {
@@ -147,28 +153,18 @@ TEST(MpiexecCommand, AnUnknownPlaceholderIsAnErrorListingTheKnownOnes)
 {
     auto r = two_hosts();
     r.override_line = "sh --np {nodes}";
-    try {
-        mpiexec_argv(r);
-        FAIL() << "no error";
-    } catch (const dragon::Error &e) {
-        std::string what = e.what();
-        EXPECT_NE(what.find("'{nodes}'"), std::string::npos) << what;
-        EXPECT_NE(what.find("{nnodes}, {nodelist}, {command}"), std::string::npos) << what;
-    }
+    std::string what = error_of([&] { mpiexec_argv(r); });
+    EXPECT_NE(what.find("'{nodes}'"), std::string::npos) << what;
+    EXPECT_NE(what.find("{nnodes}, {nodelist}, {command}"), std::string::npos) << what;
 }
 
 TEST(MpiexecCommand, AnMpiexecNotFoundIsAnErrorNamingTheParameter)
 {
     auto r = two_hosts();
     r.mpiexec = "/nonexistent/mpiexec";
-    try {
-        mpiexec_argv(r);
-        FAIL() << "no error";
-    } catch (const dragon::Error &e) {
-        std::string what = e.what();
-        EXPECT_NE(what.find("/nonexistent/mpiexec"), std::string::npos) << what;
-        EXPECT_NE(what.find("DRAGON_LAUNCHER_PBS_PALS_MPIEXEC"), std::string::npos) << what;
-    }
+    std::string what = error_of([&] { mpiexec_argv(r); });
+    EXPECT_NE(what.find("/nonexistent/mpiexec"), std::string::npos) << what;
+    EXPECT_NE(what.find("DRAGON_LAUNCHER_PBS_PALS_MPIEXEC"), std::string::npos) << what;
 }
 
 } // namespace

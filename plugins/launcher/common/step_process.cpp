@@ -25,38 +25,14 @@ using Clock = std::chrono::steady_clock;
 std::vector<std::string> merged_environment(const std::vector<std::string> &extra)
 {
     std::vector<std::string> env;
-    auto put = [&](const std::string &entry) {
-        std::string name = entry.substr(0, entry.find('=') + 1);
-        for (auto &e : env)
-            if (e.compare(0, name.size(), name) == 0) {
-                e = entry;
-                return;
-            }
-        env.push_back(entry);
-    };
     for (char **e = environ; e && *e; ++e)
-        put(*e);
+        set_variable(env, *e);
     for (const auto &e : extra)
-        put(e);
+        set_variable(env, e);
     return env;
 }
 
 } // namespace
-
-OwnedFd::~OwnedFd()
-{
-    if (fd >= 0)
-        close(fd);
-}
-
-std::vector<char *> c_array(const std::vector<std::string> &strings)
-{
-    std::vector<char *> out;
-    for (const auto &s : strings)
-        out.push_back(const_cast<char *>(s.c_str()));
-    out.push_back(nullptr);
-    return out;
-}
 
 StepProcess::StepProcess(pid_t pid) : pid_(pid), pidfd_(open_pidfd(pid)) {}
 
@@ -102,21 +78,13 @@ std::unique_ptr<StepProcess> StepProcess::start(const std::vector<std::string> &
         sigaction(SIGTTIN, &act, nullptr);
         sigaction(SIGTTOU, &act, nullptr);
         execve(c_argv[0], c_argv.data(), c_env.data());
-        int err = errno;
-        ssize_t ignored = write(fds[1], &err, sizeof err);
-        (void)ignored;
-        _exit(127);
+        report_child_failure(fds[1]);
     }
     if (own_group)
         setpgid(pid, pid);
     close(report_write.fd);
     report_write.fd = -1;
-    int child_errno = 0;
-    ssize_t got;
-    do
-        got = read(report_read.fd, &child_errno, sizeof child_errno);
-    while (got < 0 && errno == EINTR);
-    if (got == static_cast<ssize_t>(sizeof child_errno)) {
+    if (int child_errno = child_failure(report_read.fd)) {
         waitpid(pid, nullptr, 0);
         throw Error(DRAGON_ERR_NOT_FOUND, who + ": cannot execute " + argv[0] + ": " +
                                               std::strerror(child_errno) + " (" + fix + ")");

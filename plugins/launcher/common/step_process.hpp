@@ -14,15 +14,6 @@
 
 namespace dragon::launcher_support {
 
-// A file descriptor closed when it goes out of scope.
-struct OwnedFd {
-    int fd = -1;
-    ~OwnedFd();
-};
-
-// `strings` as a NULL-terminated array for exec (pointing into `strings`).
-std::vector<char *> c_array(const std::vector<std::string> &strings);
-
 class StepProcess {
 public:
     // fork/exec of `argv` (argv[0] the full path), in a process group of its own unless

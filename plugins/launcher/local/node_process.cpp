@@ -19,22 +19,6 @@ namespace dragon::launcher_local {
 
 namespace {
 
-std::string var_name(const std::string &entry)
-{
-    return entry.substr(0, entry.find('='));
-}
-
-void set_entry(std::vector<std::string> &env, const std::string &entry)
-{
-    std::string name = var_name(entry);
-    for (auto &e : env)
-        if (var_name(e) == name) {
-            e = entry;
-            return;
-        }
-    env.push_back(entry);
-}
-
 // A variable an outer PMIx server (srun, mpirun) set for this process: passing it on
 // could point our nodes at the wrong server.
 bool outer_pmix_variable(const std::string &entry)
@@ -42,23 +26,11 @@ bool outer_pmix_variable(const std::string &entry)
     return entry.rfind("PMIX_", 0) == 0 && entry.rfind("PMIX_MCA_", 0) != 0;
 }
 
-std::vector<char *> c_array(const std::vector<std::string> &list)
-{
-    std::vector<char *> out;
-    for (const auto &s : list)
-        out.push_back(const_cast<char *>(s.c_str()));
-    out.push_back(nullptr);
-    return out;
-}
-
-struct Fd {
-    int fd = -1;
-    ~Fd()
-    {
-        if (fd >= 0)
-            close(fd);
-    }
-};
+using launcher_support::c_array;
+using launcher_support::child_failure;
+using launcher_support::report_child_failure;
+using launcher_support::set_variable;
+using Fd = launcher_support::OwnedFd;
 
 } // namespace
 
@@ -71,15 +43,15 @@ std::vector<std::string> node_environment(const std::vector<std::string> &pmix_e
         if (!outer_pmix_variable(*e))
             env.emplace_back(*e);
     for (const auto &e : pmix_env)
-        set_entry(env, e);
+        set_variable(env, e);
     for (const auto &e : extra) {
         if (e.find('=') == std::string::npos || e.front() == '=')
             throw Error(DRAGON_ERR_INVALID,
                         "local launcher: environment entry '" + e + "' is not NAME=VALUE");
-        set_entry(env, e);
+        set_variable(env, e);
     }
-    set_entry(env, "DRAGON_NODE_INDEX=" + std::to_string(index));
-    set_entry(env, "DRAGON_NUM_NODES=" + std::to_string(count));
+    set_variable(env, "DRAGON_NODE_INDEX=" + std::to_string(index));
+    set_variable(env, "DRAGON_NUM_NODES=" + std::to_string(count));
     return env;
 }
 
@@ -138,27 +110,15 @@ pid_t spawn_node(const std::string &program, const std::vector<std::string> &arg
         if (devnull.fd >= 0)
             dup2(devnull.fd, STDIN_FILENO);
         if (host && (unshare(CLONE_NEWUTS) != 0 ||
-                     sethostname(host->hostname.data(), host->hostname.size()) != 0)) {
-            int err = errno;
-            ssize_t ignored = write(fds[1], &err, sizeof err);
-            (void)ignored;
-            _exit(127);
-        }
+                     sethostname(host->hostname.data(), host->hostname.size()) != 0))
+            report_child_failure(fds[1]);
         execve(program.c_str(), c_argv.data(), c_env.data());
-        int err = errno;
-        ssize_t ignored = write(fds[1], &err, sizeof err);
-        (void)ignored;
-        _exit(127);
+        report_child_failure(fds[1]);
     }
     setpgid(pid, pid); // also here, so no signal can race the child's own setpgid
     close(report_write.fd);
     report_write.fd = -1;
-    int child_errno = 0;
-    ssize_t got;
-    do
-        got = read(report_read.fd, &child_errno, sizeof child_errno);
-    while (got < 0 && errno == EINTR);
-    if (got == static_cast<ssize_t>(sizeof child_errno)) {
+    if (int child_errno = child_failure(report_read.fd)) {
         int status;
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
