@@ -21,7 +21,7 @@ from conftest import REPO, run, terminal_session
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "programs"))
 import harness  # noqa: E402
-from test_node_faults import marked  # noqa: E402
+from test_node_faults import comm_of, environ_of, marked  # noqa: E402
 
 STANDIN = REPO / "tests" / "pbs" / "mpiexec"
 PROGRAM = os.path.join(os.path.dirname(__file__), "programs", "slurm_job.py")
@@ -157,6 +157,31 @@ def test_sigint_to_dragon_ends_every_node_within_5_s(build, job, tmp_path):
     err = p.stderr.read()
     assert p.returncode == 130, err
     assert took < TEARDOWN_LIMIT, f"teardown took {took:.2f} s"
+    assert job_processes(job) == []
+
+
+@needs_standin
+def test_a_node_that_dies_ends_the_job_with_an_error_naming_it(build, job):
+    p = subprocess.Popen([dragon(build), PROGRAM, "wait"], env=job, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        ready = p.stdout.readline()
+        assert ready.startswith("ready"), ready
+        victims = [pid for pid in job_processes(job)
+                   if comm_of(pid) == "dragon-node" and b"PMIX_RANK=1" in environ_of(pid)]
+        assert len(victims) == 1, victims
+        t0 = time.monotonic()
+        os.kill(victims[0], signal.SIGKILL)
+        p.wait(timeout=15)
+        took = time.monotonic() - t0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    err = p.stderr.read()
+    assert p.returncode != 0, err
+    assert "lost node 1 (" in err, err  # node 0 names it
+    assert took < TEARDOWN_LIMIT, f"the job took {took:.2f} s to end"
     assert job_processes(job) == []
 
 
