@@ -229,7 +229,12 @@ def test_an_mpiexec_not_found_is_named_with_the_fix(build, job):
     assert r.returncode != 0
     assert "inside PBS job 1234.pbs-server, but mpiexec ('/nonexistent/mpiexec') is not found" \
         in r.stderr, r.stderr
-    assert "DRAGON_LAUNCHER_PBS_PALS_MPIEXEC" in r.stderr
+    assert "DRAGON_LAUNCHER_PBS_PALS_MPIEXEC to its path" in r.stderr
+    env = dict(job, DRAGON_LAUNCHER_PBS_PALS_MPIEXEC_OVERRIDE="no-such-mpiexec -n {nnodes}")
+    r = run([dragon(build), "-w", "pbs_pals", PROGRAM], env=env, timeout=60)
+    assert r.returncode != 0
+    assert "mpiexec ('no-such-mpiexec') is not found: fix the first word of " \
+        "DRAGON_LAUNCHER_PBS_PALS_MPIEXEC_OVERRIDE" in r.stderr, r.stderr
 
 
 def test_a_bad_override_placeholder_is_named(build, job):

@@ -53,14 +53,18 @@ Allocation require_allocation()
 // The program the launch runs, found, or an error naming the job and the fix.
 std::string require_mpiexec(const dragon_host *host, const Allocation &a)
 {
-    std::string program = mpiexec_program(mpiexec_name(host), param(host, "mpiexec_override"));
+    const std::string override_line = param(host, "mpiexec_override");
+    std::string program = mpiexec_program(mpiexec_name(host), override_line);
     std::string path = launcher_support::find_on_path(program);
     if (path.empty())
         throw Error(DRAGON_ERR_UNAVAILABLE,
                     std::string(who) + ": inside PBS job " + a.job_id + ", but mpiexec ('" +
-                        program +
-                        "') is not found: load PALS (module load cray-pals), fix PATH or set "
-                        "DRAGON_LAUNCHER_PBS_PALS_MPIEXEC to its path");
+                        program + "') is not found: " +
+                        (override_line.empty()
+                             ? "load PALS (module load cray-pals), fix PATH or set "
+                               "DRAGON_LAUNCHER_PBS_PALS_MPIEXEC to its path"
+                             : "fix the first word of DRAGON_LAUNCHER_PBS_PALS_MPIEXEC_OVERRIDE "
+                               "or PATH"));
     return path;
 }
 
