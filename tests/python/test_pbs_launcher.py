@@ -237,6 +237,18 @@ def test_an_mpiexec_not_found_is_named_with_the_fix(build, job):
         "DRAGON_LAUNCHER_PBS_PALS_MPIEXEC_OVERRIDE" in r.stderr, r.stderr
 
 
+@pytest.mark.skipif(shutil.which("mpiexec") is None, reason="no mpiexec on PATH to refuse")
+def test_another_mpis_mpiexec_on_path_is_not_taken_for_pals(build, job):
+    env = dict(job)
+    del env["DRAGON_LAUNCHER_PBS_PALS_MPIEXEC"]  # Open MPI's mpiexec comes first on PATH
+    r = run([str(build / "bin" / "dragon-info")], env=env)
+    assert "selected launcher plugin 'local' automatically" in r.stdout, r.stdout
+    assert f"mpiexec on PATH ({shutil.which('mpiexec')}" in r.stdout, r.stdout
+    assert "is not PALS' (not under a pals directory)" in r.stdout, r.stdout
+    r = run([dragon(build), "-w", "pbs_pals", "true"], env=env)
+    assert r.returncode != 0 and "module load cray-pals" in r.stderr, r.stderr
+
+
 def test_a_bad_override_placeholder_is_named(build, job):
     env = dict(job, DRAGON_LAUNCHER_PBS_PALS_MPIEXEC_OVERRIDE=f"{STANDIN} --np {{nodes}}")
     r = run([dragon(build), PROGRAM], env=env, timeout=60)

@@ -9,8 +9,9 @@
 namespace {
 
 const dragon_param_def params[] = {
-    {"mpiexec", DRAGON_PARAM_STRING, "mpiexec",
-     "PALS' mpiexec to start the nodes with (name on PATH, or path)"},
+    {"mpiexec", DRAGON_PARAM_STRING, "",
+     "PALS' mpiexec to start the nodes with (name on PATH, or path); empty: the mpiexec on "
+     "PATH, if it is PALS' (under a pals directory)"},
     {"mpiexec_args", DRAGON_PARAM_STRING, "",
      "extra mpiexec options for this site, split at white space (e.g. --depth=8, --env X=1); "
      "added after Dragon's own"},

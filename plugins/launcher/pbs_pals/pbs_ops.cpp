@@ -8,6 +8,7 @@
 #include "pbs_nodefile.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 // The handle the framework holds; opaque to it.
@@ -65,6 +66,21 @@ std::string require_mpiexec(const dragon_host *host, const Allocation &a)
                                "DRAGON_LAUNCHER_PBS_PALS_MPIEXEC to its path"
                              : "fix the first word of DRAGON_LAUNCHER_PBS_PALS_MPIEXEC_OVERRIDE "
                                "or PATH"));
+    // The mpiexec first on PATH may be another MPI's (Open MPI, MPICH), which takes none
+    // of PALS' flags. Found by its default name, it must lie under a pals directory (as
+    // /opt/cray/pals/<version>/bin/mpiexec does; Dragon checks the same); one the site
+    // names through a parameter is taken as it is.
+    if (override_line.empty() && param(host, "mpiexec").empty()) {
+        std::error_code ec;
+        std::string real = std::filesystem::canonical(path, ec).string();
+        if (real.find("/pals/") == std::string::npos)
+            throw Error(DRAGON_ERR_UNAVAILABLE,
+                        std::string(who) + ": inside PBS job " + a.job_id +
+                            ", but the mpiexec on PATH (" + path +
+                            (real != path && !real.empty() ? " -> " + real : "") +
+                            ") is not PALS' (not under a pals directory): load PALS (module load "
+                            "cray-pals), or set DRAGON_LAUNCHER_PBS_PALS_MPIEXEC to PALS' mpiexec");
+    }
     return path;
 }
 
