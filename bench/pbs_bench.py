@@ -9,7 +9,7 @@ whatever its mpiexec costs, not what a real PALS costs. Needs openmpi-bin.
 
 In a job of K hosts, medians of N runs of:
   mpiexec --np K ... true   the stand-in's own launch of K ranks (the baseline)
-  dragon true               one dragon-node per host through mpiexec --pmi pmix, wire-up
+  dragon true               one dragon-node per host through mpiexec --pmi=pmix, wire-up
                             over the transport, /bin/true as the head program, teardown
   SIGINT -> dragon exit     dragon running `sleep` as the head program on K nodes: from
                             the signal to dragon's exit (every node stopped)
@@ -52,7 +52,7 @@ def measure(build, nodes, runs, directory):
         dragon = str(pathlib.Path(build) / "bin" / "dragon")
         hosts = ",".join(f"bench-host-{k}" for k in range(nodes))
         bare = [str(STANDIN), "--np", str(nodes), "--ppn", "1", "--cpu-bind", "none", "--hosts",
-                hosts, "--pmi", "pmix", "--line-buffer", "true"]
+                hosts, "--pmi=pmix", "--line-buffer", "true"]
         median_seconds(bare, 1)  # warm the page cache
         median_seconds([dragon, "true"], 1)
         return {"mpiexec": median_seconds(bare, runs),

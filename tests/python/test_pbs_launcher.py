@@ -102,7 +102,7 @@ def test_a_program_runs_on_every_host_and_its_exit_code_comes_back(build, job, t
     assert "nodes 2 cpus 2 cpu_count 2\n" in r.stdout, r.stdout
     line = (tmp_path / "mpiexec.log").read_text().splitlines()[0]
     assert line.startswith("mpiexec --np 2 --ppn 1 --cpu-bind none --hosts pbs-n1,pbs-n2 "
-                           "--pmi pmix --line-buffer "), line
+                           "--pmi=pmix --line-buffer "), line
     assert f"{build}/bin/dragon-node " in line
     assert job_processes(job) == []
 

@@ -133,7 +133,7 @@ TEST(MpiexecCommand, DragonsOwnLineStartsOneRankPerHostUnderPmix)
     r.extra_args = " --depth 4  --env A=1 ";
     EXPECT_EQ(mpiexec_argv(r),
               (Words{"/bin/sh", "--np", "2", "--ppn", "1", "--cpu-bind", "none", "--hosts", "x1,x2",
-                     "--pmi", "pmix", "--line-buffer", "--depth", "4", "--env", "A=1",
+                     "--pmi=pmix", "--line-buffer", "--depth", "4", "--env", "A=1",
                      "/opt/dragon/bin/dragon-node", "--", "prog.py"}));
 }
 

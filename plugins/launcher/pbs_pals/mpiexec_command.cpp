@@ -86,7 +86,7 @@ std::vector<std::string> mpiexec_argv(const MpiexecRequest &request)
         return argv;
     }
     // One rank per host (--ppn 1), not bound (the daemon sizes the node by its grant, not
-    // its binding), each a PMIx client of PALS (--pmi pmix: PALS' default is Cray PMI);
+    // its binding), each a PMIx client of PALS (--pmi=pmix: PALS' default is Cray PMI);
     // --line-buffer keeps the nodes' lines whole where mpiexec merges them.
     argv = {resolve(request.mpiexec, "DRAGON_LAUNCHER_PBS_PALS_MPIEXEC"),
             "--np",
@@ -97,8 +97,7 @@ std::vector<std::string> mpiexec_argv(const MpiexecRequest &request)
             "none",
             "--hosts",
             nodelist,
-            "--pmi",
-            "pmix",
+            "--pmi=pmix",
             "--line-buffer"};
     for (auto &arg : words(request.extra_args))
         argv.push_back(std::move(arg));

@@ -20,7 +20,7 @@ struct MpiexecRequest {
 extern const char *const override_placeholders;
 
 // The command line, argv[0] resolved to a full path. Default:
-//   mpiexec --np N --ppn 1 --cpu-bind none --hosts h1,h2 --pmi pmix --line-buffer
+//   mpiexec --np N --ppn 1 --cpu-bind none --hosts h1,h2 --pmi=pmix --line-buffer
 //           [extra args] dragon-node ...
 // Throws dragon::Error when the mpiexec (or the override's first word) is not found, or
 // the override is empty or names an unknown placeholder.

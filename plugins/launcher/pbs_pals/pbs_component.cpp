@@ -1,5 +1,5 @@
 // pbs_pals: one dragon-node per host of a PBS job, started with PALS' mpiexec (one rank
-// per host) and wired up through the PMIx server PALS serves (--pmi pmix). Available
+// per host) and wired up through the PMIx server PALS serves (--pmi=pmix). Available
 // inside a PBS job (qsub script, qsub -I), with a priority above local and below slurm.
 // The component file holds only the descriptor and its parameters.
 #include "pbs_ops.hpp"
@@ -30,7 +30,7 @@ const dragon_plugin_descriptor descriptor = {
     DRAGON_PLUGIN_LAUNCHER,
     "pbs_pals",
     "1.0.0",
-    "one dragon-node per host of the PBS job, started with PALS' mpiexec --pmi pmix",
+    "one dragon-node per host of the PBS job, started with PALS' mpiexec --pmi=pmix",
     params,
     sizeof params / sizeof params[0],
     dragon::launcher_pbs::probe,
