@@ -32,7 +32,8 @@ int exit_code_of(int status)
 
 StartedProcess start_process(const std::vector<std::string> &argv,
                              const std::vector<std::string> &extra_env,
-                             const std::vector<int> &inherited_fds)
+                             const std::vector<int> &inherited_fds,
+                             const std::vector<int> &ignored_signals)
 {
     int out[2], err[2], exec_report[2];
     make_pipe(out);
@@ -76,6 +77,8 @@ StartedProcess start_process(const std::vector<std::string> &argv,
         sigset_t all;
         sigfillset(&all);
         sigprocmask(SIG_UNBLOCK, &all, nullptr);
+        for (int signum : ignored_signals)
+            signal(signum, SIG_IGN);
         dup2(out[1], STDOUT_FILENO);
         dup2(err[1], STDERR_FILENO);
         for (int fd : inherited_fds)

@@ -14,11 +14,14 @@ struct StartedProcess {
 };
 
 // fork + execvp `argv` with `extra_env` added; stdin is inherited, and so are the
-// `inherited_fds` (every other descriptor of ours is close-on-exec). Throws dragon::Error
-// if the program cannot be executed (the child reports its exec failure through a pipe).
+// `inherited_fds` (every other descriptor of ours is close-on-exec). The
+// `ignored_signals` start ignored (SIG_IGN survives exec); every other signal has its
+// default. Throws dragon::Error if the program cannot be executed (the child reports
+// its exec failure through a pipe).
 StartedProcess start_process(const std::vector<std::string> &argv,
                              const std::vector<std::string> &extra_env,
-                             const std::vector<int> &inherited_fds = {});
+                             const std::vector<int> &inherited_fds = {},
+                             const std::vector<int> &ignored_signals = {});
 
 // Exit code in the shell's convention: the status, or 128+N when killed by signal N.
 int exit_code_of(int wait_status);

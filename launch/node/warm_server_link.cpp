@@ -9,6 +9,7 @@
 #include "core/log.hpp"
 #include "core/text.hpp"
 
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
@@ -104,8 +105,12 @@ bool WarmServerLink::start(const std::vector<std::string> &base_env, OutputForwa
     std::vector<std::string> env = base_env;
     env.push_back("DRAGON_WARM_LISTEN_FD=" + std::to_string(listen_fd_));
     env.push_back("DRAGON_NODE_CONTROL_FD=" + std::to_string(server_control_fd_));
-    StartedProcess p =
-        start_process({python, "-m", "dragon.warm_server"}, env, {listen_fd_, server_control_fd_});
+    // SIGINT ignored from the start: the node passes a Ctrl-C on to every process it
+    // started, and one that came while the server still imported the package printed
+    // a KeyboardInterrupt traceback (Python keeps an inherited SIG_IGN). Its children
+    // get Python's handler back (warm_server.py).
+    StartedProcess p = start_process({python, "-m", "dragon.warm_server"}, env,
+                                     {listen_fd_, server_control_fd_}, {SIGINT});
     pid_ = p.pid;
     output.add(p.stdout_fd, 1, p.pid);
     output.add(p.stderr_fd, 2, p.pid);

@@ -80,10 +80,13 @@ class WarmServer(object):
 
     def serve_forever(self):
         signal.set_wakeup_fd(self.sig_w)
-        # A handler (not SIG_IGN) so SIGCHLD wakes the selector through the wakeup fd.
+        # dragon-node starts us with SIGINT ignored already (a Ctrl-C during our
+        # imports is no traceback); a child gets Python's own handler, as spawn's do.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.stock_handlers = {
+            # A handler (not SIG_IGN) so SIGCHLD wakes the selector through the wakeup fd.
             signal.SIGCHLD: signal.signal(signal.SIGCHLD, lambda *args: None),
-            signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN),
+            signal.SIGINT: signal.default_int_handler,
         }
         self.listener.setblocking(False)
         self.selector.register(self.listener, selectors.EVENT_READ, self.accept)

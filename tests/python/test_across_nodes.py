@@ -203,6 +203,30 @@ def test_signal_tears_down_four_nodes_within_5_s(build, mode, signum, code):
     assert [n for n in os.listdir("/dev/shm") if n.startswith(f"dragon-{job}-")] == []
 
 
+def test_an_early_ctrl_c_prints_no_traceback_of_ours(build):
+    # A Ctrl-C that came while the nodes' warm servers still imported the package made
+    # each print a KeyboardInterrupt traceback; a program that handles it says nothing.
+    import subprocess
+    import time
+    quiet = os.path.join(os.path.dirname(__file__), "programs", "quiet_interrupt.py")
+    env = job_env("loopback")
+    for _ in range(3):
+        p = subprocess.Popen([str(build / "bin" / "dragon"), "-N", "4", env["DRAGON_PYTHON"],
+                              quiet], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        try:
+            assert p.stdout.readline() == "ready\n"
+            p.send_signal(2)
+            _, err = p.communicate(timeout=15)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        assert p.returncode == 130
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        time.sleep(0.2)
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("nodes", [2, 4])
 def test_values_and_arrays_across_nodes(build, nodes, mode):
