@@ -233,6 +233,14 @@ class RemoteValue(_Remote):
 _AGGREGATES = (ctypes.Structure, ctypes.Union, ctypes.Array)
 
 
+def _items_of(item_type, whole):
+    '''The items of a whole-array slice, as iterating the array gives them (a c_char
+    array's slice is bytes, whose items would be ints).'''
+    if item_type is ctypes.c_char:
+        return (whole[i:i + 1] for i in range(len(whole)))
+    return iter(whole)
+
+
 class RemoteArray(_Remote):
     '''Indexing and slicing as a ctypes array's; a slice is one request. An element
     that is a Structure or an array is a proxy of its bytes, as ctypes' is a view.
@@ -312,7 +320,7 @@ class RemoteArray(_Remote):
             self[i] = v
 
     def __iter__(self):
-        return iter(self[:])
+        return _items_of(self._type_, self[:])
 
     # c_char arrays (and c_wchar's value), as on a ctypes array of them.
     def _text_array(self, what):
@@ -448,6 +456,10 @@ class RemoteSynchronizedArray(_stock.SynchronizedArray):
                 self._obj[key] = value
             return
         self._obj.__setitem__(key, value, lock)
+
+    def __iter__(self):
+        # One request for the whole array (stock's iterates item by item, a request each).
+        return _items_of(self._obj._type_, self[:])
 
 
 class RemoteSynchronizedString(RemoteSynchronizedArray, _stock.SynchronizedString):

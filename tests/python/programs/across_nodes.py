@@ -324,7 +324,8 @@ def write_slices(arr, chars, raw, points, point, done):
 def read_slices(arr, chars, raw, direct, out):
     out.put((where()[0], arr[100:200], arr[-1], arr[0:10], chars.value.decode(),
              chars.raw[:4].decode(), direct[:],
-             raw.value, list(arr.get_obj()[195:205])))
+             raw.value, list(arr.get_obj()[195:205]),
+             [c.decode() for c in chars][:4], list(arr)[100:103], len(list(arr.get_obj()))))
 
 
 def values(nodes):
