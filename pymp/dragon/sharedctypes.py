@@ -322,6 +322,15 @@ class RemoteArray(_Remote):
     def __iter__(self):
         return _items_of(self._type_, self[:])
 
+    def __buffer__(self, flags):
+        # Python 3.12+ asks here for a buffer (memoryview, np.frombuffer): say why not
+        # and what to do (3.11 and older say only that it is not bytes-like).
+        raise BufferError('this %s lives on node %d: its memory is not mapped on this node, '
+                          'so it has no buffer here; copy it with arr[:] (one request), '
+                          'e.g. np.array(arr[:]), or run this process on node %d'
+                          % (self._type.__name__, self._block.channel.node,
+                             self._block.channel.node))
+
     # c_char arrays (and c_wchar's value), as on a ctypes array of them.
     def _text_array(self, what):
         if not hasattr(self._type, what):

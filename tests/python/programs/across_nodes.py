@@ -322,7 +322,12 @@ def write_slices(arr, chars, raw, points, point, done):
 
 
 def read_slices(arr, chars, raw, direct, out):
-    out.put((where()[0], arr[100:200], arr[-1], arr[0:10], chars.value.decode(),
+    try:
+        memoryview(arr.get_obj())       # not mapped on this node: no buffer
+        buffer = 'a buffer'
+    except (TypeError, BufferError) as e:
+        buffer = type(e).__name__
+    out.put((buffer, where()[0], arr[100:200], arr[-1], arr[0:10], chars.value.decode(),
              chars.raw[:4].decode(), direct[:],
              raw.value, list(arr.get_obj()[195:205]),
              [c.decode() for c in chars][:4], list(arr)[100:103], len(list(arr.get_obj()))))
