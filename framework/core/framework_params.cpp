@@ -26,6 +26,13 @@ void register_framework_params(ParamRegistry &params)
          "interpreter that runs a .py PROG (a name on PATH or a path)"},
         {"DRAGON_LOG_LEVEL", DRAGON_PARAM_STRING, "",
          "set by dragon for the job's processes: the job's log level (-l), for the Python side"},
+        // Read by the Python package (pymp/dragon/placement.py, waits.py): listed so that
+        // setting them draws no "is set but Dragon does not read it" warning.
+        {"DRAGON_PLACEMENT", DRAGON_PARAM_STRING, "roundrobin",
+         "where each new process goes with several nodes: roundrobin, block or local"},
+        {"DRAGON_STUCK_WAIT_WARNING", DRAGON_PARAM_STRING, "10",
+         "seconds after which a get()/recv() on a queue or pipe nobody else holds says so once "
+         "(0: never)"},
         {"DRAGON_PATCH_MP", DRAGON_PARAM_STRING, "",
          "set (not 0/false/no/off): `import dragon` makes 'dragon' the default start method"},
         {"DRAGON_NODE_INDEX", DRAGON_PARAM_STRING, "", "set by the launcher: this node's index"},
