@@ -6,8 +6,10 @@
 #include "core/job.hpp"
 #include "core/log.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 extern char **environ;
 
@@ -23,10 +25,41 @@ std::string selection_variable(dragon_plugin_kind kind)
     return "DRAGON_UNKNOWN";
 }
 
+namespace {
+
+std::optional<std::vector<dragon_plugin_kind>> &kinds_to_load()
+{
+    static std::optional<std::vector<dragon_plugin_kind>> kinds;
+    return kinds;
+}
+
+// Whether the file at `path`, found in a directory of the search path, is named for a
+// kind this process does not load.
+bool named_for_another_kind(const std::string &path, const std::vector<std::string> &search_path)
+{
+    const auto &kinds = kinds_to_load();
+    if (!kinds || std::find(search_path.begin(), search_path.end(), path) != search_path.end())
+        return false;
+    std::string base = path.substr(path.find_last_of('/') + 1);
+    for (dragon_plugin_kind kind : *kinds)
+        if (base.starts_with(std::string("dragon_") + kind_name(kind) + "_"))
+            return false;
+    return true;
+}
+
+} // namespace
+
+void Registry::load_only(std::vector<dragon_plugin_kind> kinds)
+{
+    kinds_to_load() = std::move(kinds);
+}
+
 Registry::Registry(std::vector<std::string> search_path) : search_path_(std::move(search_path))
 {
     register_framework_params(params_);
     for (const auto &path : find_plugin_files(search_path_, &path_warnings_)) {
+        if (named_for_another_kind(path, search_path_))
+            continue;
         PluginFile file = load_plugin_file(path);
         if (file.loaded) {
             auto kind = static_cast<dragon_plugin_kind>(file.descriptor->kind);

@@ -71,6 +71,12 @@ public:
 
     // The process-wide registry over plugin_search_path(), built on first use.
     static Registry &global();
+    // Before the first global(): this process loads plugins of `kinds` only (files of
+    // the search path's directories named for another kind stay unloaded; a file the
+    // path names directly is loaded whatever its kind). The Python package's processes
+    // only attach pools: a transport's libraries (UCX's install signal handlers, and
+    // its probe builds a UCX context) have no business in a user's process.
+    static void load_only(std::vector<dragon_plugin_kind> kinds);
 
     const std::vector<std::string> &search_path() const { return search_path_; }
     // Every file found, in search order, loaded or refused (with its reason).

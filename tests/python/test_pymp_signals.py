@@ -29,3 +29,15 @@ def test_signals_interrupt_every_kind_of_blocking_wait(build):
     assert 'remaining timeout ok' in r.stdout
     assert 'main process KeyboardInterrupt ok' in r.stdout
     print(r.stdout)
+
+
+def test_a_process_keeps_stock_signal_dispositions(build):
+    # Before: every process that used a Queue had loaded every plugin, UCX with them,
+    # and caught SIGHUP (a child sent SIGHUP slept on), SIGSEGV, SIGILL and SIGFPE.
+    import json
+    r = harness.run_program(build, 'stock_signal_dispositions.py', timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(got['after']) - set(got['before']) <= {'SIGBUS'}, got  # ours: names the pool
+    assert got['ucx_mapped'] is False
+    assert got['sighup_exitcode'] == -1  # killed, as stock's child is
