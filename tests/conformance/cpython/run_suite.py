@@ -9,8 +9,9 @@ and with 'spawn' as the baseline, and compares them test by test.
                       ProcessPoolExecutor on the method (concurrent_futures_dragon.py).
 
 For each method the driver writes a small test module into a private work
-directory and runs `python3 -m test --testdir WORKDIR MODULE -v --timeout N`,
-for 'dragon' as `<build>/bin/dragon python3 -m test ...`. It parses the verbose
+directory (with a watchdog that ends the run when one test takes longer than
+--timeout) and runs `python3 -m test --testdir WORKDIR MODULE -v`, for 'dragon'
+as `<build>/bin/dragon python3 -m test ...`. It parses the verbose
 output into one outcome per test, prints run/passed/skipped/failed per variant,
 and with --check exits 1 when a test fails under dragon that is not listed in
 the expected-failures file, when fewer than --floor of the tests that pass
@@ -325,12 +326,37 @@ def list_cases(python, workdir, module, filters, env):
     return [ln.strip() for ln in r.stdout.splitlines() if ln.startswith(module + '.')]
 
 
+# regrtest's --timeout covers a whole test *file*: the suite under dragon -N 2 takes
+# longer than that, so a run was always cut at whatever test ran then (reported as
+# hung, then passing on its rerun). The generated module arms faulthandler's
+# watchdog around each test itself; a test that outlives it ends the run as
+# regrtest's timeout does ("Timeout (h:mm:ss)!"), and the run resumes after it.
+PER_TEST_WATCHDOG = """\
+import faulthandler as _faulthandler
+import unittest as _unittest
+
+_stock_run = _unittest.TestCase.run
+
+
+def _run_with_watchdog(self, result=None):
+    _faulthandler.dump_traceback_later({timeout}, exit=True)
+    try:
+        return _stock_run(self, result)
+    finally:
+        _faulthandler.cancel_dump_traceback_later()
+
+
+_unittest.TestCase.run = _run_with_watchdog
+"""
+
+
 def run_method(suite, method, args, workdir):
     """Runs the suite with one start method; returns its result dict. When a
     test hangs past --timeout (regrtest then exits), runs the tests after it in
     a new run (at most MAX_RESUMES times), so that one hang hides nothing else."""
     module = suite.module_name(method)
-    (workdir / f'{module}.py').write_text(suite.module_text(method))
+    (workdir / f'{module}.py').write_text(PER_TEST_WATCHDOG.format(timeout=args.timeout)
+                                          + suite.module_text(method))
     for f in suite.copy_files:
         shutil.copy(f, workdir / f.name)
     tmpdir = workdir / f'tmp-{method}'
@@ -351,6 +377,7 @@ def run_method(suite, method, args, workdir):
             # A full id is matched exactly, a pattern against the full id.
             filters += ['--ignore', ('*.' if re.search(r'[*?\[]', pattern) else module + '.')
                         + pattern]
+    # regrtest's own timer (the whole file) only until the first test re-arms it.
     base = [python, '-m', 'test', '--testdir', str(workdir), module, '-v',
             '--timeout', str(args.timeout)]
     if method == 'dragon':
@@ -498,8 +525,9 @@ def main():
     ap.add_argument('--methods', default='dragon,spawn',
                     help='comma-separated, of dragon and spawn (default: both)')
     ap.add_argument('--timeout', type=int, default=120,
-                    help="per-test timeout handed to regrtest (default 120 s); a run cut "
-                         "short there goes on with the tests it did not reach")
+                    help="per-test timeout (default 120 s), a faulthandler watchdog armed "
+                         "around each test; a run cut short there goes on with the tests it "
+                         "did not reach")
     ap.add_argument('--deadline', type=int, default=1200,
                     help='deadline of each run; then SIGTERM, SIGKILL 15 s later (default 1200 s)')
     ap.add_argument('-m', '--match', action='append',
