@@ -68,9 +68,11 @@ void GatewaySocket::handle(int fd, short revents)
     auto it = clients_.find(fd);
     if (it == clients_.end())
         return;
-    if (revents & POLLOUT)
-        flush(*it->second);
-    if (clients_.count(fd) && (revents & (POLLIN | POLLHUP | POLLERR)))
+    if ((revents & POLLOUT) && !flush(*it->second)) {
+        close_client(fd);
+        return;
+    }
+    if (revents & (POLLIN | POLLHUP | POLLERR))
         read_from(*it->second);
 }
 
@@ -145,14 +147,22 @@ void GatewaySocket::send(int fd, std::string frame)
     auto it = clients_.find(fd);
     if (it == clients_.end())
         return;
-    if (it->second->out.empty())
-        it->second->out = std::move(frame);
+    GatewayClient &c = *it->second;
+    if (c.out.empty())
+        c.out = std::move(frame);
     else
-        it->second->out += frame;
-    flush(*it->second);
+        c.out += frame;
+    if (!flush(c)) {
+        // Closing here would run on_closed inside the caller's loop over its records
+        // of this client (a reply erased twice crashed dragon-node): the socket reads
+        // end-of-file on the next turn instead, and handle() closes it.
+        c.out.clear();
+        c.out_sent = 0;
+        shutdown(c.fd, SHUT_RDWR);
+    }
 }
 
-void GatewaySocket::flush(GatewayClient &c)
+bool GatewaySocket::flush(GatewayClient &c)
 {
     // Written from an offset: erasing the front of a large reply at every partial
     // write would copy it over and over.
@@ -170,10 +180,10 @@ void GatewaySocket::flush(GatewayClient &c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
-        close_client(c.fd);
-        return;
+            return true;
+        return false;
     }
+    return true;
 }
 
 void GatewaySocket::close_client(int fd)

@@ -44,13 +44,17 @@ public:
     std::vector<std::pair<int, short>> poll_set() const;
     // `fd` had `revents`.
     void handle(int fd, short revents);
-    // Queues a frame to `client` (if it is still connected: `fd` names it).
+    // Queues a frame to `client` (if it is still connected: `fd` names it). Never
+    // closes the client itself (callers answer from inside loops over their own
+    // records of it): a client found gone is shut down here and closed, with
+    // on_closed, from handle() on the next turn.
     void send(int fd, std::string frame);
 
 private:
     void accept_all();
     void read_from(GatewayClient &c);
-    void flush(GatewayClient &c);
+    // False when the client is gone (the write failed).
+    bool flush(GatewayClient &c);
     void close_client(int fd);
 
     std::string path_;
