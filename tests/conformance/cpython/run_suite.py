@@ -343,7 +343,10 @@ def _run_with_watchdog(self, result=None):
     try:
         return _stock_run(self, result)
     finally:
-        _faulthandler.cancel_dump_traceback_later()
+        # Armed again, not cancelled: what runs between tests and after the last
+        # (class and module teardown, which joins what tests left running) is bounded
+        # too, until the next test arms it or regrtest cancels it at the end.
+        _faulthandler.dump_traceback_later({timeout}, exit=True)
 
 
 _unittest.TestCase.run = _run_with_watchdog
