@@ -14,6 +14,7 @@
 #include "dataplane/robust_mutex.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
@@ -424,6 +425,26 @@ std::optional<BlockRecord> BlockInHand::hand_over()
         return std::nullopt;
     word_ = nullptr; // the destructor leaves the record alone
     return record_;
+}
+
+std::string encode_block_record(const BlockRecord &record)
+{
+    std::string bytes(16, '\0');
+    std::memcpy(bytes.data(), &record.slot, 4);
+    std::memcpy(bytes.data() + 4, &record.word, 4);
+    std::memcpy(bytes.data() + 8, &record.holder_id, 8);
+    return bytes;
+}
+
+std::optional<BlockRecord> decode_block_record(std::string_view bytes)
+{
+    if (bytes.size() != 16)
+        return std::nullopt;
+    BlockRecord record;
+    std::memcpy(&record.slot, bytes.data(), 4);
+    std::memcpy(&record.word, bytes.data() + 4, 4);
+    std::memcpy(&record.holder_id, bytes.data() + 8, 8);
+    return record;
 }
 
 bool take_block_in_hand(Pool &pool, const BlockRecord &record, uint64_t handle)

@@ -48,6 +48,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
+#include <string_view>
 
 namespace dragon {
 
@@ -97,6 +99,11 @@ struct BlockRecord {
     uint32_t word;
     uint64_t holder_id;
 };
+
+// A record's bytes as a process hands them to its dragon-node with the block (slot,
+// word, holder id; native byte order), and back (nullopt unless 16 bytes long).
+std::string encode_block_record(const BlockRecord &record);
+std::optional<BlockRecord> decode_block_record(std::string_view bytes);
 
 // Takes over the block at `handle` that the process of `record` handed over: true
 // when the record still named that block (cleared now: the block is the caller's),

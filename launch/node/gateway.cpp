@@ -77,16 +77,11 @@ std::string Gateway::take_block(const std::string &encoded, Payload &payload)
         if (len > pool_->block_size(block))
             return "a block of " + std::to_string(pool_->block_size(block)) +
                    " bytes cannot hold " + std::to_string(len);
-        if (encoded.size() == 32) {
-            // The block is recorded as the sending process's until we take it over: if
-            // that process died first, its releaser has freed it.
-            BlockRecord record;
-            std::memcpy(&record.slot, encoded.data() + 16, 4);
-            std::memcpy(&record.word, encoded.data() + 20, 4);
-            std::memcpy(&record.holder_id, encoded.data() + 24, 8);
-            if (!take_block_in_hand(*pool_, record, handle))
-                return "its process died before this node took the block (freed with it)";
-        }
+        // The block is recorded as the sending process's until we take it over: if
+        // that process died first, its releaser has freed it.
+        auto record = decode_block_record(std::string_view(encoded).substr(16));
+        if (record && !take_block_in_hand(*pool_, *record, handle))
+            return "its process died before this node took the block (freed with it)";
         payload.block = block;
         payload.block_len = len;
     } catch (const Error &e) {

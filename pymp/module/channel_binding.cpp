@@ -176,14 +176,8 @@ py::tuple write_block(const std::shared_ptr<Pool> &pool, const py::sequence &par
             std::memcpy(base, held.buffers[0]->data(), total);
         record = in_hand.hand_over();
     }
-    std::string encoded;
-    if (record) {
-        encoded.resize(16);
-        std::memcpy(encoded.data(), &record->slot, 4);
-        std::memcpy(encoded.data() + 4, &record->word, 4);
-        std::memcpy(encoded.data() + 8, &record->holder_id, 8);
-    }
-    return py::make_tuple(pool->handle_of(block), total, py::bytes(encoded));
+    return py::make_tuple(pool->handle_of(block), total,
+                          py::bytes(record ? encode_block_record(*record) : std::string()));
 }
 
 // Frees a block of write_block() that its request may not have delivered, if its
@@ -191,14 +185,8 @@ py::tuple write_block(const std::shared_ptr<Pool> &pool, const py::sequence &par
 // whether one did: the block is left alone.
 void reclaim_block(const std::shared_ptr<Pool> &pool, uint64_t handle, const py::bytes &record)
 {
-    std::string r = record;
-    if (r.size() != 16)
-        return;
-    BlockRecord rec;
-    std::memcpy(&rec.slot, r.data(), 4);
-    std::memcpy(&rec.word, r.data() + 4, 4);
-    std::memcpy(&rec.holder_id, r.data() + 8, 8);
-    if (take_block_in_hand(*pool, rec, handle))
+    auto rec = decode_block_record(std::string(record));
+    if (rec && take_block_in_hand(*pool, *rec, handle))
         pool->free(pool->pointer_of(handle));
 }
 
