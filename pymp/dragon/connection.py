@@ -188,8 +188,7 @@ class Connection:
         msg = waits.recv_watching(self._recv_ch, self._recv_ch.recv_payload,
                                   'Connection.recv_bytes()')
         self._refresh_readiness()
-        if len(msg) == len(EOF_MARKER) and bytes(msg) == EOF_MARKER:
-            self._at_eof()
+        self._check_eof(msg)
         if maxlength is not None and len(msg) > maxlength:
             raise OSError("bad message length")
         return msg if type(msg) is bytes else msg.tobytes()
@@ -223,8 +222,7 @@ class Connection:
         # Inline messages come as bytes, which unpickle faster than a Message.
         msg = waits.recv_watching(self._recv_ch, self._recv_ch.recv_payload, 'Connection.recv()')
         self._refresh_readiness()
-        if len(msg) == len(EOF_MARKER) and bytes(msg) == EOF_MARKER:
-            self._at_eof()
+        self._check_eof(msg)
         return reduction.loads_message(msg)
 
     def poll(self, timeout=0.0):
@@ -247,7 +245,8 @@ class Connection:
             self._readiness.refresh()
 
     def _check_eof(self, msg):
-        if len(msg) == len(EOF_MARKER) and msg.tobytes() == EOF_MARKER:
+        # msg: bytes (an inline message) or a Message (a pool block).
+        if len(msg) == len(EOF_MARKER) and bytes(msg) == EOF_MARKER:
             self._at_eof()
 
     def _at_eof(self):
