@@ -139,47 +139,43 @@ def test_processes_queues_locks_and_pools_span_both_nodes(build, job):
     assert got["sum"] == got["expected"]
 
 
-@needs_standin
-def test_sigint_to_dragon_ends_every_node_within_5_s(build, job, tmp_path):
+def end_a_waiting_job(build, job, end):
+    """Starts the program's "wait" case, calls end(process) once every node is up, and
+    returns (exit code, stderr, seconds from end() to the job's exit)."""
     p = subprocess.Popen([dragon(build), PROGRAM, "wait"], env=job, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
         ready = p.stdout.readline()
         assert ready.startswith("ready"), ready
         t0 = time.monotonic()
-        p.send_signal(signal.SIGINT)
+        end(p)
         p.wait(timeout=15)
         took = time.monotonic() - t0
     finally:
         if p.poll() is None:
             p.kill()
             p.wait()
-    err = p.stderr.read()
-    assert p.returncode == 130, err
+    return p.returncode, p.stderr.read(), took
+
+
+@needs_standin
+def test_sigint_to_dragon_ends_every_node_within_5_s(build, job, tmp_path):
+    code, err, took = end_a_waiting_job(build, job, lambda p: p.send_signal(signal.SIGINT))
+    assert code == 130, err
     assert took < TEARDOWN_LIMIT, f"teardown took {took:.2f} s"
     assert job_processes(job) == []
 
 
 @needs_standin
 def test_a_node_that_dies_ends_the_job_with_an_error_naming_it(build, job):
-    p = subprocess.Popen([dragon(build), PROGRAM, "wait"], env=job, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    try:
-        ready = p.stdout.readline()
-        assert ready.startswith("ready"), ready
+    def kill_node_1(_):
         victims = [pid for pid in job_processes(job)
                    if comm_of(pid) == "dragon-node" and b"PMIX_RANK=1" in environ_of(pid)]
         assert len(victims) == 1, victims
-        t0 = time.monotonic()
         os.kill(victims[0], signal.SIGKILL)
-        p.wait(timeout=15)
-        took = time.monotonic() - t0
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    err = p.stderr.read()
-    assert p.returncode != 0, err
+
+    code, err, took = end_a_waiting_job(build, job, kill_node_1)
+    assert code != 0, err
     assert "lost node 1 (" in err, err  # node 0 names it
     assert took < TEARDOWN_LIMIT, f"the job took {took:.2f} s to end"
     assert job_processes(job) == []
