@@ -173,9 +173,8 @@ void RemoteStarts::read_status(uint64_t key, Child &c)
         c.pid = pid_t(load_signed(c.in, 0));
         started_(c.node, c.id, c.pid, {});
     }
-    if (c.in.size() >= 2 * signed_size && !c.exit_reported) {
+    if (c.in.size() >= 2 * signed_size && !c.exit_reported()) {
         exited_(c.node, c.id, int(load_signed(c.in, signed_size)));
-        c.exit_reported = true;
         close_fd(c.child_alive); // reported: nothing more to watch
         if (!closed)
             shutdown(c.conn, SHUT_WR); // the warm server reaps it and closes
@@ -186,7 +185,7 @@ void RemoteStarts::read_status(uint64_t key, Child &c)
     c.conn_done = true;
     if (c.pid == 0)
         fail(key, "the warm server of this node closed the request without starting it");
-    else if (c.exit_reported)
+    else if (c.exit_reported())
         finish(key);
     // else the child's sentinel (child_alive) tells the rest
 }

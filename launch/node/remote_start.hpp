@@ -51,7 +51,8 @@ private:
         std::string in; // pid, then exit code (8 bytes each)
         pid_t pid = 0;
         bool conn_done = false;
-        bool exit_reported = false;
+        // Its exit code went to the parent's node: its sentinel is closed from then on.
+        bool exit_reported() const { return child_alive < 0; }
     };
     void fail(uint64_t key, const std::string &why);
     void finish(uint64_t key);
