@@ -191,7 +191,7 @@ class Connection:
         self._check_eof(msg)
         if maxlength is not None and len(msg) > maxlength:
             raise OSError("bad message length")
-        return msg if type(msg) is bytes else msg.tobytes()
+        return msg if type(msg) is bytes else reduction.bytes_from_buffer(msg)
 
     def recv_bytes_into(self, buf, offset=0):
         self._check_closed()

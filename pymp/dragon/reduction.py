@@ -28,6 +28,11 @@ _PARTS_TAG = _dragon.PARTS_TAG
 _COUNT = struct.Struct('<Q')
 
 
+def bytes_from_buffer(buffer):
+    '''bytes(buffer) for a large payload, at about half the cost (_dragon.bytes_of).'''
+    return _dragon.bytes_of(buffer)
+
+
 class _BytesOutOfBand:
     '''Pickles the wrapped bytes as an out-of-band buffer; loads as bytes.'''
     __slots__ = ('data',)
@@ -36,7 +41,7 @@ class _BytesOutOfBand:
         self.data = data
 
     def __reduce_ex__(self, protocol):
-        return bytes, (pickle.PickleBuffer(self.data),)
+        return bytes_from_buffer, (pickle.PickleBuffer(self.data),)
 
 
 # Types none of multiprocessing's extra reducers applies to, inside or out.

@@ -9,5 +9,6 @@ void bind_pool(pybind11::module_ &m);
 void bind_channel(pybind11::module_ &m);
 void bind_semlock(pybind11::module_ &m);
 void bind_fd_wait(pybind11::module_ &m);
+void bind_bytes(pybind11::module_ &m);
 
 } // namespace dragon::py_module

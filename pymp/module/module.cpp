@@ -22,4 +22,5 @@ PYBIND11_MODULE(_dragon, m)
     dragon::py_module::bind_channel(m);
     dragon::py_module::bind_semlock(m);
     dragon::py_module::bind_fd_wait(m);
+    dragon::py_module::bind_bytes(m);
 }

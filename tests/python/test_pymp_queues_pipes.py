@@ -35,6 +35,12 @@ def test_64_mib_payloads_through_queue_and_pipe(build):
         assert 'numpy zero-copy ok' in r.stdout
 
 
+def test_large_bytes_are_copied_exactly(build):
+    r = harness.run_program(build, 'bytes_of.py')
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'sizes ok' in r.stdout and 'strided refused ok' in r.stdout
+
+
 def test_stock_pool_and_process_pool_executor_run_on_dragon(build):
     r = harness.run_program(build, 'pool_executor.py')
     assert r.returncode == 0, r.stdout + r.stderr
