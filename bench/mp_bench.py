@@ -30,14 +30,20 @@ def noop():
     pass
 
 
-def queue_echo(inq, outq, n):
-    for _ in range(n):
-        outq.put(inq.get())
+def queue_echo(inq, outq):
+    while True:
+        item = inq.get()
+        if item is None:
+            return
+        outq.put(item)
 
 
-def pipe_echo(conn, n):
-    for _ in range(n):
-        conn.send_bytes(conn.recv_bytes())
+def pipe_echo(conn):
+    while True:
+        data = conn.recv_bytes()
+        if not data:
+            return
+        conn.send_bytes(data)
 
 
 def queue_produce(q, n, payload):
@@ -70,36 +76,56 @@ def burst_start(ctx, n=16):
     return timed(run) * 1e3, 'ms for 16'
 
 
-def queue_pingpong(ctx, n=500 if QUICK else 2000):
+# A ping-pong row runs at least this many round trips and for at least this long:
+# on busy cores a CPU-bound neighbour takes a time slice of a few milliseconds now
+# and then, and a window of a few such slices says more about their timing than
+# about the round trip (2,000 round trips of 7 us last 14 ms).
+PINGPONG_ROUNDS = 500 if QUICK else 2000
+PINGPONG_SECONDS = 0.1 if QUICK else 0.5
+
+
+def round_trips(exchange):
+    """Mean seconds of exchange() over PINGPONG_ROUNDS and PINGPONG_SECONDS at least."""
+    done, t0 = 0, time.perf_counter()
+    while True:
+        for _ in range(PINGPONG_ROUNDS // 4):
+            exchange()
+        done += PINGPONG_ROUNDS // 4
+        elapsed = time.perf_counter() - t0
+        if done >= PINGPONG_ROUNDS and elapsed >= PINGPONG_SECONDS:
+            return elapsed / done
+
+
+def queue_pingpong(ctx):
     inq, outq = ctx.Queue(), ctx.Queue()
-    p = ctx.Process(target=queue_echo, args=(inq, outq, n))
+    p = ctx.Process(target=queue_echo, args=(inq, outq))
     p.start()
     inq.put(b'x' * 8)
     outq.get()          # warm: the child is up
 
-    def run():
-        for _ in range(n - 1):
-            inq.put(b'x' * 8)
-            outq.get()
-    t = timed(run)
+    def exchange():
+        inq.put(b'x' * 8)
+        outq.get()
+    t = round_trips(exchange)
+    inq.put(None)
     p.join(60)
-    return t / (n - 1) * 1e6, 'us/round trip'
+    return t * 1e6, 'us/round trip'
 
 
-def pipe_pingpong(ctx, n=500 if QUICK else 2000):
+def pipe_pingpong(ctx):
     a, b = ctx.Pipe()
-    p = ctx.Process(target=pipe_echo, args=(b, n))
+    p = ctx.Process(target=pipe_echo, args=(b,))
     p.start()
     a.send_bytes(b'x' * 8)
     a.recv_bytes()
 
-    def run():
-        for _ in range(n - 1):
-            a.send_bytes(b'x' * 8)
-            a.recv_bytes()
-    t = timed(run)
+    def exchange():
+        a.send_bytes(b'x' * 8)
+        a.recv_bytes()
+    t = round_trips(exchange)
+    a.send_bytes(b'')
     p.join(60)
-    return t / (n - 1) * 1e6, 'us/round trip'
+    return t * 1e6, 'us/round trip'
 
 
 def queue_stream(ctx, n, payload):

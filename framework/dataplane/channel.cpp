@@ -9,6 +9,7 @@
 #include "dataplane/process_alive.hpp"
 #include "dataplane/spin_phase.hpp"
 #include "dataplane/wait_interruption.hpp"
+#include "dataplane/waker_cpu.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <utility>
 
 namespace dragon {
@@ -508,6 +510,7 @@ void Channel::notify_receivers()
     // Pairs with the waiter's increment-then-recheck: one of us sees the other.
     std::atomic_thread_fence(std::memory_order_seq_cst);
     if (header_->recv_waiters.load(std::memory_order_relaxed) > 0) {
+        note_waker(header_->waker);
         header_->send_event.fetch_add(1, std::memory_order_release);
         futex::wake_all(&header_->send_event);
     }
@@ -560,8 +563,13 @@ bool Channel::wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,
         o = attempt();
         if (o == Outcome::done)
             return true;
-        if (o == Outcome::would_block && !destroyed())
+        if (o == Outcome::would_block && !destroyed()) {
+            std::optional<SleepBesideWaker> beside;
+            if (&waiters == &header_->recv_waiters &&
+                waiters.load(std::memory_order_relaxed) == 1 && !cpu_to_spare())
+                beside.emplace(header_->waker);
             sleep_interruptibly(&event, seen, std::min(deadline.remaining_ns(), sleep_slice_ns));
+        }
     }
 }
 

@@ -79,6 +79,8 @@ struct alignas(64) ChannelHeader {
     // Bumped after a send while receivers (or readiness watchers) sleep.
     alignas(64) std::atomic<uint32_t> send_event;
     std::atomic<uint32_t> recv_waiters;
+    // Who last woke sleeping receivers, and on which CPU (waker_cpu.hpp).
+    std::atomic<uint64_t> waker;
     // Bumped after a receive while senders (or readiness watchers) sleep.
     alignas(64) std::atomic<uint32_t> recv_event;
     std::atomic<uint32_t> send_waiters;
