@@ -20,8 +20,8 @@ from . import _dragon
 
 __all__ = ['dumps_parts', 'send_parts', 'send_object', 'loads_message', 'recv_object']
 
-# A top-level bytes object at least this large goes out of band; pickle
-# cannot be told to do that for bytes nested inside other objects.
+# A top-level bytes or bytearray object at least this large goes out of band;
+# pickle cannot be told to do that for one nested inside other objects.
 BYTES_OOB_MIN = 1 << 16
 
 _PARTS_TAG = _dragon.PARTS_TAG
@@ -33,6 +33,11 @@ def bytes_from_buffer(buffer):
     return _dragon.bytes_of(buffer)
 
 
+def bytearray_from_buffer(buffer):
+    '''bytearray(buffer), as bytes_from_buffer.'''
+    return _dragon.bytearray_of(buffer)
+
+
 class _BytesOutOfBand:
     '''Pickles the wrapped bytes as an out-of-band buffer; loads as bytes.'''
     __slots__ = ('data',)
@@ -42,6 +47,14 @@ class _BytesOutOfBand:
 
     def __reduce_ex__(self, protocol):
         return bytes_from_buffer, (pickle.PickleBuffer(self.data),)
+
+
+class _ByteArrayOutOfBand(_BytesOutOfBand):
+    '''The same for a bytearray (which pickle, too, writes into the stream itself).'''
+    __slots__ = ()
+
+    def __reduce_ex__(self, protocol):
+        return bytearray_from_buffer, (pickle.PickleBuffer(self.data),)
 
 
 # Types none of multiprocessing's extra reducers applies to, inside or out.
@@ -72,6 +85,8 @@ def dumps_parts(obj):
         return [pickle.dumps(obj, 5)]
     if type(obj) is bytes and len(obj) >= BYTES_OOB_MIN:
         obj = _BytesOutOfBand(obj)
+    elif type(obj) is bytearray and len(obj) >= BYTES_OOB_MIN:
+        obj = _ByteArrayOutOfBand(obj)
     return _dumps_with_reducers(obj)
 
 

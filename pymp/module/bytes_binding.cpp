@@ -1,4 +1,5 @@
-// bytes_of(buffer): a new bytes object with a copy of a large message's payload.
+// bytes_of(buffer), bytearray_of(buffer): a new bytes or bytearray object with a
+// copy of a large message's payload.
 //
 // Why not bytes(view): a 64 MiB bytes object is a fresh mmap from malloc, and
 // filling it takes a page fault per 4 KiB page; on a VM those faults cost twice
@@ -34,18 +35,21 @@ void advise_huge_pages(char *p, size_t n)
         madvise(reinterpret_cast<void *>(begin), end - begin, MADV_HUGEPAGE); // a hint only
 }
 
-py::bytes bytes_of(const py::object &source)
+// `make(nullptr, n)` builds the object (PyBytes_FromStringAndSize or its bytearray
+// twin), `data` finds its storage.
+template <typename Make, typename Data>
+py::object copy_of(const py::object &source, Make make, Data data)
 {
     Py_buffer view;
     if (PyObject_GetBuffer(source.ptr(), &view, PyBUF_C_CONTIGUOUS) != 0)
         throw py::error_already_set();
     size_t n = static_cast<size_t>(view.len);
-    PyObject *out = PyBytes_FromStringAndSize(nullptr, view.len);
+    PyObject *out = make(nullptr, view.len);
     if (out == nullptr) {
         PyBuffer_Release(&view);
         throw py::error_already_set();
     }
-    char *to = PyBytes_AS_STRING(out);
+    char *to = data(out);
     if (n >= advise_from)
         advise_huge_pages(to, n);
     {
@@ -53,16 +57,29 @@ py::bytes bytes_of(const py::object &source)
         std::memcpy(to, view.buf, n);
     }
     PyBuffer_Release(&view);
-    return py::reinterpret_steal<py::bytes>(out);
+    return py::reinterpret_steal<py::object>(out);
 }
 
 } // namespace
 
 void bind_bytes(py::module_ &m)
 {
-    m.def("bytes_of", &bytes_of, py::arg("buffer"),
-          "A bytes copy of a C-contiguous buffer, built for large payloads (huge pages "
-          "over the new object, the copy without the GIL)");
+    m.def(
+        "bytes_of",
+        [](const py::object &buffer) {
+            return copy_of(buffer, PyBytes_FromStringAndSize,
+                           [](PyObject *o) { return PyBytes_AS_STRING(o); });
+        },
+        py::arg("buffer"),
+        "A bytes copy of a C-contiguous buffer, built for large payloads (huge pages "
+        "over the new object, the copy without the GIL)");
+    m.def(
+        "bytearray_of",
+        [](const py::object &buffer) {
+            return copy_of(buffer, PyByteArray_FromStringAndSize,
+                           [](PyObject *o) { return PyByteArray_AS_STRING(o); });
+        },
+        py::arg("buffer"), "As bytes_of, a bytearray");
 }
 
 } // namespace dragon::py_module
