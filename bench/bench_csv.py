@@ -13,8 +13,11 @@
 # Where: --csv FILE, else $BENCH_CSV_DIR/<bench>-<mode>.csv, else nowhere.
 #
 
+import contextlib
 import csv
 import os
+import subprocess
+import sys
 
 COLUMNS = ['bench', 'mode', 'metric', 'unit', 'better', 'ours', 'baseline_name', 'baseline',
            'ratio', 'machine_load']
@@ -24,10 +27,30 @@ def mode_name(busy):
     return 'busy%d' % busy if busy else 'quiet'
 
 
-def add_argument(parser):
+def add_argument(parser, busy=False):
     parser.add_argument('--csv', metavar='FILE', default=None,
                         help='also write the table as CSV to FILE (default: '
                         '$BENCH_CSV_DIR/<bench>-<mode>.csv when that is set)')
+    if busy:
+        parser.add_argument('--busy', type=int, default=0, metavar='N',
+                            help='CPU-bound processes running during the measurements')
+
+
+@contextlib.contextmanager
+def busy_neighbours(n):
+    '''N CPU-bound processes (plain interpreters, outside every start method and job)
+    while the block runs, which gets their Popen objects; killed and reaped after it,
+    whatever happens.'''
+    procs = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(n)]
+    try:
+        if procs:
+            print('%d CPU-bound processes running beside the benchmark' % n, flush=True)
+        yield procs
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
 
 
 class Table:

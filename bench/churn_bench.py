@@ -7,6 +7,7 @@
 #   build/bin/dragon bench/churn_bench.py                 # 1,000,000 each, 10,000 Pool(1)
 #   build/bin/dragon bench/churn_bench.py --scale 0.01    # a quick look
 #   build/bin/dragon bench/churn_bench.py --only queue,pipe
+#   build/bin/dragon bench/churn_bench.py --busy 2       # with 2 CPU-bound processes beside it
 #
 # Prints one line per kind: count, seconds, objects per second, pool bytes in
 # use before and after (and their difference, which must be 0), and the pool's
@@ -98,17 +99,20 @@ def main():
                         help='multiply every count (default 1: 1,000,000 and 10,000 Pools)')
     parser.add_argument('--only', default=','.join(KINDS),
                         help='comma-separated kinds: ' + ', '.join(KINDS))
-    bench_csv.add_argument(parser)
+    bench_csv.add_argument(parser, busy=True)
     args = parser.parse_args()
-    table = bench_csv.Table('churn_bench', 0, args.csv)
+    table = bench_csv.Table('churn_bench', args.busy, args.csv)
     mp.set_start_method('dragon')
     pool = runtime.node_pool()
     print('pool %s: %d bytes' % (pool.name, pool.stats()['capacity']), flush=True)
     leaks = 0
-    for kind in args.only.split(','):
+    kinds = args.only.split(',')
+    for kind in kinds:
         if kind not in KINDS:
             parser.error('unknown kind %r; choose from %s' % (kind, ', '.join(KINDS)))
-        leaks += run(kind, max(1, int(KINDS[kind][1] * args.scale)), pool, table) != 0
+    with bench_csv.busy_neighbours(args.busy):
+        for kind in kinds:
+            leaks += run(kind, max(1, int(KINDS[kind][1] * args.scale)), pool, table) != 0
     table.write()
     return 1 if leaks else 0
 

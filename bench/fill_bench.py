@@ -7,6 +7,7 @@
 #
 #   build/bin/dragon bench/fill_bench.py                # 1,000,000 items, dragon and spawn
 #   build/bin/dragon bench/fill_bench.py -n 100000 --methods dragon
+#   build/bin/dragon bench/fill_bench.py --busy 2       # with 2 CPU-bound processes beside it
 #
 # Stock's SimpleQueue is a bare pipe whose put() blocks once 64 KiB are
 # unread, so it is not run for the stock methods (it would never finish).
@@ -73,8 +74,15 @@ def main():
     parser.add_argument('--methods', default='dragon,spawn')
     parser.add_argument('--kinds', default='Queue,SimpleQueue,JoinableQueue')
     import bench_csv    # here, not at the top: children import this module too
-    bench_csv.add_argument(parser)
+    bench_csv.add_argument(parser, busy=True)
     args = parser.parse_args()
+    with bench_csv.busy_neighbours(args.busy):
+        seconds, failed = measure(args)
+    write_csv(seconds, args)
+    return 1 if failed else 0
+
+
+def measure(args):
     failed = False
     seconds = {}
     for method in args.methods.split(','):
@@ -94,13 +102,12 @@ def main():
                   (method, kind, args.n, put_s, total_s, result, mem), flush=True)
             failed |= result != 'ok' or (before is not None and after != before)
             seconds[method, kind] = put_s, total_s
-    write_csv(seconds, args)
-    return 1 if failed else 0
+    return seconds, failed
 
 
 def write_csv(seconds, args):
     import bench_csv
-    table = bench_csv.Table('fill_bench', 0, args.csv)
+    table = bench_csv.Table('fill_bench', args.busy, args.csv)
     for kind in args.kinds.split(','):
         if ('dragon', kind) not in seconds:
             continue

@@ -16,7 +16,6 @@ bench/plot.py draws.
 import argparse
 import multiprocessing as mp
 import os
-import subprocess
 import sys
 import time
 
@@ -166,41 +165,24 @@ BENCHES = [('Process start+join, sequential', seq_start, False),
            ('Queue 64 MiB bandwidth', mib_64, True)]
 
 
-def start_busy(n):
-    """N CPU-bound processes (plain interpreters, outside every start method)."""
-    return [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(n)]
-
-
-def stop_busy(procs):
-    for p in procs:
-        p.kill()
-    for p in procs:
-        p.wait()
-
-
 def main():
     import bench_csv    # here, not at the top: children import this module too
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--quick', action='store_true', help='fewer iterations')
-    parser.add_argument('--busy', type=int, default=0, metavar='N',
-                        help='CPU-bound processes running during the measurements')
     parser.add_argument('--methods', default=','.join(METHODS),
                         help='start methods, dragon first (default: %(default)s)')
     parser.add_argument('--only', default='', metavar='TEXT',
                         help='only the rows whose title contains TEXT')
-    bench_csv.add_argument(parser)
+    bench_csv.add_argument(parser, busy=True)
     args = parser.parse_args()
     table = bench_csv.Table('mp_bench', args.busy, args.csv)
     methods = args.methods.split(',')
     if methods[0] != 'dragon' or not set(methods) <= set(METHODS):
         parser.error('--methods: dragon first, then any of %s' % ', '.join(METHODS[1:]))
     mp.set_start_method('dragon')
-    busy = start_busy(args.busy)
-    try:
-        print('machine: %d CPUs, load average %.2f (other jobs count too: "quiet" below '
-              'means no CPU-bound neighbours of ours)' % (os.cpu_count(), os.getloadavg()[0]))
-        if busy:
-            print('%d CPU-bound processes running beside the benchmark' % len(busy))
+    print('machine: %d CPUs, load average %.2f (other jobs count too: "quiet" below '
+          'means no CPU-bound neighbours of ours)' % (os.cpu_count(), os.getloadavg()[0]))
+    with bench_csv.busy_neighbours(args.busy):
         header = '%-32s' % 'benchmark' + ''.join('%12s' % m for m in methods) + '  unit'
         print(header)
         print('-' * len(header))
@@ -219,8 +201,6 @@ def main():
                 ratios[m].append('%.2fx' % ratio)
                 table.add(title, unit, 'higher' if higher_is_better else 'lower',
                           values['dragon'], m, values[m])
-    finally:
-        stop_busy(busy)
     print()
     print('dragon speed-up over each stock method (above 1: dragon is faster):')
     for m in methods[1:]:

@@ -8,10 +8,11 @@ many runs took over a second. Stock multiprocessing ends such a program in tens
 of milliseconds; the frontend gives up and kills after 5 s.
 
     python3 bench/sigint_bench.py [--build DIR] [--runs 20] [--nodes 4] [--workers 4]
-                                  [--csv FILE]
+                                  [--busy N] [--csv FILE]
 
-The summary also goes to a CSV file (--csv FILE or
-$BENCH_CSV_DIR/sigint_bench-quiet.csv; bench/bench_csv.py).
+--busy N keeps N CPU-bound processes running meanwhile. The summary also goes to a
+CSV file (--csv FILE or $BENCH_CSV_DIR/sigint_bench-quiet.csv / -busyN.csv;
+bench/bench_csv.py).
 """
 
 import argparse
@@ -81,14 +82,14 @@ def main():
     parser.add_argument('--nodes', type=int, default=4)
     parser.add_argument('--workers', type=int, default=4)
     parser.add_argument('--to', choices=['frontend', 'group'], default='frontend')
-    bench_csv.add_argument(parser)
+    bench_csv.add_argument(parser, busy=True)
     args = parser.parse_args()
     dragon = str(pathlib.Path(args.build) / 'bin' / 'dragon')
     env = {k: v for k, v in os.environ.items() if not k.startswith('DRAGON_')}
     site = pathlib.Path(args.build) / 'lib' / 'python3' / 'site-packages'
     env['PYTHONPATH'] = str(site) + os.pathsep + env.get('PYTHONPATH', '')
 
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, bench_csv.busy_neighbours(args.busy):
         job = pathlib.Path(tmp) / 'wait_in_get.py'
         job.write_text(JOB)
         times, codes = [], []
@@ -102,7 +103,7 @@ def main():
           'max %.3f s; %d of %d runs over 1 s; exit codes %s'
           % (args.to, args.nodes, args.workers, min(times), statistics.median(times), max(times),
              slow, len(times), sorted(set(codes))))
-    table = bench_csv.Table('sigint_bench', 0, args.csv)
+    table = bench_csv.Table('sigint_bench', args.busy, args.csv)
     what = 'SIGINT to %s, -N %d' % (args.to, args.nodes)
     table.add(what + ': median time to exit', 's', 'lower', statistics.median(times))
     table.add(what + ': longest time to exit', 's', 'lower', max(times))

@@ -60,6 +60,16 @@ def test_without_csv_dir_or_option_nothing_is_written(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_busy_neighbours_run_during_the_block_and_are_gone_after_it():
+    with bench_csv.busy_neighbours(2) as procs:
+        assert len(procs) == 2 and all(p.poll() is None for p in procs)
+    assert all(p.returncode is not None for p in procs)
+    with pytest.raises(RuntimeError):
+        with bench_csv.busy_neighbours(1) as procs:
+            raise RuntimeError('a bench that fails')
+    assert procs[0].returncode is not None
+
+
 def test_mp_bench_writes_its_rows_as_csv(build, tmp_path):
     out = tmp_path / 'mp.csv'
     cmd = harness._command(build, harness.mode(build), BENCH / 'mp_bench.py',
