@@ -274,7 +274,9 @@ int run_node(const NodeConfig &config)
                 gateway->tick();
         }
 
-        for (int signum : signals.take()) {
+        // Read only when poll() said so: a read that finds nothing is a system call
+        // per loop turn, and a remote operation takes several turns on each node.
+        for (int signum : fds[0].revents ? signals.take() : std::vector<int>{}) {
             if (signum == SIGCHLD) {
                 int status = 0;
                 pid_t pid;
