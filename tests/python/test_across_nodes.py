@@ -228,6 +228,27 @@ def test_an_early_ctrl_c_prints_no_traceback_of_ours(build):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_one_ctrl_c_is_one_sigint_for_the_program(build, mode):
+    # The frontend signalled each node's whole process group and dragon-node relayed
+    # the signal as well: the head program got two SIGINTs for one Ctrl-C.
+    import subprocess
+    counting = os.path.join(os.path.dirname(__file__), "programs", "count_interrupts.py")
+    env = job_env(mode)
+    p = subprocess.Popen([str(build / "bin" / "dragon"), "-N", "2", env["DRAGON_PYTHON"],
+                          counting], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        p.send_signal(2)
+        out, err = p.communicate(timeout=15)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    assert "interrupts 1\n" in out, out + err
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("nodes", [2, 4])
 def test_values_and_arrays_across_nodes(build, nodes, mode):
     got = across(build, nodes, mode, "values")

@@ -279,10 +279,13 @@ void LocalLaunch::signal_all(int signum)
         throw Error(DRAGON_ERR_INVALID, "local launcher: " + std::to_string(signum) +
                                             " is not a signal number (1.." +
                                             std::to_string(NSIG - 1) + ")");
+    // The node itself, not its process group: dragon-node relays the signal to every
+    // process it started, so a group-wide kill made the head program get a Ctrl-C twice
+    // (a program that counts them, or is in its exit path at the second, saw two).
     std::lock_guard lock(mutex_);
     for (auto &n : nodes_)
-        if (!n.reaped && kill(-n.pid, signum) != 0 && errno != ESRCH)
-            throw Error(DRAGON_ERR_PERMISSION, "local launcher: cannot signal node process group " +
+        if (!n.reaped && kill(n.pid, signum) != 0 && errno != ESRCH)
+            throw Error(DRAGON_ERR_PERMISSION, "local launcher: cannot signal node process " +
                                                    std::to_string(n.pid) + ": " +
                                                    std::strerror(errno));
 }
