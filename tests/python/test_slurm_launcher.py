@@ -207,6 +207,24 @@ def test_sigint_to_dragon_ends_every_node_within_5_s(build, cluster2):
 
 
 @needs_cluster
+def test_one_sigint_to_dragon_is_one_sigint_for_the_program(build, cluster2):
+    counting = os.path.join(os.path.dirname(__file__), "programs", "count_interrupts.py")
+    p = subprocess.Popen(["salloc", "-N", "2", "sh", "-c",
+                          f'echo "frontend $$" >&2; exec {dragon(build)} {counting}'],
+                         env=job_env(build, cluster2), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    frontend = None
+    for line in p.stderr:
+        if m := re.match(r"frontend (\d+)", line):
+            frontend = int(m.group(1))
+            break
+    assert p.stdout.readline() == "ready\n"
+    os.kill(frontend, signal.SIGINT)
+    out, err = finish(p)
+    assert "interrupts 1\n" in out, out + err
+
+
+@needs_cluster
 def test_scancel_of_the_job_ends_dragon_within_5_s(build, cluster2):
     p, _, job = start_waiting_job(build, cluster2, 2)
     t0 = time.monotonic()
