@@ -83,12 +83,16 @@ public:
     }
     ~SignalChannel() { close(fd_); }
     int fd() const { return fd_; }
-    std::vector<int> take()
+    struct Received {
+        int signum;
+        pid_t sender; // 0 from the kernel (SIGCHLD)
+    };
+    std::vector<Received> take()
     {
-        std::vector<int> got;
+        std::vector<Received> got;
         signalfd_siginfo info;
         while (read(fd_, &info, sizeof info) == sizeof info)
-            got.push_back(static_cast<int>(info.ssi_signo));
+            got.push_back({static_cast<int>(info.ssi_signo), static_cast<pid_t>(info.ssi_pid)});
         return got;
     }
 
@@ -214,12 +218,22 @@ int run_node(const NodeConfig &config)
     bool peer_failed = false;
     std::optional<Clock::time_point> stop_deadline;
     bool after_traffic = false;
-    auto begin_stop = [&](int signum) {
+    // A workload manager's step daemon (slurmstepd) signals every process of the step,
+    // ours included: relaying what it sent would give the program the signal twice.
+    const pid_t launcher_parent = getppid();
+    const char *reach = std::getenv("DRAGON_NODE_SIGNALS_REACH_STEP");
+    const bool parent_signals_reach_all = reach && std::string(reach) == "1";
+    auto relay = [&](const SignalChannel::Received &s) {
+        if (!(parent_signals_reach_all && s.sender == launcher_parent))
+            signal_descendants(s.signum);
+    };
+    auto begin_stop = [&](int signum, bool tell_descendants = true) {
         if (stop_signal)
             return;
         stop_signal = signum;
         stop_deadline = Clock::now() + stop_grace;
-        signal_descendants(signum);
+        if (tell_descendants)
+            signal_descendants(signum);
     };
     while (true) {
         // The transport's fd joins the loop armed; -1 (skipped by poll) if it has work now.
@@ -276,7 +290,9 @@ int run_node(const NodeConfig &config)
 
         // Read only when poll() said so: a read that finds nothing is a system call
         // per loop turn, and a remote operation takes several turns on each node.
-        for (int signum : fds[0].revents ? signals.take() : std::vector<int>{}) {
+        for (auto received :
+             fds[0].revents ? signals.take() : std::vector<SignalChannel::Received>{}) {
+            const int signum = received.signum;
             if (signum == SIGCHLD) {
                 int status = 0;
                 pid_t pid;
@@ -296,11 +312,12 @@ int run_node(const NodeConfig &config)
             // Relay as the user sent it (again, if sent again): SIGINT becomes
             // KeyboardInterrupt in Python.
             if (stop_signal) {
-                signal_descendants(signum);
+                relay(received);
                 continue;
             }
-            log::debug("received ", strsignal(signum), ": stopping");
-            begin_stop(signum);
+            log::debug("received ", strsignal(signum), " from pid ", received.sender, ": stopping");
+            begin_stop(signum, false);
+            relay(received);
         }
         if (head_code)
             break;

@@ -120,6 +120,9 @@ dragon_status start(const dragon_host *host, const dragon_launch_request *reques
         std::vector<std::string> env = strings(request->envp);
         // Each node's share is what Slurm granted the job there, not the machine's total.
         env.push_back("DRAGON_NODE_CPUS_VAR=SLURM_CPUS_ON_NODE");
+        // srun forwards a signal to the step, and slurmstepd delivers it to every
+        // process of the step (its process tracking): a node must not relay it again.
+        env.push_back("DRAGON_NODE_SIGNALS_REACH_STEP=1");
         if (host && host->log)
             host->log(host->ctx, DRAGON_LOG_INFO,
                       ("slurm launcher: starting " + count + " dragon-node(s) in Slurm job " +
