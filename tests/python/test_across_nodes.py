@@ -203,39 +203,14 @@ def test_signal_tears_down_four_nodes_within_5_s(build, mode, signum, code):
     assert [n for n in os.listdir("/dev/shm") if n.startswith(f"dragon-{job}-")] == []
 
 
-def test_an_early_ctrl_c_prints_no_traceback_of_ours(build):
-    # A Ctrl-C that came while the nodes' warm servers still imported the package made
-    # each print a KeyboardInterrupt traceback; a program that handles it says nothing.
+def interrupted(build, mode, nodes, program):
+    """Runs tests/python/programs/<program> under dragon -N nodes, sends SIGINT to
+    dragon once the program said "ready"; returns (exit code, stdout after it, stderr)."""
     import subprocess
-    import time
-    quiet = os.path.join(os.path.dirname(__file__), "programs", "quiet_interrupt.py")
-    env = job_env("loopback")
-    for _ in range(3):
-        p = subprocess.Popen([str(build / "bin" / "dragon"), "-N", "4", env["DRAGON_PYTHON"],
-                              quiet], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
-        try:
-            assert p.stdout.readline() == "ready\n"
-            p.send_signal(2)
-            _, err = p.communicate(timeout=15)
-        finally:
-            if p.poll() is None:
-                p.kill()
-                p.communicate()
-        assert p.returncode == 130
-        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
-        time.sleep(0.2)
-
-
-@pytest.mark.parametrize("mode", MODES)
-def test_one_ctrl_c_is_one_sigint_for_the_program(build, mode):
-    # The frontend signalled each node's whole process group and dragon-node relayed
-    # the signal as well: the head program got two SIGINTs for one Ctrl-C.
-    import subprocess
-    counting = os.path.join(os.path.dirname(__file__), "programs", "count_interrupts.py")
     env = job_env(mode)
-    p = subprocess.Popen([str(build / "bin" / "dragon"), "-N", "2", env["DRAGON_PYTHON"],
-                          counting], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    path = os.path.join(os.path.dirname(__file__), "programs", program)
+    p = subprocess.Popen([str(build / "bin" / "dragon"), "-N", str(nodes), env["DRAGON_PYTHON"],
+                          path], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     try:
         assert p.stdout.readline() == "ready\n"
@@ -245,6 +220,25 @@ def test_one_ctrl_c_is_one_sigint_for_the_program(build, mode):
         if p.poll() is None:
             p.kill()
             p.communicate()
+    return p.returncode, out, err
+
+
+def test_an_early_ctrl_c_prints_no_traceback_of_ours(build):
+    # A Ctrl-C that came while the nodes' warm servers still imported the package made
+    # each print a KeyboardInterrupt traceback; a program that handles it says nothing.
+    import time
+    for _ in range(3):
+        code, _, err = interrupted(build, "loopback", 4, "quiet_interrupt.py")
+        assert code == 130
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_one_ctrl_c_is_one_sigint_for_the_program(build, mode):
+    # The frontend signalled each node's whole process group and dragon-node relayed
+    # the signal as well: the head program got two SIGINTs for one Ctrl-C.
+    _, out, err = interrupted(build, mode, 2, "count_interrupts.py")
     assert "interrupts 1\n" in out, out + err
 
 
