@@ -53,6 +53,10 @@ void register_framework_params(ParamRegistry &params)
         {"DRAGON_NODE_CPUS_VAR", DRAGON_PARAM_STRING, "",
          "set by a workload manager's launcher: the variable holding each node's CPU grant "
          "(slurm: SLURM_CPUS_ON_NODE); a node counts that many, at most its affinity's"},
+        {"DRAGON_NODE_SIGNALS_REACH_STEP", DRAGON_PARAM_STRING, "",
+         "set by a workload manager's launcher (slurm: 1): a signal a dragon-node gets from "
+         "its parent, the step daemon, reached every process of the step, so the node does "
+         "not relay it"},
         {"DRAGON_NODE_NETNS", DRAGON_PARAM_STRING, "",
          "set by the local launcher in separate-hosts mode: the network namespace a "
          "dragon-node enters once it has reached the launcher's PMIx server"},

@@ -54,8 +54,9 @@ TEST(Params, InvalidValueNamesTheVariableAndDisablesThePlugin)
 TEST(Params, FrameworkVariablesAreKnown)
 {
     dragon::Registry registry{{TEST_PLUGIN_DIR}};
-    for (const char *name : {"DRAGON_PLUGIN_PATH", "DRAGON_DEBUG", "DRAGON_MEMORY",
-                             "DRAGON_TRANSPORT_AGENT", "DRAGON_LAUNCHER", "DRAGON_DEFAULT_SEG_SZ"})
+    for (const char *name :
+         {"DRAGON_PLUGIN_PATH", "DRAGON_DEBUG", "DRAGON_MEMORY", "DRAGON_TRANSPORT_AGENT",
+          "DRAGON_LAUNCHER", "DRAGON_DEFAULT_SEG_SZ", "DRAGON_NODE_SIGNALS_REACH_STEP"})
         EXPECT_NE(registry.params().find(name), nullptr) << name;
 }
 
