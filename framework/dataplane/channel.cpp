@@ -544,7 +544,8 @@ void Channel::notify_pool_watchers()
 
 template <typename Attempt>
 bool Channel::wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,
-                         std::atomic<uint32_t> &waiters, const Deadline &deadline)
+                         std::atomic<uint32_t> &waiters, const Deadline &deadline,
+                         const std::atomic<uint64_t> *waker)
 {
     SpinPhase spin;
     for (;;) {
@@ -565,9 +566,8 @@ bool Channel::wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,
             return true;
         if (o == Outcome::would_block && !destroyed()) {
             std::optional<SleepBesideWaker> beside;
-            if (&waiters == &header_->recv_waiters &&
-                waiters.load(std::memory_order_relaxed) == 1 && !cpu_to_spare())
-                beside.emplace(header_->waker);
+            if (waker && waiters.load(std::memory_order_relaxed) == 1 && !cpu_to_spare())
+                beside.emplace(*waker);
             sleep_interruptibly(&event, seen, std::min(deadline.remaining_ns(), sleep_slice_ns));
         }
     }
@@ -666,7 +666,7 @@ Message Channel::recv(Timeout timeout)
 {
     Message m;
     bool got = wait_until([&] { return recv_once(m); }, header_->send_event, header_->recv_waiters,
-                          Deadline(timeout));
+                          Deadline(timeout), &header_->waker);
     if (!got)
         throw Error(DRAGON_ERR_TIMEOUT, "receive on channel " + descriptor() + " timed out after " +
                                             std::to_string(timeout.count() / 1'000'000) +

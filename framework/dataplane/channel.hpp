@@ -198,9 +198,10 @@ private:
     void send_payload(uint64_t kind, const void *data, size_t size, const Deadline &deadline,
                       BlockInHand *in_hand = nullptr);
     void send_block(void *block, size_t size, const Deadline &deadline, BlockInHand *in_hand);
-    template <typename Attempt> bool wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,
-                                                std::atomic<uint32_t> &waiters,
-                                                const Deadline &deadline);
+    // `waker`: a receive's, whose lone sleeper may sleep beside its waker (waker_cpu.hpp).
+    template <typename Attempt>
+    bool wait_until(Attempt &&attempt, std::atomic<uint32_t> &event, std::atomic<uint32_t> &waiters,
+                    const Deadline &deadline, const std::atomic<uint64_t> *waker = nullptr);
     void check_alive() const;
     void check_semaphore() const;
     bool sem_try_take();

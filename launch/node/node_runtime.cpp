@@ -227,12 +227,17 @@ int run_node(const NodeConfig &config)
         if (!(parent_signals_reach_all && s.sender == launcher_parent))
             signal_descendants(s.signum);
     };
-    auto begin_stop = [&](int signum, bool tell_descendants = true) {
+    // False when the node was stopping already.
+    auto mark_stopping = [&](int signum) {
         if (stop_signal)
-            return;
+            return false;
         stop_signal = signum;
         stop_deadline = Clock::now() + stop_grace;
-        if (tell_descendants)
+        return true;
+    };
+    // For the node's own reasons (a lost peer, the head program done elsewhere).
+    auto begin_stop = [&](int signum) {
+        if (mark_stopping(signum))
             signal_descendants(signum);
     };
     while (true) {
@@ -309,14 +314,11 @@ int run_node(const NodeConfig &config)
                 }
                 continue;
             }
+            if (mark_stopping(signum))
+                log::debug("received ", strsignal(signum), " from pid ", received.sender,
+                           ": stopping");
             // Relay as the user sent it (again, if sent again): SIGINT becomes
             // KeyboardInterrupt in Python.
-            if (stop_signal) {
-                relay(received);
-                continue;
-            }
-            log::debug("received ", strsignal(signum), " from pid ", received.sender, ": stopping");
-            begin_stop(signum, false);
             relay(received);
         }
         if (head_code)
