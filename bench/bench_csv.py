@@ -42,6 +42,13 @@ def busy_neighbours(n):
     while the block runs, which gets their Popen objects; killed and reaped after it,
     whatever happens.'''
     procs = [subprocess.Popen([sys.executable, '-c', 'while True: pass']) for _ in range(n)]
+    for p in procs:
+        # Over the whole machine: a benchmark's process may be pinned to one simulated
+        # node's CPUs (separate-hosts mode), and its neighbours stand for every node's.
+        try:
+            os.sched_setaffinity(p.pid, range(os.cpu_count()))
+        except OSError:
+            pass
     try:
         if procs:
             print('%d CPU-bound processes running beside the benchmark' % n, flush=True)

@@ -35,6 +35,14 @@ void register_framework_params(ParamRegistry &params)
          "(0: never)"},
         {"DRAGON_PATCH_MP", DRAGON_PARAM_STRING, "",
          "set (not 0/false/no/off): `import dragon` makes 'dragon' the default start method"},
+        {"DRAGON_LANES", DRAGON_PARAM_STRING, "on",
+         "on: a process reaches another node's channels over its own connection to that "
+         "node's dragon-node (a lane) for small operations; off: always through its own node"},
+        {"DRAGON_LANE_ADDRESSES", DRAGON_PARAM_STRING, "",
+         "set by dragon-node for the job's processes: where each node's lanes listen"},
+        {"DRAGON_LANE_KEY", DRAGON_PARAM_STRING, "",
+         "set by dragon-node for the job's processes: what they prove on a lane (derived "
+         "from the job secret, which they never see)"},
         {"DRAGON_NODE_INDEX", DRAGON_PARAM_STRING, "", "set by the launcher: this node's index"},
         {"DRAGON_NUM_NODES", DRAGON_PARAM_STRING, "", "set by the launcher: the job's node count"},
         {"DRAGON_JOB_CPUS", DRAGON_PARAM_STRING, "",

@@ -5,6 +5,7 @@
 #include "dataplane/holders.hpp"
 #include "dataplane/process_alive.hpp"
 
+#include <cstdlib>
 #include <cstring>
 #include <poll.h>
 #include <unistd.h>
@@ -23,7 +24,8 @@ void close_fd(int &fd)
 
 Gateway::Gateway(uint32_t self, uint32_t num_nodes, std::shared_ptr<Pool> pool,
                  TransportEndpoint &endpoint, const std::string &socket_path,
-                 const std::string &warm_socket, std::function<std::string(uint32_t)> describe)
+                 const std::string &warm_socket, std::function<std::string(uint32_t)> describe,
+                 LaneSetup lanes)
     : self_(self), num_nodes_(num_nodes), pool_(pool), endpoint_(endpoint),
       describe_(std::move(describe)), lost_(num_nodes, false), lost_reason_(num_nodes),
       service_(pool, [this](uint32_t node, const GatewayReply &reply,
@@ -51,7 +53,12 @@ Gateway::Gateway(uint32_t self, uint32_t num_nodes, std::shared_ptr<Pool> pool,
       socket_(
           socket_path,
           [this](GatewayClient &c, ClientRequest r) { on_client_request(c, std::move(r)); },
-          [this](GatewayClient &c) { on_client_closed(c); })
+          [this](GatewayClient &c) { on_client_closed(c); }),
+      lanes_(
+          lanes.listen_fd, lanes.key,
+          [this](GatewayClient &c, ClientRequest r) { on_lane_request(c, std::move(r)); },
+          [this](GatewayClient &c) { on_lane_closed(c); }),
+      lane_addresses_(std::move(lanes.addresses)), lane_key_(std::move(lanes.key))
 {
 }
 
@@ -92,12 +99,28 @@ std::string Gateway::take_block(const std::string &encoded, Payload &payload)
 
 std::vector<std::string> Gateway::environment() const
 {
-    return {"DRAGON_GATEWAY_SOCKET=" + socket_.path()};
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string key_hex;
+    for (unsigned char c : lane_key_)
+        key_hex += std::string{hex[c >> 4], hex[c & 15]};
+    std::vector<std::string> env{"DRAGON_GATEWAY_SOCKET=" + socket_.path()};
+    const std::string lanes = std::getenv("DRAGON_LANES") ? std::getenv("DRAGON_LANES") : "on";
+    if (lanes == "off")
+        return env; // the processes do not use lanes
+    if (lanes != "on" && !lanes.empty())
+        log::warning("DRAGON_LANES=", lanes,
+                     " is neither on nor off: lanes stay on (set it to "
+                     "off to send every remote operation through the process's own node)");
+    env.push_back("DRAGON_LANE_ADDRESSES=" + lane_addresses_);
+    env.push_back("DRAGON_LANE_KEY=" + key_hex);
+    return env;
 }
 
 std::vector<std::pair<int, short>> Gateway::poll_set() const
 {
     auto set = socket_.poll_set();
+    for (auto &p : lanes_.poll_set())
+        set.push_back(p);
     set.emplace_back(watch_.fd(), POLLIN);
     for (auto &p : starts_.poll_set())
         set.push_back(p);
@@ -111,6 +134,7 @@ void Gateway::handle(int fd, short revents)
         return;
     }
     socket_.handle(fd, revents);
+    lanes_.handle(fd, revents);
     starts_.handle(fd, revents);
 }
 
@@ -131,6 +155,73 @@ void Gateway::reply_to_client(int fd, uint64_t id, int32_t status, int64_t value
     r.text = std::move(text);
     r.payload = std::move(payload);
     socket_.send(fd, encode_client_reply(r));
+}
+
+void Gateway::on_lane_request(GatewayClient &client, ClientRequest request)
+{
+    auto refuse = [&](const std::string &why) {
+        GatewayReply r;
+        r.id = request.id;
+        r.status = DRAGON_ERR_INVALID;
+        r.text = why;
+        lanes_.send(client.fd, encode_client_reply(r));
+    };
+    switch (request.op) {
+    case GatewayOp::send:
+    case GatewayOp::recv:
+    case GatewayOp::poll:
+    case GatewayOp::size:
+    case GatewayOp::sem_acquire:
+    case GatewayOp::sem_release:
+    case GatewayOp::sem_value:
+    case GatewayOp::mem_read:
+    case GatewayOp::mem_write:
+    case GatewayOp::mem_read_locked:
+    case GatewayOp::mem_write_locked: break;
+    default:
+        return refuse(std::string(op_name(request.op)) +
+                      " does not travel on a lane: ask your own node's gateway");
+    }
+    if (request.target_node != self_)
+        return refuse("a lane reaches node " + std::to_string(self_) + " only, not node " +
+                      std::to_string(request.target_node));
+    if (request.flags & payload_is_block)
+        return refuse("a pool block of another node cannot travel on a lane");
+    const uint64_t id = next_lane_id_++;
+    lane_requests_[id] = {client.fd, request.id, client.node};
+    Payload payload;
+    payload.bytes = std::move(request.payload);
+    service_.request(client.node, uint32_t(client.pid), id, request.op, request.timeout_ns,
+                     request.descriptor, std::move(payload));
+}
+
+void Gateway::on_lane_closed(GatewayClient &client)
+{
+    // Its process gave up (an interrupted call drops its lane) or is gone.
+    for (auto it = lane_requests_.begin(); it != lane_requests_.end();) {
+        if (it->second.client_fd != client.fd) {
+            ++it;
+            continue;
+        }
+        service_.cancel(it->second.node, it->first);
+        it = lane_requests_.erase(it);
+    }
+}
+
+void Gateway::answer_lane(const GatewayReply &reply, Payload payload)
+{
+    auto it = lane_requests_.find(reply.id);
+    if (it == lane_requests_.end()) {
+        drop_block(payload);
+        return;
+    }
+    GatewayReply r = reply;
+    r.id = it->second.client_id;
+    if (r.payload.empty() && payload.size())
+        r.payload.assign(payload.view());
+    drop_block(payload);
+    lanes_.send(it->second.client_fd, encode_client_reply(r));
+    lane_requests_.erase(it);
 }
 
 void Gateway::on_client_request(GatewayClient &client, ClientRequest request)
@@ -445,6 +536,8 @@ void Gateway::on_reply(uint32_t from, const PeerHeader &h, Payload payload)
 
 void Gateway::answer_request(uint32_t node, const GatewayReply &reply, Payload payload)
 {
+    if (reply.id & lane_id_bit)
+        return answer_lane(reply, std::move(payload));
     PeerHeader h;
     h.kind = PeerKind::reply;
     h.id = reply.id;
@@ -473,6 +566,7 @@ void Gateway::on_peer_lost(uint32_t node, const std::string &reason)
         it = forwarded_.erase(it);
     }
     service_.node_gone(node);
+    std::erase_if(lane_requests_, [node](const auto &r) { return r.second.node == node; });
     starts_.node_gone(node);
 }
 

@@ -27,12 +27,20 @@
 
 namespace dragon::node {
 
+// Where this node's lanes (lane.hpp) listen, and what every process is told of all.
+struct LaneSetup {
+    int listen_fd = -1;    // listen_for_lanes(); the gateway owns it
+    std::string key;       // lane_key(job secret)
+    std::string addresses; // "ip:port" of every node's lanes, by node index, comma-separated
+};
+
 class Gateway {
 public:
     // `describe(node)` names a node in errors ("node 1 (host-n1)").
     Gateway(uint32_t self, uint32_t num_nodes, std::shared_ptr<Pool> pool,
             TransportEndpoint &endpoint, const std::string &socket_path,
-            const std::string &warm_socket, std::function<std::string(uint32_t)> describe);
+            const std::string &warm_socket, std::function<std::string(uint32_t)> describe,
+            LaneSetup lanes);
     ~Gateway();
 
     // NAME=VALUE entries the node's processes get.
@@ -82,6 +90,17 @@ private:
         bool done = false;
     };
 
+    struct LaneRequest {
+        int client_fd;
+        uint64_t client_id;
+        uint32_t node;
+    };
+    // Ids of requests that came on a lane: apart from those other nodes forward.
+    static constexpr uint64_t lane_id_bit = uint64_t(1) << 63;
+
+    void on_lane_request(GatewayClient &client, ClientRequest request);
+    void on_lane_closed(GatewayClient &client);
+    void answer_lane(const GatewayReply &reply, Payload payload);
     void on_client_request(GatewayClient &client, ClientRequest request);
     void on_client_closed(GatewayClient &client);
     void forward(GatewayClient &client, ClientRequest request);
@@ -111,6 +130,10 @@ private:
     PoolWatch watch_;
     RemoteStarts starts_;
     GatewaySocket socket_;
+    GatewaySocket lanes_;
+    std::string lane_addresses_, lane_key_;
+    std::map<uint64_t, LaneRequest> lane_requests_;
+    uint64_t next_lane_id_ = lane_id_bit | 1;
     uint64_t next_id_ = 1;
     std::map<uint64_t, Forwarded> forwarded_;
     std::list<Outgoing> unsent_, in_flight_;

@@ -1,13 +1,17 @@
 #include "gateway_socket.hpp"
 
 #include "fd_passing.hpp"
+#include "lane.hpp"
 
 #include "core/error.hpp"
 #include "core/log.hpp"
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -43,12 +47,20 @@ GatewaySocket::GatewaySocket(const std::string &path, OnRequest on_request, OnCl
         throw Error(DRAGON_ERR_INTERNAL, "cannot listen on " + path_ + ": " + errno_text(errno));
 }
 
+GatewaySocket::GatewaySocket(int listen_fd, std::string lane_key, OnRequest on_request,
+                             OnClosed on_closed)
+    : listen_fd_(listen_fd), lane_key_(std::move(lane_key)), on_request_(std::move(on_request)),
+      on_closed_(std::move(on_closed))
+{
+}
+
 GatewaySocket::~GatewaySocket()
 {
     clients_.clear();
     if (listen_fd_ >= 0)
         close(listen_fd_);
-    unlink(path_.c_str());
+    if (!path_.empty())
+        unlink(path_.c_str());
 }
 
 std::vector<std::pair<int, short>> GatewaySocket::poll_set() const
@@ -84,11 +96,20 @@ void GatewaySocket::accept_all()
             return;
         auto c = std::make_unique<GatewayClient>();
         c->fd = fd;
-        ucred cred{};
-        socklen_t len = sizeof cred;
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-            c->pid = cred.pid;
+        if (lane_key_.empty()) {
+            ucred cred{};
+            socklen_t len = sizeof cred;
+            if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+                c->pid = cred.pid;
+            clients_[fd] = std::move(c);
+            continue;
+        }
+        int one = 1; // answers are small and awaited: no Nagle delay
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        c->admitted = false;
+        c->hello = lane_hello();
         clients_[fd] = std::move(c);
+        send(fd, clients_[fd]->hello);
     }
 }
 
@@ -114,6 +135,8 @@ void GatewaySocket::read_from(GatewayClient &c)
         if (size_t(n) < sizeof buf)
             break;
     }
+    if (!c.admitted && !admit(c))
+        return;
     size_t at = 0;
     while (c.in.size() - at >= frame_prefix) {
         uint32_t len;
@@ -140,6 +163,32 @@ void GatewaySocket::read_from(GatewayClient &c)
             return;
     }
     c.in.erase(0, at);
+}
+
+bool GatewaySocket::admit(GatewayClient &c)
+{
+    if (c.in.size() < lane_proof_len)
+        return false; // the rest of the proof is on its way
+    std::string why;
+    auto id =
+        check_lane_proof(lane_key_, c.hello, std::string_view(c.in).substr(0, lane_proof_len), why);
+    if (!id) {
+        sockaddr_in peer{};
+        socklen_t len = sizeof peer;
+        getpeername(c.fd, reinterpret_cast<sockaddr *>(&peer), &len);
+        char ip[INET_ADDRSTRLEN] = "?";
+        inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+        log::warning("lanes: refused a connection from ", ip, ":", ntohs(peer.sin_port), ": ", why);
+        ::send(c.fd, &lane_refused, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        close_client(c.fd);
+        return false;
+    }
+    c.in.erase(0, lane_proof_len);
+    c.pid = pid_t(id->pid);
+    c.node = id->node;
+    c.admitted = true;
+    send(c.fd, std::string(1, lane_admitted));
+    return true;
 }
 
 void GatewaySocket::send(int fd, std::string frame)

@@ -4,6 +4,9 @@
 // length-prefixed frames (gateway_protocol.hpp); a start request carries one fd
 // (SCM_RIGHTS: the write end of the parent's sentinel pipe). Non-blocking: the
 // node's loop polls fds() and calls handle().
+//
+// The same class serves lanes (lane.hpp): TCP connections from processes of any node,
+// admitted by their proof of the lane key before any frame is read.
 #pragma once
 
 #include "gateway_protocol.hpp"
@@ -21,7 +24,10 @@ namespace dragon::node {
 
 struct GatewayClient {
     int fd = -1;
-    pid_t pid = 0; // from SO_PEERCRED
+    pid_t pid = 0;        // from SO_PEERCRED, or (a lane) from its proof
+    uint32_t node = 0;    // a lane's: the node of its process
+    bool admitted = true; // a lane is not, until its proof checks
+    std::string hello;    // a lane's HELLO, nonce included
     std::string in, out;
     size_t out_sent = 0; // of out
     std::deque<int> fds; // received with SCM_RIGHTS, not yet taken
@@ -35,6 +41,8 @@ public:
     using OnClosed = std::function<void(GatewayClient &client)>;
 
     GatewaySocket(const std::string &path, OnRequest on_request, OnClosed on_closed);
+    // Lanes: takes `listen_fd` (listen_for_lanes()); clients prove `lane_key`.
+    GatewaySocket(int listen_fd, std::string lane_key, OnRequest on_request, OnClosed on_closed);
     ~GatewaySocket();
     GatewaySocket(const GatewaySocket &) = delete;
     GatewaySocket &operator=(const GatewaySocket &) = delete;
@@ -53,12 +61,15 @@ public:
 private:
     void accept_all();
     void read_from(GatewayClient &c);
+    // A lane's proof, once all of it is in `c.in`; false when the lane was refused.
+    bool admit(GatewayClient &c);
     // False when the client is gone (the write failed).
     bool flush(GatewayClient &c);
     void close_client(int fd);
 
     std::string path_;
     int listen_fd_ = -1;
+    std::string lane_key_; // empty: the UNIX socket
     OnRequest on_request_;
     OnClosed on_closed_;
     std::map<int, std::unique_ptr<GatewayClient>> clients_;

@@ -4,6 +4,7 @@
 #include "descendants.hpp"
 #include "frontend_leftovers.hpp"
 #include "gateway.hpp"
+#include "lane.hpp"
 #include "managed_process.hpp"
 #include "node_pool.hpp"
 #include "node_transport.hpp"
@@ -147,11 +148,17 @@ int run_node(const NodeConfig &config)
     // One node needs no transport. With peers, the endpoint opens before the commit so
     // its address travels with the node's other facts, in the same fence.
     std::optional<NodeTransport> transport;
+    LaneSetup lanes;
+    const std::string ip = primary_ipv4();
     if (wireup.node_count() > 1) {
         transport.emplace(index, wireup.node_count(), config.job_secret);
         wireup.put("dragon.transport", transport->address());
+        uint16_t port = 0;
+        lanes.listen_fd = listen_for_lanes(ip, port);
+        lanes.key = lane_key(config.job_secret);
+        wireup.put("dragon.lane", ip + ":" + std::to_string(port));
     }
-    wireup.put("dragon.ip", primary_ipv4());
+    wireup.put("dragon.ip", ip);
     wireup.complete();
     NodePool pool = NodePool::create(index);
     watchdog.watch(index, pool.plugin_name(), pool.name());
@@ -160,17 +167,21 @@ int run_node(const NodeConfig &config)
     std::optional<Gateway> gateway;
     if (transport) {
         std::vector<std::string> addresses;
-        for (uint32_t rank = 0; rank < wireup.node_count(); ++rank)
+        for (uint32_t rank = 0; rank < wireup.node_count(); ++rank) {
             addresses.push_back(wireup.get(rank, "dragon.transport"));
+            lanes.addresses += (rank ? "," : "") + wireup.get(rank, "dragon.lane");
+        }
         transport->connect_all(addresses, Deadline(connect_deadline));
         log::debug("transport ", transport->plugin_name(), " connected to ",
                    wireup.node_count() - 1, " peer(s)");
         // Ready for other nodes' requests before any node starts work.
         gateway.emplace(
             index, wireup.node_count(), pool.pool(), transport->endpoint(),
-            warm.directory() + "/gateway.sock", warm.socket_path(), [&wireup](uint32_t node) {
+            warm.directory() + "/gateway.sock", warm.socket_path(),
+            [&wireup](uint32_t node) {
                 return "node " + std::to_string(node) + " (" + wireup.peers()[node].host + ")";
-            });
+            },
+            std::move(lanes));
         transport->set_receiver(
             [&gateway](const dragon_transport_message &m) { gateway->on_message(m); });
         // Nobody starts work (node 0: the head program, which may end at once and close

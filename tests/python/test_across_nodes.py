@@ -60,6 +60,13 @@ def test_processes_land_on_every_node(build, nodes, mode):
     assert got["nodes"] == list(range(nodes))
     if mode == "netns":
         assert len(got["hosts"]) == nodes  # separate hosts: each its own host name
+        # and CPUs of their own (one each, in turn, when there are fewer CPUs than nodes)
+        cpus = sorted(os.sched_getaffinity(0))
+        per_node = [got["cpus_of_node"][str(k)] for k in range(nodes)]
+        if len(cpus) >= nodes:
+            assert sorted(c for node in per_node for c in node) == cpus, per_node
+        else:
+            assert per_node == [[cpus[k % len(cpus)]] for k in range(nodes)], per_node
     assert len(set(got["pids"])) == len(got["pids"])
     assert got["exitcodes"] == [0] * len(got["pids"])
     # a remote child's pid names its node
@@ -152,6 +159,17 @@ def test_a_lost_node_fails_the_waits_on_it_and_ends_the_job(build, mode, case):
     assert "node 1" in err, err
     assert marked(f"DRAGON_JOB_ID={job}") == []
     assert [n for n in os.listdir("/dev/shm") if n.startswith(f"dragon-{job}-")] == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("lanes", ["on", "off"])
+def test_small_operations_take_the_lane_and_keep_their_order(build, mode, lanes):
+    """Small sends go on the process's lane to the owner node, large ones as pool blocks
+    through its own node: one process's messages still arrive in the order sent."""
+    got = across(build, 2, mode, "lanes", DRAGON_LANES=lanes)
+    assert got["in_order"] is True
+    assert got["lanes"] == ([0] if lanes == "on" else [])
+    assert got["value"] == 1 and got["exitcode"] == 0
 
 
 @pytest.mark.parametrize("mode", MODES)

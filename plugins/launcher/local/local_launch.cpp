@@ -84,6 +84,27 @@ std::string simulated_hostname(uint32_t index)
 
 } // namespace
 
+std::vector<int> cpus_of_node(uint32_t index, uint32_t count)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    std::vector<int> mine;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+            if (CPU_ISSET(cpu, &set))
+                mine.push_back(cpu);
+    if (mine.empty())
+        return {};
+    if (mine.size() < count) // more nodes than CPUs: each node gets one, in turn
+        return {mine[index % mine.size()]};
+    // Consecutive slices, as large as cpu_share() says.
+    size_t from = 0;
+    for (uint32_t k = 0; k < index; ++k)
+        from += size_t(cpu_share(k, count));
+    size_t n = size_t(cpu_share(index, count));
+    return std::vector<int>(mine.begin() + long(from), mine.begin() + long(from + n));
+}
+
 long cpu_share(uint32_t index, uint32_t count)
 {
     cpu_set_t set;
@@ -145,7 +166,7 @@ std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
             node_environment(launch->server_->client_environment(i), node_extra, i, num_nodes);
         Node node;
         if (launch->hosts_) {
-            SeparateHost where{simulated_hostname(i)};
+            SeparateHost where{simulated_hostname(i), cpus_of_node(i, num_nodes)};
             node.pid = spawn_node(program, argv, env, i == 0, &where);
         } else {
             node.pid = spawn_node(program, argv, env, i == 0);

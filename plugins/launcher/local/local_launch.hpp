@@ -20,6 +20,10 @@ namespace dragon::launcher_local {
 // CPUs node `index` of `count` simulated nodes counts as its own: its share of this
 // process's affinity (at least 1).
 long cpu_share(uint32_t index, uint32_t count);
+// Which CPUs node `index` runs on when the simulated nodes are separate hosts: a
+// slice of this process's affinity, cpu_share() CPUs long; with more nodes than CPUs,
+// one CPU each, in turn. Empty when the affinity cannot be read.
+std::vector<int> cpus_of_node(uint32_t index, uint32_t count);
 
 class LocalLaunch {
 public:

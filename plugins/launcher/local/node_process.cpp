@@ -76,6 +76,11 @@ pid_t spawn_node(const std::string &program, const std::vector<std::string> &arg
     // Everything the child needs is prepared before fork: after it, only
     // async-signal-safe calls (other threads, such as PMIx's, may hold locks).
     std::vector<char *> c_argv = c_array(argv), c_env = c_array(env);
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    if (host)
+        for (int cpu : host->cpus)
+            CPU_SET(cpu, &cpus);
     Fd devnull;
     if (!keep_stdin && (devnull.fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
         throw Error(DRAGON_ERR_INTERNAL,
@@ -111,6 +116,8 @@ pid_t spawn_node(const std::string &program, const std::vector<std::string> &arg
             dup2(devnull.fd, STDIN_FILENO);
         if (host && (unshare(CLONE_NEWUTS) != 0 ||
                      sethostname(host->hostname.data(), host->hostname.size()) != 0))
+            report_child_failure(fds[1]);
+        if (host && !host->cpus.empty() && sched_setaffinity(0, sizeof cpus, &cpus) != 0)
             report_child_failure(fds[1]);
         execve(program.c_str(), c_argv.data(), c_env.data());
         report_child_failure(fds[1]);

@@ -23,8 +23,11 @@ std::string resolve_program(const std::string &name);
 // A simulated node that is to look like a separate host gets a UTS namespace with its
 // own host name here; its network namespace it enters itself (DRAGON_NODE_NETNS), once
 // it has connected to our PMIx server on this namespace's loopback.
+// It also gets CPUs of its own (`cpus`: empty, all of ours), as a separate host has:
+// processes of two nodes then never share a CPU unless there are more nodes than CPUs.
 struct SeparateHost {
     std::string hostname;
+    std::vector<int> cpus;
 };
 
 // fork/exec of `program` in its own process group, stdin kept or /dev/null, stdout and

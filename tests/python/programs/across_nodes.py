@@ -20,7 +20,7 @@ def where():
 
 
 def report(q):
-    q.put(where() + (os.getpid(),))
+    q.put(where() + (os.getpid(), sorted(os.sched_getaffinity(0))))
 
 
 def spread(nodes):
@@ -33,7 +33,8 @@ def spread(nodes):
         p.join(30)
     return {'nodes': sorted({s[0] for s in seen}), 'hosts': sorted({s[1] for s in seen}),
             'pids': [p.pid for p in ps], 'exitcodes': [p.exitcode for p in ps],
-            'cpu_count': mp.cpu_count()}
+            'cpu_count': mp.cpu_count(),
+            'cpus_of_node': {s[0]: s[3] for s in seen}}
 
 
 def count_under_lock(lock, counter, rounds):
@@ -529,6 +530,25 @@ def policy(nodes):
             'cpus': [machine.Node(i).num_cpus for i in system.nodes],
             'cpu_count': machine.cpu_count(), 'mp_cpu_count': mp.cpu_count()}
 
+
+
+def put_mixed(q, lock, value, out):
+    from dragon import gateway
+    for i in range(60):             # large ones go as pool blocks through the node
+        q.put(b'x' * (100_000 + i) if i % 5 == 0 else i)
+    with lock:
+        value.value += 1
+    out.put(sorted(n for n, lane in gateway._lanes().items() if lane is not None))
+
+
+def lanes(nodes):
+    q, out, lock, value = mp.Queue(), mp.Queue(), mp.Lock(), mp.Value('i', 0)
+    p = on_node(1, put_mixed, q, lock, value, out)
+    got = [q.get(timeout=30) for _ in range(60)]
+    in_order = got == [b'x' * (100_000 + i) if i % 5 == 0 else i for i in range(60)]
+    used = out.get(timeout=30)
+    p.join(30)
+    return {'in_order': in_order, 'lanes': used, 'value': value.value, 'exitcode': p.exitcode}
 
 
 def block_on(q, ready):
