@@ -73,6 +73,12 @@ def test_processes_land_on_every_node(build, nodes, mode):
     assert sorted({pid >> 22 for pid in got["pids"]}) == list(range(nodes))
 
 
+def test_separate_hosts_may_share_the_cpus(build):
+    got = across(build, 2, "netns", "spread", DRAGON_LAUNCHER_LOCAL_OWN_CPUS="0")
+    cpus = sorted(os.sched_getaffinity(0))
+    assert got["cpus_of_node"] == {"0": cpus, "1": cpus}
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("nodes", [2, 4])
 def test_locks_events_barriers_semaphores_across_nodes(build, nodes, mode):

@@ -14,6 +14,9 @@ const dragon_param_def params[] = {
     {"netns", DRAGON_PARAM_BOOL, "0",
      "run each simulated node in its own network namespace, with its own address and host "
      "name, so nodes talk over distinct addresses as on a cluster (needs root)"},
+    {"own_cpus", DRAGON_PARAM_BOOL, "1",
+     "with netns: each simulated node runs on CPUs of its own, a slice of this machine's, as "
+     "a separate host would (one each, in turn, with more nodes than CPUs); 0: all share them"},
 };
 
 void probe(const dragon_host *, dragon_probe_result *out)

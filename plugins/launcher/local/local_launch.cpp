@@ -118,7 +118,8 @@ long cpu_share(uint32_t index, uint32_t count)
 std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
                                                 const std::vector<std::string> &argv,
                                                 const std::vector<std::string> &extra_env,
-                                                uint32_t num_nodes, bool separate_hosts)
+                                                uint32_t num_nodes, bool separate_hosts,
+                                                bool own_cpus)
 {
     std::string program = resolve_program(argv.at(0));
     make_pmix_symbols_global();
@@ -166,7 +167,8 @@ std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
             node_environment(launch->server_->client_environment(i), node_extra, i, num_nodes);
         Node node;
         if (launch->hosts_) {
-            SeparateHost where{simulated_hostname(i), cpus_of_node(i, num_nodes)};
+            SeparateHost where{simulated_hostname(i),
+                               own_cpus ? cpus_of_node(i, num_nodes) : std::vector<int>{}};
             node.pid = spawn_node(program, argv, env, i == 0, &where);
         } else {
             node.pid = spawn_node(program, argv, env, i == 0);

@@ -30,11 +30,13 @@ public:
     // Hosts the server, then forks/execs `argv` once per node. Throws dragon::Error;
     // on failure nothing started is left running.
     // With `separate_hosts`, each node runs in a network namespace of its own (own
-    // address on a bridge, own host name), removed when the launch ends.
+    // address on a bridge, own host name), removed when the launch ends; with
+    // `own_cpus` also CPUs of its own (cpus_of_node()).
     static std::unique_ptr<LocalLaunch> start(const dragon_host *host,
                                               const std::vector<std::string> &argv,
                                               const std::vector<std::string> &extra_env,
-                                              uint32_t num_nodes, bool separate_hosts);
+                                              uint32_t num_nodes, bool separate_hosts,
+                                              bool own_cpus);
     // Kills (SIGKILL, whole process group) and reaps every node still running, then
     // stops the server and removes its directory.
     ~LocalLaunch();

@@ -42,6 +42,14 @@ uint32_t configured_nodes(const dragon_host *host)
     return static_cast<uint32_t>(n);
 }
 
+// DRAGON_LAUNCHER_LOCAL_OWN_CPUS (with NETNS): every simulated node its own CPUs.
+bool own_cpus(const dragon_host *host)
+{
+    const char *text = host && host->param ? host->param(host->ctx, "own_cpus") : nullptr;
+    std::string value = text ? text : "1";
+    return !(value == "0" || value == "false" || value == "no" || value == "off");
+}
+
 // DRAGON_LAUNCHER_LOCAL_NETNS: every simulated node its own network namespace and host
 // name. Needs root; asking for it without is an error, never a silent fallback.
 bool separate_hosts(const dragon_host *host)
@@ -96,7 +104,7 @@ dragon_status start(const dragon_host *host, const dragon_launch_request *reques
                                                 std::to_string(max_nodes) + " on one machine");
         auto launch = std::make_unique<dragon_launch>();
         launch->impl = LocalLaunch::start(host, strings(request->argv), strings(request->envp), n,
-                                          separate_hosts(host));
+                                          separate_hosts(host), own_cpus(host));
         *out = launch.release();
         return DRAGON_OK;
     });
