@@ -57,7 +57,9 @@ Gateway::Gateway(uint32_t self, uint32_t num_nodes, std::shared_ptr<Pool> pool,
       lanes_(
           lanes.listen_fd, lanes.key,
           [this](GatewayClient &c, ClientRequest r) { on_lane_request(c, std::move(r)); },
-          [this](GatewayClient &c) { on_lane_closed(c); }),
+          [this](GatewayClient &c) { on_lane_closed(c); }, lane_large_min,
+          [this](size_t n) { return pool_->try_allocate(n); },
+          [this](void *block) { pool_->free(block); }),
       lane_addresses_(std::move(lanes.addresses)), lane_key_(std::move(lanes.key))
 {
 }
@@ -160,6 +162,8 @@ void Gateway::reply_to_client(int fd, uint64_t id, int32_t status, int64_t value
 void Gateway::on_lane_request(GatewayClient &client, ClientRequest request)
 {
     auto refuse = [&](const std::string &why) {
+        if (request.block)
+            pool_->free(request.block);
         GatewayReply r;
         r.id = request.id;
         r.status = DRAGON_ERR_INVALID;
@@ -187,10 +191,15 @@ void Gateway::on_lane_request(GatewayClient &client, ClientRequest request)
                       std::to_string(request.target_node));
     if (request.flags & payload_is_block)
         return refuse("a pool block of another node cannot travel on a lane");
+    if (request.block && request.op != GatewayOp::send)
+        return refuse(std::string("a ") + op_name(request.op) + " request of " +
+                      std::to_string(request.block_len) + " bytes");
     const uint64_t id = next_lane_id_++;
     lane_requests_[id] = {client.fd, request.id, client.node};
     Payload payload;
     payload.bytes = std::move(request.payload);
+    payload.block = request.block; // a large message, read straight into a block
+    payload.block_len = request.block_len;
     service_.request(client.node, uint32_t(client.pid), id, request.op, request.timeout_ns,
                      request.descriptor, std::move(payload));
 }

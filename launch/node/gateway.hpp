@@ -97,6 +97,9 @@ private:
     };
     // Ids of requests that came on a lane: apart from those other nodes forward.
     static constexpr uint64_t lane_id_bit = uint64_t(1) << 63;
+    // A lane's message at least this large is read from the socket straight into a
+    // pool block, which the channel then takes (one copy on this node).
+    static constexpr size_t lane_large_min = 1 << 16;
 
     void on_lane_request(GatewayClient &client, ClientRequest request);
     void on_lane_closed(GatewayClient &client);

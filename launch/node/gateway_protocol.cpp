@@ -8,7 +8,7 @@ namespace {
 
 // Request frame body: u8 op | u8 flags | u16 descriptor length | u32 target node |
 // u64 id | i64 timeout_ns | descriptor | payload.
-constexpr size_t request_fixed = 24;
+constexpr size_t request_fixed = client_request_fixed;
 // Reply frame: u32 length | i32 status | u16 text length | u16 flags | u64 id |
 // i64 value | text | payload.
 constexpr size_t reply_fixed = 24;

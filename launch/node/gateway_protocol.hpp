@@ -50,6 +50,10 @@ inline constexpr size_t frame_prefix = 4; // u32 length of the rest
 // copy on each node; whoever receives such a payload owns the block.
 inline constexpr uint8_t payload_is_block = 1;
 
+// A request's fixed part (after the length prefix); its u16 descriptor length is at
+// offset 2, and the descriptor follows the fixed part.
+inline constexpr size_t client_request_fixed = 24;
+
 struct ClientRequest {
     GatewayOp op{};
     uint8_t flags = 0;
@@ -58,6 +62,10 @@ struct ClientRequest {
     int64_t timeout_ns = -1; // -1: no deadline
     std::string descriptor;
     std::string payload;
+    // A large payload received straight into a pool block (a lane's send), instead of
+    // `payload`; whoever takes the request owns the block.
+    void *block = nullptr;
+    size_t block_len = 0;
 };
 
 struct GatewayReply {

@@ -17,12 +17,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <utility>
+
 namespace dragon::node {
 namespace {
 // A frame larger than this is a broken client (the largest message a channel
 // carries is far below it).
 constexpr uint32_t max_frame = 1u << 31;
 constexpr size_t max_fds_per_client = 16;
+// A large payload is read in steps of at most this (see read_large).
+constexpr size_t large_read_unit = 1 << 18;
 } // namespace
 
 GatewayClient::~GatewayClient()
@@ -48,14 +52,19 @@ GatewaySocket::GatewaySocket(const std::string &path, OnRequest on_request, OnCl
 }
 
 GatewaySocket::GatewaySocket(int listen_fd, std::string lane_key, OnRequest on_request,
-                             OnClosed on_closed)
-    : listen_fd_(listen_fd), lane_key_(std::move(lane_key)), on_request_(std::move(on_request)),
-      on_closed_(std::move(on_closed))
+                             OnClosed on_closed, size_t large_min, Allocate allocate,
+                             Release release)
+    : listen_fd_(listen_fd), lane_key_(std::move(lane_key)), large_min_(large_min),
+      allocate_(std::move(allocate)), release_(std::move(release)),
+      on_request_(std::move(on_request)), on_closed_(std::move(on_closed))
 {
 }
 
 GatewaySocket::~GatewaySocket()
 {
+    for (auto &[fd, c] : clients_)
+        if (c->block)
+            release_(c->block);
     clients_.clear();
     if (listen_fd_ >= 0)
         close(listen_fd_);
@@ -117,13 +126,18 @@ void GatewaySocket::read_from(GatewayClient &c)
 {
     const int fd = c.fd;
     for (;;) {
+        if (c.large) {
+            if (!read_large(c) || !clients_.count(fd))
+                return; // the rest is still on its way, or the client is gone
+            continue;
+        }
         char buf[65536];
         std::vector<int> fds;
         ssize_t n =
             receive_with_fds(fd, buf, sizeof buf, fds,
                              max_fds_per_client - std::min(c.fds.size(), max_fds_per_client));
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            break;
+            return;
         if (n < 0 && errno == EINTR)
             continue;
         c.fds.insert(c.fds.end(), fds.begin(), fds.end());
@@ -132,11 +146,18 @@ void GatewaySocket::read_from(GatewayClient &c)
             return;
         }
         c.in.append(buf, size_t(n));
-        if (size_t(n) < sizeof buf)
-            break;
+        if (!c.admitted && !admit(c))
+            return;
+        if (!take_frames(c))
+            return;
+        if (size_t(n) < sizeof buf && !c.large)
+            return;
     }
-    if (!c.admitted && !admit(c))
-        return;
+}
+
+bool GatewaySocket::take_frames(GatewayClient &c)
+{
+    const int fd = c.fd;
     size_t at = 0;
     while (c.in.size() - at >= frame_prefix) {
         uint32_t len;
@@ -145,7 +166,17 @@ void GatewaySocket::read_from(GatewayClient &c)
             log::warning("gateway: process ", c.pid, " sent a frame of ", len,
                          " bytes; connection closed");
             close_client(fd);
-            return;
+            return false;
+        }
+        if (large_min_ && len >= client_request_fixed + large_min_) {
+            int started = start_large(c, at, len);
+            if (started == 0)
+                break; // the rest of its payload is read straight into the block
+            if (started == 1) {
+                if (!clients_.count(fd))
+                    return false;
+                continue;
+            }
         }
         if (c.in.size() - at - frame_prefix < len)
             break;
@@ -156,13 +187,83 @@ void GatewaySocket::read_from(GatewayClient &c)
         if (!request) {
             log::warning("gateway: process ", c.pid, " sent ", why, "; connection closed");
             close_client(fd);
-            return;
+            return false;
         }
         on_request_(c, std::move(*request));
         if (!clients_.count(fd))
-            return;
+            return false;
     }
     c.in.erase(0, at);
+    return true;
+}
+
+int GatewaySocket::start_large(GatewayClient &c, size_t &at, uint32_t len)
+{
+    const size_t body = at + frame_prefix;
+    if (c.in.size() < body + client_request_fixed)
+        return -1;
+    uint16_t dlen;
+    std::memcpy(&dlen, c.in.data() + body + 2, sizeof dlen);
+    const size_t head = client_request_fixed + dlen;
+    if (head > len || c.in.size() < body + head)
+        return -1; // malformed (the ordinary parse says so), or not all here yet
+    std::string why;
+    auto request = parse_client_request(std::string_view(c.in).substr(body, head), why);
+    if (!request)
+        return -1;
+    const size_t payload_len = len - head;
+    void *block = allocate_(payload_len);
+    if (!block)
+        return -1; // no room in the pool now: read as any other frame
+    const size_t have = std::min(payload_len, c.in.size() - body - head);
+    std::memcpy(block, c.in.data() + body + head, have);
+    at = body + head + have;
+    request->block = block;
+    request->block_len = payload_len;
+    c.large = std::move(*request);
+    c.block = block;
+    c.block_got = have;
+    if (have < payload_len)
+        return 0;
+    hand_on_large(c);
+    return 1;
+}
+
+bool GatewaySocket::read_large(GatewayClient &c)
+{
+    const size_t want = c.large->block_len;
+    while (c.block_got < want) {
+        ssize_t n = recv(c.fd, static_cast<char *>(c.block) + c.block_got, want - c.block_got,
+                         MSG_DONTWAIT);
+        if (n > 0) {
+            c.block_got += size_t(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            // Wake the loop for a good part of the rest, not for every segment: a
+            // wake-up per 64 KiB was most of what a 64 MiB message cost.
+            int lowat = int(std::min<size_t>(want - c.block_got, large_read_unit));
+            setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+            return false;
+        }
+        close_client(c.fd); // gone mid-message: close_client frees the block
+        return false;
+    }
+    hand_on_large(c);
+    return true;
+}
+
+void GatewaySocket::hand_on_large(GatewayClient &c)
+{
+    int one = 1; // frames again: readable at their first byte
+    setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
+    ClientRequest request = std::move(*c.large);
+    c.large.reset();
+    c.block = nullptr;
+    c.block_got = 0;
+    on_request_(c, std::move(request));
 }
 
 bool GatewaySocket::admit(GatewayClient &c)
@@ -242,6 +343,8 @@ void GatewaySocket::close_client(int fd)
         return;
     std::unique_ptr<GatewayClient> c = std::move(it->second);
     clients_.erase(it);
+    if (c->block)
+        release_(std::exchange(c->block, nullptr));
     on_closed_(*c);
 }
 

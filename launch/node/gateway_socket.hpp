@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -28,6 +29,10 @@ struct GatewayClient {
     uint32_t node = 0;    // a lane's: the node of its process
     bool admitted = true; // a lane is not, until its proof checks
     std::string hello;    // a lane's HELLO, nonce included
+    // A lane's large request whose payload is being read straight into `block`.
+    std::optional<ClientRequest> large;
+    void *block = nullptr;
+    size_t block_got = 0;
     std::string in, out;
     size_t out_sent = 0; // of out
     std::deque<int> fds; // received with SCM_RIGHTS, not yet taken
@@ -41,8 +46,14 @@ public:
     using OnClosed = std::function<void(GatewayClient &client)>;
 
     GatewaySocket(const std::string &path, OnRequest on_request, OnClosed on_closed);
-    // Lanes: takes `listen_fd` (listen_for_lanes()); clients prove `lane_key`.
-    GatewaySocket(int listen_fd, std::string lane_key, OnRequest on_request, OnClosed on_closed);
+    // Lanes: takes `listen_fd` (listen_for_lanes()); clients prove `lane_key`. A
+    // request with a payload of at least `large_min` bytes is read straight into a
+    // block from `allocate` (nullptr: none free now, then it is read as any other);
+    // `release` frees one whose request never completed.
+    using Allocate = std::function<void *(size_t)>;
+    using Release = std::function<void(void *)>;
+    GatewaySocket(int listen_fd, std::string lane_key, OnRequest on_request, OnClosed on_closed,
+                  size_t large_min, Allocate allocate, Release release);
     ~GatewaySocket();
     GatewaySocket(const GatewaySocket &) = delete;
     GatewaySocket &operator=(const GatewaySocket &) = delete;
@@ -63,6 +74,17 @@ private:
     void read_from(GatewayClient &c);
     // A lane's proof, once all of it is in `c.in`; false when the lane was refused.
     bool admit(GatewayClient &c);
+    // At `at` in `c.in` starts a frame of `len` bytes: if its payload is large and a
+    // block is free, starts reading it into the block (taking what `c.in` has of it);
+    // `at` moves past what was taken.
+    // -1: not now (then the frame is read as any other), 0: started, 1: all of it was
+    // here and the request was handed on.
+    int start_large(GatewayClient &c, size_t &at, uint32_t len);
+    // Reads into the block of `c.large`; true once the request was handed on.
+    bool read_large(GatewayClient &c);
+    void hand_on_large(GatewayClient &c);
+    // Hands on every whole frame in `c.in`; false when the client is gone.
+    bool take_frames(GatewayClient &c);
     // False when the client is gone (the write failed).
     bool flush(GatewayClient &c);
     void close_client(int fd);
@@ -70,6 +92,9 @@ private:
     std::string path_;
     int listen_fd_ = -1;
     std::string lane_key_; // empty: the UNIX socket
+    size_t large_min_ = 0; // 0: no payload goes into a block
+    Allocate allocate_;
+    Release release_;
     OnRequest on_request_;
     OnClosed on_closed_;
     std::map<int, std::unique_ptr<GatewayClient>> clients_;

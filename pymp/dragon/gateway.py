@@ -146,6 +146,12 @@ def _lane_lost(node, why):
     return _error(PEER_LOST, '%s was lost: %s' % (_node_name(node), why))
 
 
+def _lane_broke(e):
+    if isinstance(e, runtime.DragonRuntimeError):
+        return 'its dragon-node closed this process\'s lane (it died, or the job is ending)'
+    return 'its lane broke: %s' % e
+
+
 def _real_pid():
     # os.getpid() is job-wide under several nodes (node_local.py); the lane names the
     # process as its node knows it.
@@ -259,10 +265,70 @@ def _reply_buffer():
     return buf
 
 
+def _aligned(n):
+    return (n + 63) // 64 * 64
+
+
+def _framed_pieces(parts):
+    '''The parts as Channel.send_parts frames them (pymp/module/parts_layout.hpp), as
+    a list of buffers to send one after the other, and their total length.'''
+    views = [memoryview(p).cast('B') for p in parts]
+    head = bytearray(_aligned(16 + 8 * len(views)))
+    head[0] = _dragon.PARTS_TAG
+    struct.pack_into('<Q', head, 8, len(views))
+    for i, v in enumerate(views):
+        struct.pack_into('<Q', head, 16 + 8 * i, len(v))
+    pieces, total = [head], len(head)
+    for v in views:
+        pieces.append(v)
+        total += len(v)
+        pad = _aligned(total) - total
+        if pad:
+            pieces.append(bytes(pad))
+            total += pad
+    return pieces, total
+
+
+def _send_on_lane(lane, node, descriptor, timeout, pieces, total):
+    '''A large send on the lane: the owner node reads it from the socket straight into a
+    block of its pool, so no copy is made on this node but the socket's own.'''
+    request_id = next(_ids)
+    try:
+        d = descriptor.encode() if isinstance(descriptor, str) else descriptor
+        timeout_ns = -1 if timeout is None else max(0, int(timeout * 1e9))
+        lane.sendall(_REQUEST.pack(_REQUEST.size - 4 + len(d) + total, SEND, 0, len(d), node,
+                                   request_id, timeout_ns) + d)
+        for piece in pieces:
+            lane.sendall(piece)
+        status, result, text, data = read_reply(lane, only=True)
+    except (OSError, runtime.DragonRuntimeError) as e:
+        _drop_lane(node)
+        raise _lane_lost(node, _lane_broke(e)) from None
+    except BaseException:
+        _drop_lane(node)             # a message cut short is dropped by the owner
+        raise
+    if status != OK:
+        raise _error(status, text)
+    return result, data
+
+
 def send_block_request(op, node, descriptor, timeout, parts, framed):
     '''A request whose payload (the parts, framed as Channel.send_parts frames them, or
     one part as is) goes in a block of this node's pool: written once, then our node
-    sends it from there and frees it.'''
+    sends it from there and frees it. A send goes on the lane instead when there is
+    one, straight from the parts.'''
+    lane = _lane(node) if op == SEND else None
+    if lane is not None:
+        try:
+            if framed:
+                pieces, total = _framed_pieces(parts)
+            else:
+                pieces = [memoryview(parts[0]).cast('B')]
+                total = len(pieces[0])
+        except (TypeError, ValueError):
+            pieces = None            # not a contiguous buffer: the block path copies it
+        if pieces is not None and total < (1 << 31) - 4096:
+            return _send_on_lane(lane, node, descriptor, timeout, pieces, total)
     pool = runtime.node_pool()
     handle, size, record = _dragon.write_block(pool, parts, framed, timeout)
     try:
@@ -318,9 +384,7 @@ def _call_on_lane(lane, op, node, descriptor, timeout, payload, value):
         status, result, text, data = read_reply(lane, only=True)
     except (OSError, runtime.DragonRuntimeError) as e:
         _drop_lane(node)
-        why = ('its dragon-node closed this process\'s lane (it died, or the job is ending)'
-               if isinstance(e, runtime.DragonRuntimeError) else 'its lane broke: %s' % e)
-        raise _lane_lost(node, why) from None
+        raise _lane_lost(node, _lane_broke(e)) from None
     except BaseException:
         _drop_lane(node)             # the request may still be pending: withdraw it
         raise

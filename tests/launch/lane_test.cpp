@@ -8,10 +8,12 @@
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <cstdlib>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace dragon::node {
@@ -68,10 +70,27 @@ struct LaneServer {
     std::vector<std::pair<GatewayClient *, ClientRequest>> requests;
     int closed = 0;
     uint16_t port = 0;
+    std::vector<size_t> allocated;
+    int released = 0;
     GatewaySocket socket{
-        listen_for_lanes("127.0.0.1", port), key,
+        listen_for_lanes("127.0.0.1", port),
+        key,
         [this](GatewayClient &c, ClientRequest r) { requests.emplace_back(&c, std::move(r)); },
-        [this](GatewayClient &) { ++closed; }};
+        [this](GatewayClient &) { ++closed; },
+        1000,
+        [this](size_t n) {
+            allocated.push_back(n);
+            return std::malloc(n);
+        },
+        [this](void *block) {
+            ++released;
+            std::free(block);
+        }};
+    ~LaneServer()
+    {
+        for (auto &r : requests)
+            std::free(r.second.block);
+    }
 
     // Runs the socket's side until `done` or 2 s passed.
     template <typename Done> bool turn_until(Done done)
@@ -117,7 +136,7 @@ std::string read_some(int fd, size_t n)
     return got;
 }
 
-std::string request_frame(uint64_t id)
+std::string request_frame(uint64_t id, const std::string &payload = {})
 {
     // u32 length, op, flags, u16 descriptor length, u32 node, u64 id, i64 timeout, descriptor
     std::string body;
@@ -129,6 +148,7 @@ std::string request_frame(uint64_t id)
         body.push_back(char((id >> (8 * i)) & 0xff));
     body.append(8, '\xff');
     body.push_back('d');
+    body += payload;
     std::string frame;
     put_u32(frame, uint32_t(body.size()));
     return frame + body;
@@ -166,6 +186,64 @@ TEST(Lane, AConnectionWithoutTheKeyIsRefusedAndNothingItSentIsRead)
     EXPECT_TRUE(server.requests.empty());
     EXPECT_EQ(read_some(fd, 2), std::string(1, lane_refused)); // then end of file
     close(fd);
+}
+
+// Admitted, with its proof's 'Y' read: the connection to send requests on.
+int admitted_lane(LaneServer &server)
+{
+    int fd = connect_to(server.port);
+    EXPECT_TRUE(server.turn_until([&] { return server.socket.poll_set().size() == 2; }));
+    std::string hello = read_some(fd, lane_hello_len);
+    std::string p = proof(key, hello, 1, 99);
+    EXPECT_EQ(send(fd, p.data(), p.size(), 0), ssize_t(p.size()));
+    EXPECT_TRUE(server.turn_until([&] {
+        pollfd p{fd, POLLIN, 0};
+        return poll(&p, 1, 0) == 1;
+    }));
+    EXPECT_EQ(read_some(fd, 1), std::string(1, lane_admitted));
+    return fd;
+}
+
+TEST(Lane, ALargePayloadIsReadStraightIntoABlockAndFramesAroundItStayWhole)
+{
+    LaneServer server;
+    int fd = admitted_lane(server);
+    std::string big(3 << 20, '\0');
+    for (size_t i = 0; i < big.size(); ++i)
+        big[i] = char(i * 7 + i / 4096);
+    std::string all = request_frame(1, "small") + request_frame(2, big) + request_frame(3, "x");
+    std::thread writer(
+        [&] { EXPECT_EQ(send(fd, all.data(), all.size(), 0), ssize_t(all.size())); });
+    EXPECT_TRUE(server.turn_until([&] { return server.requests.size() == 3; }));
+    writer.join();
+    ASSERT_EQ(server.requests.size(), 3u);
+    EXPECT_EQ(server.requests[0].second.payload, "small");
+    EXPECT_EQ(server.requests[0].second.block, nullptr);
+    const ClientRequest &large = server.requests[1].second;
+    EXPECT_EQ(large.id, 2u);
+    EXPECT_EQ(large.descriptor, "d");
+    EXPECT_TRUE(large.payload.empty());
+    ASSERT_NE(large.block, nullptr);
+    ASSERT_EQ(large.block_len, big.size());
+    EXPECT_EQ(std::string(static_cast<const char *>(large.block), large.block_len), big);
+    EXPECT_EQ(server.allocated, std::vector<size_t>{big.size()});
+    EXPECT_EQ(server.requests[2].second.payload, "x");
+    EXPECT_EQ(server.released, 0);
+    close(fd);
+}
+
+TEST(Lane, AProcessGoneInTheMiddleOfALargePayloadLeavesNoBlock)
+{
+    LaneServer server;
+    int fd = admitted_lane(server);
+    std::string frame = request_frame(1, std::string(1 << 20, 'z'));
+    frame.resize(frame.size() / 2);
+    ASSERT_EQ(send(fd, frame.data(), frame.size(), 0), ssize_t(frame.size()));
+    EXPECT_TRUE(server.turn_until([&] { return !server.allocated.empty(); }));
+    close(fd);
+    EXPECT_TRUE(server.turn_until([&] { return server.closed == 1; }));
+    EXPECT_TRUE(server.requests.empty());
+    EXPECT_EQ(server.released, 1);
 }
 
 } // namespace
