@@ -226,11 +226,29 @@ void Gateway::answer_lane(const GatewayReply &reply, Payload payload)
     }
     GatewayReply r = reply;
     r.id = it->second.client_id;
+    if (r.payload.empty() && payload.size() >= lane_large_min) {
+        // A large message goes from where it lies; the frame keeps it until written.
+        const void *data = payload.data();
+        const size_t len = payload.size();
+        lanes_.send(it->second.client_fd, encode_client_reply(r, len),
+                    keep_until_written(std::move(payload)), data, len);
+        lane_requests_.erase(it);
+        return;
+    }
     if (r.payload.empty() && payload.size())
         r.payload.assign(payload.view());
     drop_block(payload);
     lanes_.send(it->second.client_fd, encode_client_reply(r));
     lane_requests_.erase(it);
+}
+
+std::shared_ptr<const void> Gateway::keep_until_written(Payload payload)
+{
+    auto held = std::make_shared<Payload>(std::move(payload));
+    if (!held->block)
+        return held; // bytes, or a received message that frees itself
+    return std::shared_ptr<const void>(
+        held.get(), [held, pool = pool_](const void *) { pool->free(held->block); });
 }
 
 void Gateway::on_client_request(GatewayClient &client, ClientRequest request)

@@ -104,6 +104,8 @@ private:
     void on_lane_request(GatewayClient &client, ClientRequest request);
     void on_lane_closed(GatewayClient &client);
     void answer_lane(const GatewayReply &reply, Payload payload);
+    // Owns `payload` (its block freed) until the last copy of the pointer goes.
+    std::shared_ptr<const void> keep_until_written(Payload payload);
     void on_client_request(GatewayClient &client, ClientRequest request);
     void on_client_closed(GatewayClient &client);
     void forward(GatewayClient &client, ClientRequest request);

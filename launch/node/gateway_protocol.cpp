@@ -80,12 +80,12 @@ std::optional<ClientRequest> parse_client_request(std::string_view body, std::st
     return r;
 }
 
-std::string encode_client_reply(const GatewayReply &reply)
+std::string encode_client_reply(const GatewayReply &reply, size_t bytes_after)
 {
     std::string out;
     size_t text_len = std::min<size_t>(reply.text.size(), UINT16_MAX);
     out.reserve(frame_prefix + reply_fixed + text_len + reply.payload.size());
-    append<uint32_t>(out, uint32_t(reply_fixed + text_len + reply.payload.size()));
+    append<uint32_t>(out, uint32_t(reply_fixed + text_len + reply.payload.size() + bytes_after));
     append<int32_t>(out, reply.status);
     append<uint16_t>(out, uint16_t(std::min<size_t>(reply.text.size(), UINT16_MAX)));
     append<uint16_t>(out, reply.flags);

@@ -81,7 +81,9 @@ struct GatewayReply {
 // it is malformed.
 std::optional<ClientRequest> parse_client_request(std::string_view body, std::string &why);
 // A whole reply frame, length prefix included.
-std::string encode_client_reply(const GatewayReply &reply);
+// With `bytes_after`: the frame's length counts that many more payload bytes, which
+// the caller sends right after it (a large message, from where it lies).
+std::string encode_client_reply(const GatewayReply &reply, size_t bytes_after = 0);
 
 // -- node <-> node: one transport message each ----------------------------------
 

@@ -76,7 +76,7 @@ std::vector<std::pair<int, short>> GatewaySocket::poll_set() const
 {
     std::vector<std::pair<int, short>> set{{listen_fd_, POLLIN}};
     for (const auto &[fd, c] : clients_)
-        set.emplace_back(fd, short(POLLIN | (c->out_sent < c->out.size() ? POLLOUT : 0)));
+        set.emplace_back(fd, short(POLLIN | (c->out.empty() ? 0 : POLLOUT)));
     return set;
 }
 
@@ -294,14 +294,23 @@ bool GatewaySocket::admit(GatewayClient &c)
 
 void GatewaySocket::send(int fd, std::string frame)
 {
+    send(fd, std::move(frame), nullptr, nullptr, 0);
+}
+
+void GatewaySocket::send(int fd, std::string frame, std::shared_ptr<const void> keep,
+                         const void *data, size_t len)
+{
     auto it = clients_.find(fd);
     if (it == clients_.end())
         return;
     GatewayClient &c = *it->second;
-    if (c.out.empty())
-        c.out = std::move(frame);
+    // Small frames behind one another go out in one write.
+    if (!c.out.empty() && !c.out.back().data)
+        c.out.back().bytes += frame;
     else
-        c.out += frame;
+        c.out.push_back({std::move(frame), nullptr, nullptr, 0});
+    if (len)
+        c.out.push_back({{}, std::move(keep), static_cast<const char *>(data), len});
     if (!flush(c)) {
         // Closing here would run on_closed inside the caller's loop over its records
         // of this client (a reply erased twice crashed dragon-node): the socket reads
@@ -316,15 +325,17 @@ bool GatewaySocket::flush(GatewayClient &c)
 {
     // Written from an offset: erasing the front of a large reply at every partial
     // write would copy it over and over.
-    while (c.out_sent < c.out.size()) {
-        ssize_t n = ::send(c.fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent,
+    while (!c.out.empty()) {
+        std::string_view chunk = c.out.front().view();
+        if (c.out_sent == chunk.size()) {
+            c.out.pop_front();
+            c.out_sent = 0;
+            continue;
+        }
+        ssize_t n = ::send(c.fd, chunk.data() + c.out_sent, chunk.size() - c.out_sent,
                            MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0) {
             c.out_sent += size_t(n);
-            if (c.out_sent == c.out.size()) {
-                c.out.clear();
-                c.out_sent = 0;
-            }
             continue;
         }
         if (n < 0 && errno == EINTR)

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 #include <vector>
 
@@ -33,8 +34,18 @@ struct GatewayClient {
     std::optional<ClientRequest> large;
     void *block = nullptr;
     size_t block_got = 0;
-    std::string in, out;
-    size_t out_sent = 0; // of out
+    // What waits to be written, in order: frames, and large payloads sent from where
+    // they lie (kept alive by `keep` until written).
+    struct Chunk {
+        std::string bytes;
+        std::shared_ptr<const void> keep;
+        const char *data = nullptr; // with keep: `len` bytes there, not `bytes`
+        size_t len = 0;
+        std::string_view view() const { return data ? std::string_view(data, len) : bytes; }
+    };
+    std::string in;
+    std::deque<Chunk> out;
+    size_t out_sent = 0; // of out.front()
     std::deque<int> fds; // received with SCM_RIGHTS, not yet taken
     ~GatewayClient();
 };
@@ -68,6 +79,9 @@ public:
     // records of it): a client found gone is shut down here and closed, with
     // on_closed, from handle() on the next turn.
     void send(int fd, std::string frame);
+    // A frame followed by `len` bytes at `data`, which `keep` holds until written.
+    void send(int fd, std::string frame, std::shared_ptr<const void> keep, const void *data,
+              size_t len);
 
 private:
     void accept_all();

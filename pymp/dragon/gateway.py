@@ -242,6 +242,10 @@ def read_reply(conn, only=False):
         total = length + 4
         if got >= total:
             rest = bytes(memoryview(buf)[_REPLY.size:total])
+        elif total - _REPLY.size >= BLOCK_MIN and not text_len:
+            # A large message (on a lane): read straight into a block of our pool.
+            return status, value, '', _recv_large(conn, memoryview(buf)[_REPLY.size:got],
+                                                  total - _REPLY.size)
         else:
             rest = bytes(memoryview(buf)[_REPLY.size:got]) + _recv_exactly(conn, total - got)
     else:
@@ -256,6 +260,24 @@ def read_reply(conn, only=False):
         handle, size = _BLOCK.unpack(data)
         data = _dragon.adopt_block(runtime.node_pool(), handle, size)
     return status, value, text, data
+
+
+def _recv_large(conn, start, size):
+    '''A message of `size` bytes whose first bytes are `start` and the rest still on
+    `conn`: a Message in a block of this node's pool (a bytearray if it has no room).'''
+    message = _dragon.new_message(runtime.node_pool(), size)
+    data = message if message is not None else bytearray(size)
+    view = memoryview(data)
+    view[:len(start)] = start
+    got = len(start)
+    while got < size:
+        k = conn.recv_into(view[got:])
+        if k == 0:
+            raise runtime.DragonRuntimeError(
+                'this node\'s dragon-node closed the gateway connection: the job is ending')
+        got += k
+    view.release()
+    return data
 
 
 def _reply_buffer():

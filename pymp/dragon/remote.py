@@ -115,7 +115,9 @@ class RemoteChannel(_RemoteHandle):
         if isinstance(data, _dragon.Message):
             return data                     # a large message: the pool block itself
         if len(data) and data[0] == _PARTS_TAG:
-            return data                     # a parts block: loads_message frames it
+            # A parts block (one that came inline, on a lane): loads_message frames it,
+            # given it as a view (plain bytes are read as one pickle).
+            return memoryview(data)
         return _as_bytes(data)
 
     def try_recv(self):

@@ -203,6 +203,17 @@ void bind_channel(py::module_ &m)
     m.def("reclaim_block", &reclaim_block, py::arg("pool"), py::arg("handle"), py::arg("record"),
           "Frees a block of write_block() that no dragon-node took");
     m.def(
+        "new_message",
+        [](std::shared_ptr<Pool> pool, size_t size) -> py::object {
+            void *block = pool->try_allocate(size ? size : 1);
+            if (!block)
+                return py::none();
+            return py::cast(Message::adopt(pool, block, size));
+        },
+        py::arg("pool"), py::arg("size"),
+        "A new Message of `size` bytes in a block of the pool, to be filled through its "
+        "(writable) buffer; None when the pool has no room now");
+    m.def(
         "adopt_block",
         [](std::shared_ptr<Pool> pool, uint64_t handle, size_t size) {
             return Message::adopt(pool, pool->pointer_of(handle), size);

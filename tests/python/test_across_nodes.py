@@ -169,11 +169,12 @@ def test_a_lost_node_fails_the_waits_on_it_and_ends_the_job(build, mode, case):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("lanes", ["on", "off"])
-def test_small_operations_take_the_lane_and_keep_their_order(build, mode, lanes):
-    """Small sends go on the process's lane to the owner node, large ones as pool blocks
-    through its own node: one process's messages still arrive in the order sent."""
+def test_operations_take_the_lane_and_keep_their_order(build, mode, lanes):
+    """Sends and receives of small and large messages, on the process's lane to the
+    owner node or through its own node: whole, and in the order sent, both ways."""
     got = across(build, 2, mode, "lanes", DRAGON_LANES=lanes)
     assert got["in_order"] is True
+    assert got["back_in_order"] is True
     assert got["lanes"] == ([0] if lanes == "on" else [])
     assert got["value"] == 1 and got["exitcode"] == 0
 

@@ -532,23 +532,34 @@ def policy(nodes):
 
 
 
-def put_mixed(q, lock, value, out):
+def mixed(i):
+    """Small objects, and every fifth a large one (a pool block; on a lane, read
+    straight from the socket), with content that tells them apart."""
+    return bytes([i]) * (100_000 + (i << 14)) if i % 5 == 0 else i
+
+
+def put_mixed(q, back, lock, value, out):
     from dragon import gateway
-    for i in range(60):             # large ones go as pool blocks through the node
-        q.put(b'x' * (100_000 + i) if i % 5 == 0 else i)
+    for i in range(60):
+        q.put(mixed(i))
+    got_back = [back.get(timeout=30) for _ in range(60)]
     with lock:
         value.value += 1
-    out.put(sorted(n for n, lane in gateway._lanes().items() if lane is not None))
+    out.put((got_back == [mixed(i) for i in range(60)],
+             sorted(n for n, lane in gateway._lanes().items() if lane is not None)))
 
 
 def lanes(nodes):
-    q, out, lock, value = mp.Queue(), mp.Queue(), mp.Lock(), mp.Value('i', 0)
-    p = on_node(1, put_mixed, q, lock, value, out)
+    q, back, out = mp.Queue(), mp.Queue(), mp.Queue()
+    lock, value = mp.Lock(), mp.Value('i', 0)
+    p = on_node(1, put_mixed, q, back, lock, value, out)
     got = [q.get(timeout=30) for _ in range(60)]
-    in_order = got == [b'x' * (100_000 + i) if i % 5 == 0 else i for i in range(60)]
-    used = out.get(timeout=30)
+    for i in range(60):             # and the other way: the child gets them remotely
+        back.put(mixed(i))
+    back_in_order, used = out.get(timeout=60)
     p.join(30)
-    return {'in_order': in_order, 'lanes': used, 'value': value.value, 'exitcode': p.exitcode}
+    return {'in_order': got == [mixed(i) for i in range(60)], 'back_in_order': back_in_order,
+            'lanes': used, 'value': value.value, 'exitcode': p.exitcode}
 
 
 def block_on(q, ready):
