@@ -60,8 +60,48 @@ Gateway::Gateway(uint32_t self, uint32_t num_nodes, std::shared_ptr<Pool> pool,
           [this](GatewayClient &c) { on_lane_closed(c); }, lane_large_min,
           [this](size_t n) { return pool_->try_allocate(n); },
           [this](void *block) { pool_->free(block); }),
-      lane_addresses_(std::move(lanes.addresses)), lane_key_(std::move(lanes.key))
+      lane_addresses_(std::move(lanes.addresses)), lane_key_(std::move(lanes.key)),
+      last_heard_ns_(num_nodes, Deadline::now_ns()), reported_silent_(num_nodes, false)
 {
+}
+
+std::optional<int64_t> Gateway::next_deadline_in() const
+{
+    int64_t to_heartbeat = std::max<int64_t>(0, next_heartbeat_ns_ - Deadline::now_ns());
+    auto entry = service_.next_deadline_in();
+    return entry ? std::min(*entry, to_heartbeat) : to_heartbeat;
+}
+
+void Gateway::send_heartbeats()
+{
+    int64_t now = Deadline::now_ns();
+    if (now < next_heartbeat_ns_)
+        return;
+    next_heartbeat_ns_ = now + heartbeat_period_ns;
+    PeerHeader h;
+    h.kind = PeerKind::heartbeat;
+    for (uint32_t node = 0; node < num_nodes_; ++node)
+        if (node != self_ && !lost_[node])
+            send_peer(node, h, {}, {});
+}
+
+std::vector<std::pair<uint32_t, std::string>> Gateway::take_silent_peers()
+{
+    std::vector<std::pair<uint32_t, std::string>> silent;
+    if (stopping_)
+        return silent;
+    int64_t now = Deadline::now_ns();
+    for (uint32_t node = 0; node < num_nodes_; ++node) {
+        if (node == self_ || lost_[node] || reported_silent_[node] ||
+            now - last_heard_ns_[node] < silence_limit_ns)
+            continue;
+        reported_silent_[node] = true;
+        silent.emplace_back(node, "nothing came from it for " +
+                                      std::to_string(silence_limit_ns / 1'000'000'000) +
+                                      " s, heartbeats included: its host or the network "
+                                      "between us is down");
+    }
+    return silent;
 }
 
 Gateway::~Gateway()
@@ -403,6 +443,7 @@ void Gateway::tick()
         it = in_flight_.erase(it);
     }
     std::erase_if(placements_, [](const Placement &p) { return p.done; });
+    send_heartbeats();
     pump();
     // What waits is retried after the stamp, so a change the watch did not see yet is
     // seen by the retry; with nothing waiting there is nothing to retry or watch.
@@ -440,6 +481,8 @@ void Gateway::release_dead_holders()
 
 void Gateway::on_message(const dragon_transport_message &m)
 {
+    if (m.peer < num_nodes_)
+        last_heard_ns_[m.peer] = Deadline::now_ns();
     std::string descriptor, why;
     auto h = parse_peer_header(m.header, m.header_len, descriptor, why);
     if (!h) {
@@ -521,6 +564,7 @@ void Gateway::deliver(uint32_t from, const PeerHeader &h, const std::string &des
         starts_.parent_gone(from, h.id);
         return;
     case PeerKind::process_gone: service_.process_gone(from, h.origin_pid); return;
+    case PeerKind::heartbeat: return; // on_message noted it
     }
     log::warning("gateway: unknown message kind ", int(h.kind), " from ", describe_(from));
 }

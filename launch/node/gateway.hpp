@@ -50,7 +50,7 @@ public:
     void handle(int fd, short revents);
     // Work to do before sleeping (sends to retry); and how long the loop may sleep.
     bool busy() const { return !unsent_.empty(); }
-    std::optional<int64_t> next_deadline_in() const { return service_.next_deadline_in(); }
+    std::optional<int64_t> next_deadline_in() const;
     // Retries what waits on the pool and past-deadline entries; call every loop turn.
     void tick();
 
@@ -63,6 +63,14 @@ public:
     // From the transport (inside progress()).
     void on_message(const dragon_transport_message &message);
     void on_peer_lost(uint32_t node, const std::string &reason);
+
+    // Peers that went silent (nothing from them, heartbeats included, for
+    // silence_limit_ns), with the reason: lost, as the transport's own peer-failure
+    // event would say. Each is reported once; the caller passes it to on_peer_lost.
+    // Transport-independent: hsta over TCP does not see a host that vanished.
+    std::vector<std::pair<uint32_t, std::string>> take_silent_peers();
+    static constexpr int64_t heartbeat_period_ns = 1'000'000'000;
+    static constexpr int64_t silence_limit_ns = 6'000'000'000;
 
 private:
     struct Forwarded {
@@ -147,6 +155,10 @@ private:
     // every other node gives back what it held for it.
     std::set<uint32_t> holders_;
     int64_t next_holder_check_ns_ = 0;
+    std::vector<int64_t> last_heard_ns_;
+    std::vector<bool> reported_silent_;
+    int64_t next_heartbeat_ns_ = 0;
+    void send_heartbeats();
     bool stopping_ = false;
 };
 

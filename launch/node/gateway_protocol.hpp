@@ -92,7 +92,8 @@ enum class PeerKind : uint8_t {
     reply,        // the answer to one of our requests
     cancel,       // the requester gave up (its process went away): drop it if pending
     process_gone, // a process of the sending node is gone: release what it held here
-    exited        // a process started for the receiving node ended (value: exit code)
+    exited,       // a process started for the receiving node ended (value: exit code)
+    heartbeat     // nothing else to say: every message shows the sender alive
 };
 
 struct PeerHeader {

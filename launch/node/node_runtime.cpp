@@ -300,8 +300,16 @@ int run_node(const NodeConfig &config)
                     log::debug(who, " closed its endpoint");
                 }
             }
-            if (gateway)
+            if (gateway) {
                 gateway->tick();
+                for (const auto &[node, reason] : gateway->take_silent_peers()) {
+                    gateway->on_peer_lost(node, reason);
+                    log::error("lost node ", node, " (", wireup.peers()[node].host, "): ", reason,
+                               "; stopping the job");
+                    peer_failed = true;
+                    begin_stop(SIGTERM);
+                }
+            }
         }
 
         // Read only when poll() said so: a read that finds nothing is a system call

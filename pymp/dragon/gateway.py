@@ -163,6 +163,14 @@ def _open_lane(node, address):
     conn = socket.create_connection(address, timeout=_LANE_SETUP_TIMEOUT)
     try:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # A host that vanishes without closing (power, network) breaks the lane within
+        # about 5 s (the kernel's keepalive probes, which a busy dragon-node does not
+        # delay), not never: a wait on a lost node ends with that error.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 2)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, 5000)
         hello = _recv_exactly(conn, 20)
         if hello[:4] != b'DLN1':
             raise OSError('%s:%d is not a dragon-node\'s lane' % address)

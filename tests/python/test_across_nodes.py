@@ -21,10 +21,11 @@ def job_env(mode):
     return clean_env(**({"DRAGON_LAUNCHER_LOCAL_NETNS": "1"} if mode == "netns" else {}))
 
 
-def start_across(build, nodes, mode, case):
+def start_across(build, nodes, mode, case, **extra_env):
     """The program's `case` under dragon -N nodes, running (for tests that act on it)."""
     import subprocess
     env = job_env(mode)
+    env.update(extra_env)
     return subprocess.Popen([str(build / "bin" / "dragon"), "-N", str(nodes), env["DRAGON_PYTHON"],
                              PROGRAM, case], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -177,6 +178,42 @@ def test_operations_take_the_lane_and_keep_their_order(build, mode, lanes):
     assert got["back_in_order"] is True
     assert got["lanes"] == ([0] if lanes == "on" else [])
     assert got["value"] == 1 and got["exitcode"] == 0
+
+
+@pytest.mark.parametrize("lanes", ["on", "off"])
+def test_a_node_cut_off_the_network_is_lost_within_10_s(build, lanes):
+    """Node 1's link goes down (its host vanishes without closing anything): the head's
+    wait on node 1 fails naming the node, and the job ends, within 10 s. hsta over TCP
+    sees nothing of it; the nodes' own heartbeats (and a lane's keepalive) do."""
+    import glob
+    import subprocess
+    import time
+    from test_node_faults import marked
+    p = start_across(build, 2, "netns", "node_loss", DRAGON_LANES=lanes)
+    try:
+        ready = p.stdout.readline().split()
+        assert ready[:1] == ["ready"], p.communicate(timeout=30)
+        job = ready[1]
+        hosts = glob.glob(f"/run/netns/dgn-{p.pid}-*-h1")
+        assert len(hosts) == 1, hosts
+        time.sleep(0.3)  # the head is waiting on node 1 now
+        cut_at = time.monotonic()
+        subprocess.run(["ip", "netns", "exec", os.path.basename(hosts[0]), "ip", "link", "set",
+                        "eth0", "down"], check=True)
+        out, err = p.communicate(timeout=30)
+        ended_after = time.monotonic() - cut_at
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.communicate()
+    got = json.loads(out.strip().splitlines()[-1])
+    assert got["error"] and "node 1" in got["error"] and "lost" in got["error"], got
+    assert got["after"] < 10 + 0.3
+    assert ended_after < 10
+    assert p.returncode != 0
+    assert "lost node 1" in err, err
+    assert marked(f"DRAGON_JOB_ID={job}") == []
+    assert [n for n in os.listdir("/dev/shm") if n.startswith(f"dragon-{job}-")] == []
 
 
 @pytest.mark.parametrize("mode", MODES)
