@@ -210,16 +210,19 @@ def _drop_lane(node):
         conn.close()
 
 
-def _recv_exactly(conn, n):
-    data = bytearray(n)
-    view = memoryview(data)
-    got = 0
-    while got < n:
+def _fill(conn, view, got=0):
+    '''Receives into view[got:] until it is full.'''
+    while got < len(view):
         k = conn.recv_into(view[got:])
         if k == 0:
             raise runtime.DragonRuntimeError(
                 'this node\'s dragon-node closed the gateway connection: the job is ending')
         got += k
+
+
+def _recv_exactly(conn, n):
+    data = bytearray(n)
+    _fill(conn, memoryview(data))
     return data
 
 
@@ -275,16 +278,9 @@ def _recv_large(conn, start, size):
     `conn`: a Message in a block of this node's pool (a bytearray if it has no room).'''
     message = _dragon.new_message(runtime.node_pool(), size)
     data = message if message is not None else bytearray(size)
-    view = memoryview(data)
-    view[:len(start)] = start
-    got = len(start)
-    while got < size:
-        k = conn.recv_into(view[got:])
-        if k == 0:
-            raise runtime.DragonRuntimeError(
-                'this node\'s dragon-node closed the gateway connection: the job is ending')
-        got += k
-    view.release()
+    with memoryview(data) as view:
+        view[:len(start)] = start
+        _fill(conn, view, len(start))
     return data
 
 
