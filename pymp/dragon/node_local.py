@@ -11,6 +11,13 @@
 # pids stay unique over the nodes and `os.kill(p.pid, sig)` reaches a child on any
 # node (one of another node through the gateway).
 #
+# A file descriptor does not cross nodes either: a socket Connection (or a handle) sent
+# to a running process goes through multiprocessing.resource_sharer, which hands the
+# fd over with SCM_RIGHTS, possible only on one host. Its listener stays a UNIX socket
+# (the AF_INET default above made every such handover fail, even on one node), its
+# DupFd records the node it was made on, and detaching it on another node is a clear
+# error, not the "received 0 items of ancdata" that stock code would meet.
+#
 # multiprocessing.shared_memory.SharedMemory is a segment of one host's memory. Pickled (a Process argument, a queued object) it names the node
 # it lives on, and unpickling it on another node is a clear error rather than an
 # attach to a different segment of the same name (on a cluster) or, between simulated
@@ -84,11 +91,48 @@ def _job_pids():
     os.kill = kill
 
 
+def _fds_stay_on_their_node():
+    from multiprocessing import connection, process, resource_sharer
+    import threading
+
+    def _start(self):
+        # Stock's, with the family said: the default is AF_INET in a multi-node job.
+        assert self._listener is None, 'Already have Listener'
+        self._listener = connection.Listener(family='AF_UNIX', backlog=128,
+                                             authkey=process.current_process().authkey)
+        self._address = self._listener.address
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+    resource_sharer._ResourceSharer._start = _start
+
+    dupfd = resource_sharer.DupFd
+    stock_init, stock_detach = dupfd.__init__, dupfd.detach
+
+    def __init__(self, fd):
+        stock_init(self, fd)
+        self.node = _this_node()
+
+    def detach(self):
+        node = getattr(self, 'node', _this_node())
+        if node != _this_node():
+            raise ValueError(
+                'a file descriptor (a socket Connection, or a handle sent with '
+                'multiprocessing.reduction) of a process on node %d cannot be used by this '
+                'process on node %d: file descriptors do not cross nodes. Connect from this '
+                'node instead (connection.Client(address)), or send the data through a Queue '
+                'or a Pipe' % (node, _this_node()))
+        return stock_detach(self)
+    __init__.stock = stock_init
+    dupfd.__init__, dupfd.detach = __init__, detach
+
+
 def install():
-    from multiprocessing import connection, shared_memory
+    from multiprocessing import connection, resource_sharer, shared_memory
     if not hasattr(os.kill, 'real'):
         _job_pids()
     shared_memory.SharedMemory.__reduce__ = _reduce_shared_memory
+    if not hasattr(resource_sharer.DupFd.__init__, 'stock'):
+        _fds_stay_on_their_node()
     if not hasattr(connection.arbitrary_address, 'stock'):
         connection.arbitrary_address = _reachable_arbitrary_address(connection.arbitrary_address)
     connection.default_family = 'AF_INET'

@@ -198,6 +198,16 @@ def test_a_node_cut_off_the_network_is_lost_within_10_s(build, lanes):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_socket_connection_moves_within_its_node_only(build, mode):
+    """A socket Connection sent to a running process (its fd handed over by
+    multiprocessing.resource_sharer): usable on its node, a clear error elsewhere."""
+    got = across(build, 2, mode, "socket_connections")
+    assert got["0"] == "hello from 1"
+    assert got["1"].startswith("ValueError: a file descriptor"), got
+    assert "on node 1 cannot be used by this process on node 0" in got["1"], got
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_managers_shared_memory_and_values(build, mode):
     got = across(build, 2, mode, "shared")
     assert got["proxy_nodes"] == [0, 1]  # proxies used from both nodes

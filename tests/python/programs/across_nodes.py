@@ -562,6 +562,38 @@ def lanes(nodes):
             'lanes': used, 'value': value.value, 'exitcode': p.exitcode}
 
 
+def accept_and_send(conn):
+    listener = connection.Listener()
+    conn.send(listener.address)
+    accepted = listener.accept()
+    conn.send(accepted)              # a socket Connection: its fd goes by resource_sharer
+    accepted.close()
+    conn.recv()
+    listener.close()
+
+
+def dial(address):
+    with connection.Client(address) as c:
+        c.send('hello from %d' % int(os.environ['DRAGON_NODE_INDEX']))
+
+
+def socket_connections(nodes):
+    out = {}
+    for node in (0, 1):
+        a, b = mp.Pipe()
+        lp = on_node(node, accept_and_send, b)
+        address = a.recv()
+        rp = on_node(1 - node, dial, address)
+        try:
+            out[str(node)] = a.recv().recv()
+        except Exception as e:
+            out[str(node)] = '%s: %s' % (type(e).__name__, e)
+        a.send(None)
+        for p in (lp, rp):
+            p.join(30)
+    return out
+
+
 def block_on(q, ready):
     ready.put(where()[0])
     q.get()
