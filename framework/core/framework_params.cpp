@@ -36,8 +36,8 @@ void register_framework_params(ParamRegistry &params)
         {"DRAGON_PATCH_MP", DRAGON_PARAM_STRING, "",
          "set (not 0/false/no/off): `import dragon` makes 'dragon' the default start method"},
         {"DRAGON_LANES", DRAGON_PARAM_STRING, "on",
-         "on: a process reaches another node's channels over its own connection to that "
-         "node's dragon-node (a lane) for small operations; off: always through its own node"},
+         "on: a process reaches another node's channels over its own TCP connection to that "
+         "node's dragon-node (a lane); off: always through its own node and the transport"},
         {"DRAGON_LANE_ADDRESSES", DRAGON_PARAM_STRING, "",
          "set by dragon-node for the job's processes: where each node's lanes listen"},
         {"DRAGON_LANE_KEY", DRAGON_PARAM_STRING, "",

@@ -1,10 +1,14 @@
-// Lanes: a process's own TCP connection to another node's dragon-node, for the small
+// Lanes: a process's own TCP connection to another node's dragon-node, for the
 // channel operations (send, receive, poll, the semaphore and memory operations) it
 // asks of that node. A lane skips the process's own dragon-node, which otherwise
 // relays each request and each answer over the transport: one process fewer to wake
 // on each side of every remote operation. Requests and answers are the gateway
-// socket's frames (gateway_protocol.hpp); everything else (attach, start, signal,
-// large payloads in pool blocks) still goes through the process's own node.
+// socket's frames (gateway_protocol.hpp); a large message is read from the socket
+// straight into a pool block of the owner node, and a large answer is written from
+// where it lies. Everything else (attach, start, signal) still goes through the
+// process's own node. Lanes are TCP whatever the transport plugin: on a fabric where
+// the transport is much faster than the kernel's TCP, DRAGON_LANES=off keeps every
+// operation on the transport.
 //
 // Admission: on accept the node sends HELLO ("DLN1", a fresh 16-byte nonce); the
 // process answers PROOF ("DLP1", u32 node, u32 pid, HMAC-SHA-256(lane key, "lane" |

@@ -9,12 +9,14 @@
 # first call; a call interrupted (KeyboardInterrupt, any exception while waiting)
 # drops its connection, which withdraws the request on the owner node.
 #
-# Lanes (launch/node/lane.hpp): the small channel operations go instead straight to
-# the owner node's dragon-node, over a TCP connection of the thread's own (one per
-# owner node), in the same frames: one process fewer to wake on each side of every
-# remote operation. Attach, start, signal and large payloads (pool blocks) still go
-# through this node's gateway; a thread waits for each answer before it asks again,
-# so its requests keep their order whichever way each goes.
+# Lanes (launch/node/lane.hpp): channel operations go instead straight to the owner
+# node's dragon-node, over a TCP connection of the thread's own (one per owner node),
+# in the same frames: one process fewer to wake on each side of every remote
+# operation. A large message is sent from the object's own buffers and received into
+# a block of this node's pool. Attach, start and signal still go through this node's
+# gateway (and everything, when a lane cannot be opened); a thread waits for each
+# answer before it asks again, so its requests keep their order whichever way each
+# goes.
 #
 
 import hashlib
