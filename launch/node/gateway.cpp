@@ -229,6 +229,9 @@ void Gateway::on_lane_request(GatewayClient &client, ClientRequest request)
     if (request.target_node != self_)
         return refuse("a lane reaches node " + std::to_string(self_) + " only, not node " +
                       std::to_string(request.target_node));
+    if (client.node >= num_nodes_)
+        return refuse("this lane's process says it runs on node " + std::to_string(client.node) +
+                      ", which is not a node of this job");
     if (request.flags & payload_is_block)
         return refuse("a pool block of another node cannot travel on a lane");
     if (request.block && request.op != GatewayOp::send)

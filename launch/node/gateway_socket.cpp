@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -25,6 +26,15 @@ namespace {
 // carries is far below it).
 constexpr uint32_t max_frame = 1u << 31;
 constexpr size_t max_fds_per_client = 16;
+// How long accepting pauses when the node is out of file descriptors.
+constexpr int64_t accept_pause_ns = 100'000'000;
+
+int64_t now_ns()
+{
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
 // A large payload is read in steps of at most this (see read_large).
 constexpr size_t large_read_unit = 1 << 18;
 } // namespace
@@ -74,7 +84,9 @@ GatewaySocket::~GatewaySocket()
 
 std::vector<std::pair<int, short>> GatewaySocket::poll_set() const
 {
-    std::vector<std::pair<int, short>> set{{listen_fd_, POLLIN}};
+    std::vector<std::pair<int, short>> set;
+    if (now_ns() >= accept_paused_until_ns_)
+        set.emplace_back(listen_fd_, POLLIN);
     for (const auto &[fd, c] : clients_)
         set.emplace_back(fd, short(POLLIN | (c->out.empty() ? 0 : POLLOUT)));
     return set;
@@ -101,8 +113,18 @@ void GatewaySocket::accept_all()
 {
     for (;;) {
         int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+            // The connection waits in the backlog, the listening socket stays readable:
+            // look again in a while, not at every turn of the loop.
+            if (!accept_paused_until_ns_)
+                log::warning("gateway: out of file descriptors (", errno_text(errno),
+                             "): new connections wait; raise the limit (ulimit -n)");
+            accept_paused_until_ns_ = now_ns() + accept_pause_ns;
+            return;
+        }
         if (fd < 0)
             return;
+        accept_paused_until_ns_ = 0;
         auto c = std::make_unique<GatewayClient>();
         c->fd = fd;
         if (lane_key_.empty()) {

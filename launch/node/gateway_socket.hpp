@@ -105,8 +105,9 @@ private:
 
     std::string path_;
     int listen_fd_ = -1;
-    std::string lane_key_; // empty: the UNIX socket
-    size_t large_min_ = 0; // 0: no payload goes into a block
+    std::string lane_key_;               // empty: the UNIX socket
+    int64_t accept_paused_until_ns_ = 0; // out of file descriptors: not polled till then
+    size_t large_min_ = 0;               // 0: no payload goes into a block
     Allocate allocate_;
     Release release_;
     OnRequest on_request_;

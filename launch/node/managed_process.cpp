@@ -1,5 +1,7 @@
 #include "managed_process.hpp"
 
+#include "fd_limit.hpp"
+
 #include "core/error.hpp"
 
 #include <cerrno>
@@ -79,6 +81,7 @@ StartedProcess start_process(const std::vector<std::string> &argv,
         sigprocmask(SIG_UNBLOCK, &all, nullptr);
         for (int signum : ignored_signals)
             signal(signum, SIG_IGN);
+        restore_fd_limit_in_child();
         dup2(out[1], STDOUT_FILENO);
         dup2(err[1], STDERR_FILENO);
         for (int fd : inherited_fds)

@@ -1,5 +1,6 @@
 // dragon-node: the per-node daemon the launcher starts, one per node.
 //   dragon-node [--labels none|basic|verbose] [--log-level L] -- HEAD-COMMAND...
+#include "fd_limit.hpp"
 #include "node_runtime.hpp"
 #include "node_transport.hpp"
 #include "warm_server_link.hpp"
@@ -25,6 +26,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     dragon::log::init_from_environment("dragon-node");
+    dragon::node::raise_fd_limit();
     // Before any child exists: no process of the job inherits the secret.
     std::string job_secret = dragon::node::take_job_secret_from_environment();
     // Before any thread exists (setenv is not thread-safe): every process of the node

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fcntl.h>
 #include <poll.h>
 #include <string>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -58,6 +60,35 @@ TEST(GatewaySocket, ASendToAGoneProcessClosesItOnTheNextTurnNotInsideTheSend)
     EXPECT_EQ(gateway.poll_set().size(), 1u);
     gateway.send(fd, "late"); // a record that outlived the client: nothing happens
     EXPECT_EQ(closed, 1);
+}
+
+// Out of file descriptors, accept() fails and the connection stays in the backlog:
+// the listening socket stays readable, and polling it at once again spun the loop.
+TEST(GatewaySocket, OutOfFileDescriptorsPausesAcceptingInsteadOfSpinning)
+{
+    int closed = 0;
+    GatewaySocket gateway(
+        socket_path(), [](GatewayClient &, ClientRequest) {}, [&](GatewayClient &) { ++closed; });
+    const int listen_fd = gateway.poll_set().at(0).first;
+    int process = connect_to(gateway.path());
+    ASSERT_GE(process, 0);
+    rlimit old{};
+    ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(lowest_free, 0);
+    close(lowest_free);
+    rlimit none = old;
+    none.rlim_cur = rlim_t(lowest_free); // no new descriptor fits
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
+    gateway.handle(listen_fd, POLLIN);
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+    EXPECT_TRUE(gateway.poll_set().empty()) << "the listening socket is polled again at once";
+
+    usleep(150'000); // the pause is over: the waiting connection is taken
+    ASSERT_EQ(gateway.poll_set().size(), 1u);
+    gateway.handle(listen_fd, POLLIN);
+    EXPECT_EQ(gateway.poll_set().size(), 2u);
+    close(process);
 }
 
 } // namespace
