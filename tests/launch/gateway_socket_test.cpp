@@ -66,6 +66,11 @@ TEST(GatewaySocket, ASendToAGoneProcessClosesItOnTheNextTurnNotInsideTheSend)
 // the listening socket stays readable, and polling it at once again spun the loop.
 TEST(GatewaySocket, OutOfFileDescriptorsPausesAcceptingInsteadOfSpinning)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    // The sanitizers' runtime opens a pipe to check a pointer (UBSan's vptr check in
+    // the warning this logs): with no descriptor left it reports a false error.
+    GTEST_SKIP() << "needs every descriptor gone, which the sanitizers' runtime cannot bear";
+#endif
     int closed = 0;
     GatewaySocket gateway(
         socket_path(), [](GatewayClient &, ClientRequest) {}, [&](GatewayClient &) { ++closed; });
