@@ -179,6 +179,18 @@ def test_a_lost_node_fails_the_waits_on_it_and_ends_the_job(build, mode, case):
     lose_node_1_while_the_head_waits(start_across(build, 2, mode, case), kill_node_1)
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("lanes", ["on", "off"])
+def test_operations_take_the_lane_and_keep_their_order(build, mode, lanes):
+    """Sends and receives of small and large messages, on the process's lane to the
+    owner node or through its own node: whole, and in the order sent, both ways."""
+    got = across(build, 2, mode, "lanes", DRAGON_LANES=lanes)
+    assert got["in_order"] is True
+    assert got["back_in_order"] is True
+    assert got["lanes"] == ([0] if lanes == "on" else [])
+    assert got["value"] == 1 and got["exitcode"] == 0
+
+
 @pytest.mark.parametrize("lanes", ["on", "off"])
 def test_a_node_cut_off_the_network_is_lost_within_10_s(build, lanes):
     """Node 1's link goes down (its host vanishes without closing anything): the head's
