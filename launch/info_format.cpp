@@ -5,6 +5,22 @@
 #include <iomanip>
 
 namespace dragon::info {
+namespace {
+
+// A secret's value is never printed (dragon-info run inside a job would show the lane
+// key of the job's processes): only that it is set.
+std::string shown_value(const Param &p)
+{
+    const std::string &n = p.env_name;
+    auto ends_with = [&](const std::string &tail) {
+        return n.size() >= tail.size() && n.compare(n.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    if ((ends_with("_SECRET") || ends_with("_KEY")) && !p.value.empty())
+        return "(set, not shown)";
+    return p.value;
+}
+
+} // namespace
 
 void print_text(std::ostream &out, const Report &r)
 {
@@ -58,9 +74,9 @@ void print_text(std::ostream &out, const Report &r)
 
     out << "\nParameters:\n";
     for (const auto *p : r.params) {
-        out << "  " << p->env_name << " = \"" << p->value << "\"  (" << source_name(p->source)
-            << ", " << param_type_name(p->type) << ", " << p->owner << ")\n      " << p->help
-            << "\n";
+        out << "  " << p->env_name << " = \"" << shown_value(*p) << "\"  ("
+            << source_name(p->source) << ", " << param_type_name(p->type) << ", " << p->owner
+            << ")\n      " << p->help << "\n";
         if (!p->problem.empty())
             out << "      error: " << p->problem << "; using the default\n";
     }
@@ -120,7 +136,7 @@ void print_json(std::ostream &out, const Report &r)
     j.key("parameters").begin_array();
     for (const auto *p : r.params) {
         j.begin_object().key("name").value(p->env_name).key("owner").value(p->owner);
-        j.key("type").value(param_type_name(p->type)).key("value").value(p->value);
+        j.key("type").value(param_type_name(p->type)).key("value").value(shown_value(*p));
         j.key("default").value(p->default_value).key("source").value(source_name(p->source));
         j.key("problem").value(p->problem).key("help").value(p->help).end_object();
     }

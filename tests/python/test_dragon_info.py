@@ -80,6 +80,18 @@ def test_parameter_source_is_environment_when_set(build):
     assert seg["value"] == "64M" and seg["source"] == "environment"
 
 
+def test_secrets_are_said_to_be_set_never_shown(build):
+    # dragon-info run inside a job sees the lane key every process of the job has.
+    env = clean_env(DRAGON_LANE_KEY="0badc0ffee", DRAGON_JOB_SECRET="5ec2e7")
+    text = run([str(build / "bin" / "dragon-info")], env=env)
+    _, report = info_json(build, DRAGON_LANE_KEY="0badc0ffee", DRAGON_JOB_SECRET="5ec2e7")
+    assert text.returncode == 0, text.stderr
+    for shown in (text.stdout, json.dumps(report)):
+        assert "0badc0ffee" not in shown and "5ec2e7" not in shown
+    key = next(p for p in report["parameters"] if p["name"] == "DRAGON_LANE_KEY")
+    assert key["value"] == "(set, not shown)" and key["source"] == "environment"
+
+
 def test_named_unavailable_plugin_is_an_error(build):
     result, report = info_json(build, DRAGON_MEMORY="hugepage", DRAGON_MEMORY_HUGEPAGE_DIR="/nonexistent")
     assert result.returncode == 1
