@@ -1,10 +1,10 @@
 #include "core/job.hpp"
 
 #include "core/error.hpp"
+#include "core/random_bytes.hpp"
+#include "core/text.hpp"
 
-#include <cerrno>
 #include <cstdlib>
-#include <sys/random.h>
 #include <unistd.h>
 
 namespace dragon {
@@ -37,22 +37,7 @@ std::string compute_job_id()
 
 std::string fresh_job_id(char kind)
 {
-    unsigned char bytes[6];
-    size_t got = 0;
-    while (got < sizeof bytes) {
-        ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
-        if (n < 0 && errno != EINTR)
-            throw Error(DRAGON_ERR_INTERNAL, "getrandom failed: " + errno_text(errno));
-        if (n > 0)
-            got += static_cast<size_t>(n);
-    }
-    static const char hex[] = "0123456789abcdef";
-    std::string id = std::string(1, kind) + std::to_string(getpid()) + "r";
-    for (unsigned char b : bytes) {
-        id += hex[b >> 4];
-        id += hex[b & 15];
-    }
-    return id;
+    return std::string(1, kind) + std::to_string(getpid()) + "r" + text::to_hex(random_bytes(6));
 }
 
 long job_owner_pid(std::string_view job)

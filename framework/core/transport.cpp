@@ -2,11 +2,11 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/random_bytes.hpp"
 #include "dataplane/spin_phase.hpp"
 
 #include <cstring>
 #include <poll.h>
-#include <sys/random.h>
 
 namespace dragon {
 
@@ -340,18 +340,7 @@ dragon_status send_and_wait(TransportEndpoint &ep, uint32_t peer, const void *he
 
 std::string make_job_secret()
 {
-    std::string secret(32, '\0');
-    size_t got = 0;
-    while (got < secret.size()) {
-        ssize_t n = getrandom(secret.data() + got, secret.size() - got, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            throw Error(DRAGON_ERR_INTERNAL, "getrandom failed: " + errno_text(errno));
-        }
-        got += static_cast<size_t>(n);
-    }
-    return secret;
+    return random_bytes(32);
 }
 
 } // namespace dragon

@@ -2,12 +2,12 @@
 
 #include "core/error.hpp"
 #include "core/hmac_sha256.hpp"
+#include "core/random_bytes.hpp"
 
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
 #include <netinet/in.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -42,18 +42,7 @@ std::string lane_key(const std::string &job_secret)
 
 std::string lane_hello()
 {
-    std::string hello(hello_magic, sizeof hello_magic);
-    char nonce[16];
-    size_t got = 0;
-    while (got < sizeof nonce) {
-        ssize_t r = getrandom(nonce + got, sizeof nonce - got, 0);
-        if (r > 0)
-            got += size_t(r);
-        else if (r < 0 && errno != EINTR)
-            throw Error(DRAGON_ERR_INTERNAL, "getrandom failed: " + errno_text(errno));
-    }
-    hello.append(nonce, sizeof nonce);
-    return hello;
+    return std::string(hello_magic, sizeof hello_magic) + random_bytes(16);
 }
 
 std::optional<LaneIdentity> check_lane_proof(const std::string &key, std::string_view hello,
