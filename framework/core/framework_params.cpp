@@ -35,7 +35,7 @@ void register_framework_params(ParamRegistry &params)
          "(0: never)"},
         {"DRAGON_PATCH_MP", DRAGON_PARAM_STRING, "",
          "set (not 0/false/no/off): `import dragon` makes 'dragon' the default start method"},
-        {"DRAGON_LANES", DRAGON_PARAM_STRING, "on",
+        {"DRAGON_LANES", DRAGON_PARAM_BOOL, "on",
          "on: a process reaches another node's channels over its own TCP connection to that "
          "node's dragon-node (a lane); off: always through its own node and the transport"},
         {"DRAGON_LANE_ADDRESSES", DRAGON_PARAM_STRING, "",

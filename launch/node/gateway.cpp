@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "dataplane/holders.hpp"
 #include "dataplane/process_alive.hpp"
 
@@ -61,7 +62,7 @@ Gateway::Gateway(uint32_t self, uint32_t num_nodes, std::shared_ptr<Pool> pool,
           [this](size_t n) { return pool_->try_allocate(n); },
           [this](void *block) { pool_->free(block); }),
       lane_addresses_(std::move(lanes.addresses)), lane_key_(std::move(lanes.key)),
-      last_heard_ns_(num_nodes, Deadline::now_ns()), reported_silent_(num_nodes, false)
+      last_heard_ns_(num_nodes, Deadline::now_ns())
 {
 }
 
@@ -92,10 +93,8 @@ std::vector<std::pair<uint32_t, std::string>> Gateway::take_silent_peers()
         return silent;
     int64_t now = Deadline::now_ns();
     for (uint32_t node = 0; node < num_nodes_; ++node) {
-        if (node == self_ || lost_[node] || reported_silent_[node] ||
-            now - last_heard_ns_[node] < silence_limit_ns)
+        if (node == self_ || lost_[node] || now - last_heard_ns_[node] < silence_limit_ns)
             continue;
-        reported_silent_[node] = true;
         silent.emplace_back(node, "nothing came from it for " +
                                       std::to_string(silence_limit_ns / 1'000'000'000) +
                                       " s, heartbeats included: its host or the network "
@@ -141,20 +140,17 @@ std::string Gateway::take_block(const std::string &encoded, Payload &payload)
 
 std::vector<std::string> Gateway::environment() const
 {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string key_hex;
-    for (unsigned char c : lane_key_)
-        key_hex += std::string{hex[c >> 4], hex[c & 15]};
     std::vector<std::string> env{"DRAGON_GATEWAY_SOCKET=" + socket_.path()};
-    const std::string lanes = std::getenv("DRAGON_LANES") ? std::getenv("DRAGON_LANES") : "on";
-    if (lanes == "off")
+    const char *lanes = std::getenv("DRAGON_LANES");
+    const auto on = lanes && *lanes ? text::parse_bool(lanes) : std::optional<bool>(true);
+    if (on == false)
         return env; // the processes do not use lanes
-    if (lanes != "on" && !lanes.empty())
+    if (!on)
         log::warning("DRAGON_LANES=", lanes,
                      " is neither on nor off: lanes stay on (set it to "
                      "off to send every remote operation through the process's own node)");
     env.push_back("DRAGON_LANE_ADDRESSES=" + lane_addresses_);
-    env.push_back("DRAGON_LANE_KEY=" + key_hex);
+    env.push_back("DRAGON_LANE_KEY=" + text::to_hex(lane_key_));
     return env;
 }
 

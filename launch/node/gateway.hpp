@@ -66,7 +66,7 @@ public:
 
     // Peers that went silent (nothing from them, heartbeats included, for
     // silence_limit_ns), with the reason: lost, as the transport's own peer-failure
-    // event would say. Each is reported once; the caller passes it to on_peer_lost.
+    // event would say. The caller passes each to on_peer_lost, which ends the reports.
     // Transport-independent: hsta over TCP does not see a host that vanished.
     std::vector<std::pair<uint32_t, std::string>> take_silent_peers();
     static constexpr int64_t heartbeat_period_ns = 1'000'000'000;
@@ -132,6 +132,7 @@ private:
     void on_reply(uint32_t from, const PeerHeader &h, Payload payload);
     void answer_request(uint32_t node, const GatewayReply &reply, Payload payload);
     void release_dead_holders();
+    void send_heartbeats();
 
     uint32_t self_, num_nodes_;
     std::shared_ptr<Pool> pool_;
@@ -156,9 +157,7 @@ private:
     std::set<uint32_t> holders_;
     int64_t next_holder_check_ns_ = 0;
     std::vector<int64_t> last_heard_ns_;
-    std::vector<bool> reported_silent_;
     int64_t next_heartbeat_ns_ = 0;
-    void send_heartbeats();
     bool stopping_ = false;
 };
 

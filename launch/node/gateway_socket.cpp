@@ -5,12 +5,12 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "dataplane/deadline.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -29,12 +29,6 @@ constexpr size_t max_fds_per_client = 16;
 // How long accepting pauses when the node is out of file descriptors.
 constexpr int64_t accept_pause_ns = 100'000'000;
 
-int64_t now_ns()
-{
-    timespec t{};
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
 // A large payload is read in steps of at most this (see read_large).
 constexpr size_t large_read_unit = 1 << 18;
 } // namespace
@@ -73,8 +67,8 @@ GatewaySocket::GatewaySocket(int listen_fd, std::string lane_key, OnRequest on_r
 GatewaySocket::~GatewaySocket()
 {
     for (auto &[fd, c] : clients_)
-        if (c->block)
-            release_(c->block);
+        if (c->large)
+            release_(c->large->block);
     clients_.clear();
     if (listen_fd_ >= 0)
         close(listen_fd_);
@@ -85,7 +79,7 @@ GatewaySocket::~GatewaySocket()
 std::vector<std::pair<int, short>> GatewaySocket::poll_set() const
 {
     std::vector<std::pair<int, short>> set;
-    if (now_ns() >= accept_paused_until_ns_)
+    if (Deadline::now_ns() >= accept_paused_until_ns_)
         set.emplace_back(listen_fd_, POLLIN);
     for (const auto &[fd, c] : clients_)
         set.emplace_back(fd, short(POLLIN | (c->out.empty() ? 0 : POLLOUT)));
@@ -119,7 +113,7 @@ void GatewaySocket::accept_all()
             if (!accept_paused_until_ns_)
                 log::warning("gateway: out of file descriptors (", errno_text(errno),
                              "): new connections wait; raise the limit (ulimit -n)");
-            accept_paused_until_ns_ = now_ns() + accept_pause_ns;
+            accept_paused_until_ns_ = Deadline::now_ns() + accept_pause_ns;
             return;
         }
         if (fd < 0)
@@ -243,7 +237,6 @@ int GatewaySocket::start_large(GatewayClient &c, size_t &at, uint32_t len)
     request->block = block;
     request->block_len = payload_len;
     c.large = std::move(*request);
-    c.block = block;
     c.block_got = have;
     if (have < payload_len)
         return 0;
@@ -255,8 +248,8 @@ bool GatewaySocket::read_large(GatewayClient &c)
 {
     const size_t want = c.large->block_len;
     while (c.block_got < want) {
-        ssize_t n = recv(c.fd, static_cast<char *>(c.block) + c.block_got, want - c.block_got,
-                         MSG_DONTWAIT);
+        ssize_t n = recv(c.fd, static_cast<char *>(c.large->block) + c.block_got,
+                         want - c.block_got, MSG_DONTWAIT);
         if (n > 0) {
             c.block_got += size_t(n);
             continue;
@@ -283,7 +276,6 @@ void GatewaySocket::hand_on_large(GatewayClient &c)
     setsockopt(c.fd, SOL_SOCKET, SO_RCVLOWAT, &one, sizeof one);
     ClientRequest request = std::move(*c.large);
     c.large.reset();
-    c.block = nullptr;
     c.block_got = 0;
     on_request_(c, std::move(request));
 }
@@ -376,8 +368,8 @@ void GatewaySocket::close_client(int fd)
         return;
     std::unique_ptr<GatewayClient> c = std::move(it->second);
     clients_.erase(it);
-    if (c->block)
-        release_(std::exchange(c->block, nullptr));
+    if (c->large)
+        release_(c->large->block);
     on_closed_(*c);
 }
 

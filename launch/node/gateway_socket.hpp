@@ -30,10 +30,9 @@ struct GatewayClient {
     uint32_t node = 0;    // a lane's: the node of its process
     bool admitted = true; // a lane is not, until its proof checks
     std::string hello;    // a lane's HELLO, nonce included
-    // A lane's large request whose payload is being read straight into `block`.
+    // A lane's large request whose payload is being read straight into its block.
     std::optional<ClientRequest> large;
-    void *block = nullptr;
-    size_t block_got = 0;
+    size_t block_got = 0; // of large->block_len
     // What waits to be written, in order: frames, and large payloads sent from where
     // they lie (kept alive by `keep` until written).
     struct Chunk {

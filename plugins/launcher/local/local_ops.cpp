@@ -2,6 +2,7 @@
 
 #include "common/ops_support.hpp"
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "local_launch.hpp"
 
 #include <cstdio>
@@ -42,22 +43,26 @@ uint32_t configured_nodes(const dragon_host *host)
     return static_cast<uint32_t>(n);
 }
 
+// A boolean parameter of ours, in any spelling the framework accepts for one.
+bool bool_param(const dragon_host *host, const char *name, bool fallback)
+{
+    const char *value = host && host->param ? host->param(host->ctx, name) : nullptr;
+    return value ? text::parse_bool(value).value_or(fallback) : fallback;
+}
+
 // DRAGON_LAUNCHER_LOCAL_OWN_CPUS (with NETNS): every simulated node its own CPUs.
 bool own_cpus(const dragon_host *host)
 {
-    const char *text = host && host->param ? host->param(host->ctx, "own_cpus") : nullptr;
-    std::string value = text ? text : "1";
-    return !(value == "0" || value == "false" || value == "no" || value == "off");
+    return bool_param(host, "own_cpus", true);
 }
 
 // DRAGON_LAUNCHER_LOCAL_NETNS: every simulated node its own network namespace and host
 // name. Needs root; asking for it without is an error, never a silent fallback.
 bool separate_hosts(const dragon_host *host)
 {
-    const char *text = host && host->param ? host->param(host->ctx, "netns") : nullptr;
-    std::string value = text ? text : "0";
-    bool on = value == "1" || value == "true" || value == "yes" || value == "on";
+    bool on = bool_param(host, "netns", false);
     if (on) {
+        const std::string value = host->param(host->ctx, "netns");
         std::string why = NetnsHosts::unavailable_reason();
         if (!why.empty())
             throw Error(DRAGON_ERR_UNAVAILABLE,
