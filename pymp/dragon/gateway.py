@@ -30,6 +30,7 @@ import threading
 
 from . import _dragon
 from . import runtime
+from .reduction import _align
 
 SEND, RECV, POLL, SIZE, SEM_ACQUIRE, SEM_RELEASE, SEM_VALUE, ATTACH, DETACH, TRANSIT, \
     DESTROY, START, SIGNAL, MEM_READ, MEM_WRITE, MEM_READ_LOCKED, MEM_WRITE_LOCKED = range(1, 18)
@@ -139,13 +140,10 @@ def _lanes():
     return lanes
 
 
-def _node_name(node):
-    hosts = os.environ.get('DRAGON_NODE_HOSTS', '').split(',')
-    return 'node %d (%s)' % (node, hosts[node]) if node < len(hosts) else 'node %d' % node
-
-
 def _lane_lost(node, why):
-    return _error(PEER_LOST, '%s was lost: %s' % (_node_name(node), why))
+    from .native import machine
+    host = machine.Node(node).hostname
+    return _error(PEER_LOST, 'node %d (%s) was lost: %s' % (node, host, why))
 
 
 def _lane_broke(e):
@@ -228,13 +226,13 @@ def _recv_exactly(conn, n):
     return data
 
 
-def _frame(op, node, descriptor, timeout, payload, request_id, value=None, flags=0):
+def _frame(op, node, descriptor, timeout, payload_len, request_id, value=None, flags=0):
     d = descriptor.encode() if isinstance(descriptor, str) else descriptor
     if value is not None:
         timeout_ns = value          # an operation's argument (a signal number)
     else:
         timeout_ns = -1 if timeout is None else max(0, int(timeout * 1e9))
-    return _REQUEST.pack(_REQUEST.size - 4 + len(d) + len(payload), op, flags, len(d), node,
+    return _REQUEST.pack(_REQUEST.size - 4 + len(d) + payload_len, op, flags, len(d), node,
                          request_id, timeout_ns) + d
 
 
@@ -293,15 +291,11 @@ def _reply_buffer():
     return buf
 
 
-def _aligned(n):
-    return (n + 63) // 64 * 64
-
-
 def _framed_pieces(parts):
     '''The parts as Channel.send_parts frames them (pymp/module/parts_layout.hpp), as
     a list of buffers to send one after the other, and their total length.'''
     views = [memoryview(p).cast('B') for p in parts]
-    head = bytearray(_aligned(16 + 8 * len(views)))
+    head = bytearray(_align(16 + 8 * len(views)))
     head[0] = _dragon.PARTS_TAG
     struct.pack_into('<Q', head, 8, len(views))
     for i, v in enumerate(views):
@@ -310,30 +304,31 @@ def _framed_pieces(parts):
     for v in views:
         pieces.append(v)
         total += len(v)
-        pad = _aligned(total) - total
+        pad = _align(total) - total
         if pad:
             pieces.append(bytes(pad))
             total += pad
     return pieces, total
 
 
-def _send_on_lane(lane, node, descriptor, timeout, pieces, total):
-    '''A large send on the lane: the owner node reads it from the socket straight into a
-    block of its pool, so no copy is made on this node but the socket's own.'''
-    request_id = next(_ids)
+def _ask_on_lane(lane, node, head, pieces):
+    '''A request on the lane to `node`: its frame's head, then its payload in pieces;
+    returns (value, payload) of the answer or raises the owner's error. A large message
+    goes from its own buffers: the owner reads it straight into a block of its pool.'''
     try:
-        d = descriptor.encode() if isinstance(descriptor, str) else descriptor
-        timeout_ns = -1 if timeout is None else max(0, int(timeout * 1e9))
-        lane.sendall(_REQUEST.pack(_REQUEST.size - 4 + len(d) + total, SEND, 0, len(d), node,
-                                   request_id, timeout_ns) + d)
-        for piece in pieces:
-            lane.sendall(piece)
+        if len(pieces) == 1 and len(pieces[0]) < BLOCK_MIN:
+            lane.sendall(head + pieces[0])          # one system call
+        else:
+            lane.sendall(head)
+            for piece in pieces:
+                lane.sendall(piece)
         status, result, text, data = read_reply(lane, only=True)
     except (OSError, runtime.DragonRuntimeError) as e:
         _drop_lane(node)
         raise _lane_lost(node, _lane_broke(e)) from None
     except BaseException:
-        _drop_lane(node)             # a message cut short is dropped by the owner
+        # The owner withdraws a pending request, and drops a message cut short.
+        _drop_lane(node)
         raise
     if status != OK:
         raise _error(status, text)
@@ -356,7 +351,8 @@ def send_block_request(op, node, descriptor, timeout, parts, framed):
         except (TypeError, ValueError):
             pieces = None            # not a contiguous buffer: the block path copies it
         if pieces is not None and total < (1 << 31) - 4096:
-            return _send_on_lane(lane, node, descriptor, timeout, pieces, total)
+            head = _frame(SEND, node, descriptor, timeout, total, next(_ids))
+            return _ask_on_lane(lane, node, head, pieces)
     pool = runtime.node_pool()
     handle, size, record = _dragon.write_block(pool, parts, framed, timeout)
     try:
@@ -376,13 +372,14 @@ def call(op, node, descriptor, timeout=None, payload=b'', fds=None, conn=None, v
             and len(payload) < BLOCK_MIN):
         lane = _lane(node)
         if lane is not None:
-            return _call_on_lane(lane, op, node, descriptor, timeout, payload, value)
+            head = _frame(op, node, descriptor, timeout, len(payload), next(_ids), value)
+            return _ask_on_lane(lane, node, head, [payload])
     own = conn is None
     if own:
         conn = _connection()
     request_id = next(_ids)
     try:
-        head = _frame(op, node, descriptor, timeout, payload, request_id, value, flags)
+        head = _frame(op, node, descriptor, timeout, len(payload), request_id, value, flags)
         if fds:
             socket.send_fds(conn, [head], fds)
             if len(payload):
@@ -404,27 +401,10 @@ def call(op, node, descriptor, timeout=None, payload=b'', fds=None, conn=None, v
     return result, data
 
 
-def _call_on_lane(lane, op, node, descriptor, timeout, payload, value):
-    request_id = next(_ids)
-    try:
-        head = _frame(op, node, descriptor, timeout, payload, request_id, value)
-        lane.sendall(head + payload if len(payload) else head)
-        status, result, text, data = read_reply(lane, only=True)
-    except (OSError, runtime.DragonRuntimeError) as e:
-        _drop_lane(node)
-        raise _lane_lost(node, _lane_broke(e)) from None
-    except BaseException:
-        _drop_lane(node)             # the request may still be pending: withdraw it
-        raise
-    if status != OK:
-        raise _error(status, text)
-    return result, data
-
-
 def send_request(conn, op, node, payload, fds=()):
     '''Sends a request without waiting for its reply (a process start: the replies,
     pid then exit code, are read later with read_reply).'''
-    head = _frame(op, node, b'', None, payload, next(_ids))
+    head = _frame(op, node, b'', None, len(payload), next(_ids))
     socket.send_fds(conn, [head], list(fds)) if fds else conn.sendall(head)
     conn.sendall(payload)
 
