@@ -84,6 +84,17 @@ std::string simulated_hostname(uint32_t index)
 
 } // namespace
 
+namespace {
+
+// Node `index`'s share of `cpus` CPUs divided among `count` nodes (at least one).
+long share_of(long cpus, uint32_t index, uint32_t count)
+{
+    long share = cpus / count + (index < cpus % count ? 1 : 0);
+    return share > 0 ? share : 1;
+}
+
+} // namespace
+
 std::vector<int> cpus_of_node(uint32_t index, uint32_t count)
 {
     cpu_set_t set;
@@ -95,14 +106,15 @@ std::vector<int> cpus_of_node(uint32_t index, uint32_t count)
                 mine.push_back(cpu);
     if (mine.empty())
         return {};
-    if (mine.size() < count) // more nodes than CPUs: each node gets one, in turn
+    const long cpus = long(mine.size());
+    if (cpus < long(count)) // more nodes than CPUs: each node gets one, in turn
         return {mine[index % mine.size()]};
     // Consecutive slices, as large as cpu_share() says.
-    size_t from = 0;
+    long from = 0;
     for (uint32_t k = 0; k < index; ++k)
-        from += size_t(cpu_share(k, count));
-    size_t n = size_t(cpu_share(index, count));
-    return std::vector<int>(mine.begin() + long(from), mine.begin() + long(from + n));
+        from += share_of(cpus, k, count);
+    return std::vector<int>(mine.begin() + from,
+                            mine.begin() + from + share_of(cpus, index, count));
 }
 
 long cpu_share(uint32_t index, uint32_t count)
@@ -111,8 +123,7 @@ long cpu_share(uint32_t index, uint32_t count)
     CPU_ZERO(&set);
     long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
                                                             : sysconf(_SC_NPROCESSORS_ONLN);
-    long share = cpus / count + (index < cpus % count ? 1 : 0);
-    return share > 0 ? share : 1;
+    return share_of(cpus, index, count);
 }
 
 std::unique_ptr<LocalLaunch> LocalLaunch::start(const dragon_host *host,
