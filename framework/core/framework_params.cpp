@@ -49,6 +49,9 @@ void register_framework_params(ParamRegistry &params)
          "set by dragon-node: the CPUs the job may use (cpu_count() under 'dragon')"},
         {"DRAGON_NODE_POOL", DRAGON_PARAM_STRING, "",
          "set by dragon-node: the segment name of this node's memory pool"},
+        {"DRAGON_POLLING_TABLE", DRAGON_PARAM_STRING, "",
+         "set by dragon-node: the segment in which the machine's waiters that poll count "
+         "themselves"},
         {"DRAGON_FRONTEND_PID", DRAGON_PARAM_STRING, "",
          "set by dragon: process id of the job's frontend (dragon-cleanup uses it)"},
         {"DRAGON_TRANSPORT_PORT", DRAGON_PARAM_INT, "0",

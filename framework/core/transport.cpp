@@ -212,12 +212,12 @@ bool TransportEndpoint::progress_until(const std::function<bool()> &done, const 
         if (deadline.expired())
             return false;
         if (events > 0) {
-            phase = SpinPhase();
+            phase.restart();
             continue;
         }
         if (phase.keep_polling())
             continue;
-        phase = SpinPhase();
+        phase.restart();
         wait(deadline);
     }
 }

@@ -1,6 +1,7 @@
 #include "dataplane/cpu_to_spare.hpp"
 
 #include "dataplane/deadline.hpp"
+#include "dataplane/polling_waiters.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -61,8 +62,9 @@ bool cpu_to_spare_now()
             return true;
         ++field;
     }
-    long runnable = std::strtol(field, nullptr, 10);
-    return runnable <= 0 || runnable <= online_cpus();
+    // Our own pollers are runnable too, but they yield to whoever needs the CPU.
+    long runnable = std::strtol(field, nullptr, 10) - polling_now();
+    return runnable <= online_cpus();
 }
 
 } // namespace

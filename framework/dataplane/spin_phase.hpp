@@ -18,6 +18,9 @@
 #include "dataplane/cpu_to_spare.hpp"
 #include "dataplane/deadline.hpp"
 #include "dataplane/futex.hpp"
+#include "dataplane/polling_waiters.hpp"
+
+#include <optional>
 
 #include <sched.h>
 
@@ -45,18 +48,31 @@ public:
             futex::cpu_relax();
             return true;
         }
-        if (spent >= poll_ns)
+        if (spent >= poll_ns || (last_yield_ != 0 && now - last_yield_ > long_yield_ns)) {
+            counted_.reset();
             return false;
-        if (last_yield_ != 0 && now - last_yield_ > long_yield_ns)
-            return false;
+        }
+        // Counted from the first yield on: most waits end within the spin, and
+        // taking a slot is a write to a cache line the node's waiters share.
+        if (last_yield_ == 0)
+            counted_.emplace(start_ + poll_ns);
         last_yield_ = now;
         sched_yield();
         return true;
     }
 
+    // From the beginning again (after progress: the next wait polls anew).
+    void restart()
+    {
+        start_ = 0;
+        last_yield_ = 0;
+        counted_.reset();
+    }
+
 private:
     int64_t start_ = 0;
     int64_t last_yield_ = 0;
+    std::optional<PollingEntry> counted_; // while polling: the node's pollers include us
 };
 
 } // namespace dragon

@@ -14,8 +14,10 @@
 #include "warm_server_link.hpp"
 
 #include "core/error.hpp"
+#include "core/job.hpp"
 #include "core/log.hpp"
 #include "core/netns.hpp"
+#include "dataplane/polling_waiters.hpp"
 #include "dataplane/spin_phase.hpp"
 
 #include <algorithm>
@@ -162,6 +164,13 @@ int run_node(const NodeConfig &config)
     wireup.complete();
     NodePool pool = NodePool::create(index);
     watchdog.watch(index, pool.plugin_name(), pool.name());
+    // One per machine, shared with the job's other nodes there (polling_waiters.hpp).
+    const std::string polling_table = segment_name("polling");
+    if (count_polling_in_machine_table(polling_table, true))
+        watchdog.remove_segment_with_node(polling_table);
+    else
+        log::warning("cannot open the polling table ", polling_table, ": ", errno_text(errno),
+                     "; waits on this node sleep sooner when the machine looks busy");
     WarmServerLink warm(index);
     watchdog.remove_with_node(warm.directory());
     std::optional<Gateway> gateway;
@@ -192,6 +201,7 @@ int run_node(const NodeConfig &config)
 
     OutputForwarder output(config.labels, index, host);
     std::vector<std::string> env = pool.environment();
+    env.push_back("DRAGON_POLLING_TABLE=" + polling_table);
     for (auto &e : warm.environment())
         env.push_back(std::move(e));
     if (gateway)
@@ -368,6 +378,7 @@ int run_node(const NodeConfig &config)
     }
     gateway.reset();
     pool.destroy();
+    remove_machine_polling_table(polling_table);
     watchdog.release();
     if (transport)
         transport->close();

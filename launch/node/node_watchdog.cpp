@@ -15,6 +15,7 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -112,12 +113,14 @@ void close_other_fds(int keep)
     }
     // The node releases us (SIGKILL) when it ends in order; EOF means it died.
     std::string plugin, pool;
-    std::vector<std::string> directories;
+    std::vector<std::string> directories, segments;
     uint32_t index = 0;
     std::istringstream lines(received);
     for (std::string line; std::getline(lines, line);) {
         if (line.rfind("dir ", 0) == 0)
             directories.push_back(line.substr(4));
+        else if (line.rfind("shm ", 0) == 0)
+            segments.push_back(line.substr(4));
         else if (std::istringstream words(line); line.rfind("watch ", 0) == 0)
             words.ignore(6) >> index >> plugin >> pool;
     }
@@ -125,6 +128,8 @@ void close_other_fds(int keep)
         std::error_code ec;
         std::filesystem::remove_all(d, ec);
     }
+    for (const auto &s : segments)
+        shm_unlink(("/" + s).c_str());
     if (pool.empty())
         _exit(0); // it died before starting anything
 
@@ -204,6 +209,11 @@ void NodeWatchdog::watch(uint32_t node_index, const std::string &memory_plugin,
 void NodeWatchdog::remove_with_node(const std::string &directory)
 {
     send("dir " + directory + "\n");
+}
+
+void NodeWatchdog::remove_segment_with_node(const std::string &segment)
+{
+    send("shm " + segment + "\n");
 }
 
 void NodeWatchdog::send(const std::string &line)

@@ -26,6 +26,8 @@ public:
     void watch(uint32_t node_index, const std::string &memory_plugin, const std::string &pool);
     // A private directory of the node the watchdog removes if the node dies.
     void remove_with_node(const std::string &directory);
+    // A POSIX shared-memory segment (by name) the watchdog removes if the node dies.
+    void remove_segment_with_node(const std::string &segment);
 
     // The orderly end: the node ends its processes itself, so the watchdog is stopped
     // (and reaped) without acting. Idempotent.

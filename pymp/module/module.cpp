@@ -4,6 +4,9 @@
 
 #include "core/job.hpp"
 #include "core/registry.hpp"
+#include "dataplane/polling_waiters.hpp"
+
+#include <cstdlib>
 
 namespace py = pybind11;
 
@@ -13,6 +16,10 @@ PYBIND11_MODULE(_dragon, m)
     // A process of the package attaches pools and nothing else: no transport or launcher
     // plugin (and none of their libraries' signal handlers) in a user's process.
     dragon::Registry::load_only({DRAGON_PLUGIN_MEMORY});
+    // Our waits that poll count themselves where the machine's other processes of
+    // the job see them (dataplane/polling_waiters.hpp); outside a job, per process.
+    if (const char *table = std::getenv("DRAGON_POLLING_TABLE"); table && *table)
+        dragon::count_polling_in_machine_table(table, false);
     dragon::py_module::register_errors(m);
     m.def(
         "job_id", [] { return dragon::job_id(); }, "DRAGON_JOB_ID, or p<pid> outside a job");
