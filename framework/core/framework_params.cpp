@@ -38,6 +38,10 @@ void register_framework_params(ParamRegistry &params)
         {"DRAGON_LANES", DRAGON_PARAM_BOOL, "on",
          "on: a process reaches another node's channels over its own TCP connection to that "
          "node's dragon-node (a lane); off: always through its own node and the transport"},
+        {"DRAGON_SHORT_SLICES", DRAGON_PARAM_BOOL, "on",
+         "on: dragon-node, and a process of the job while it sleeps in a wait on busy cores, "
+         "ask for a short time slice (Linux 6.12 or later), so that their wake-ups preempt "
+         "CPU-bound neighbours; off: the kernel's default slices"},
         {"DRAGON_LANE_ADDRESSES", DRAGON_PARAM_STRING, "",
          "set by dragon-node for the job's processes: where each node's lanes listen"},
         {"DRAGON_LANE_KEY", DRAGON_PARAM_STRING, "",

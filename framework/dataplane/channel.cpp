@@ -568,7 +568,9 @@ bool Channel::wait_until(Attempt &&attempt, std::atomic<uint32_t> &event,
             std::optional<SleepBesideWaker> beside;
             if (waker && waiters.load(std::memory_order_relaxed) == 1 && !cpu_to_spare())
                 beside.emplace(*waker);
-            sleep_interruptibly(&event, seen, std::min(deadline.remaining_ns(), sleep_slice_ns));
+            bool prompt = !(waker && waker_sleeps_beside(*waker));
+            sleep_interruptibly(&event, seen, std::min(deadline.remaining_ns(), sleep_slice_ns),
+                                prompt);
         }
     }
 }

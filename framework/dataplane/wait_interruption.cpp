@@ -1,10 +1,12 @@
 #include "dataplane/wait_interruption.hpp"
 
 #include "dataplane/deadline.hpp"
+#include "dataplane/wake_slice.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <optional>
 
 namespace dragon {
 namespace {
@@ -38,8 +40,12 @@ void WaitInterruption::tick(bool interrupted)
     check();
 }
 
-void sleep_interruptibly(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns)
+void sleep_interruptibly(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns,
+                         bool prompt)
 {
+    std::optional<ShortSliceAsleep> wake_promptly;
+    if (prompt)
+        wake_promptly.emplace();
     WaitInterruption *interruption = innermost;
     if (!interruption) {
         futex::wait(word, expected, timeout_ns);

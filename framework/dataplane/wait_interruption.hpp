@@ -47,7 +47,9 @@ private:
 
 // futex::wait for at most timeout_ns, but no longer than the calling thread's
 // WaitInterruption period; then that interruption's tick. Throws what the check throws.
-void sleep_interruptibly(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns);
+// With `prompt`, asleep with a short time slice (wake_slice.hpp).
+void sleep_interruptibly(std::atomic<uint32_t> *word, uint32_t expected, int64_t timeout_ns,
+                         bool prompt = true);
 
 // nanosleep for ns (a polling wait's pause), then the same tick.
 void nap_interruptibly(int64_t ns);

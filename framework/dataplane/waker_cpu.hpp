@@ -25,9 +25,18 @@
 
 namespace dragon {
 
-// Records the calling process and its CPU in `word` (pid << 32 | CPU + 1; 0: no
-// wake-up yet), writing only on a change so that the cache line stays shared.
+// Records the calling process and its CPU in `word` (pid << 32 | node bit | CPU + 1;
+// 0: no wake-up yet), writing only on a change so that the cache line stays shared.
 void note_waker(std::atomic<uint64_t> &word);
+
+// dragon-node: its wake-ups are marked as a node's. A node goes on serving other
+// requests after it woke a receiver (a process sleeps, waiting for the answer).
+void note_wakes_as_node();
+
+// Whether the last waker `word` names is a process (not a node) that ran on the
+// calling thread's CPU: it goes to sleep right after waking us, and a wake-up that
+// preempted it would only delay that (wake_slice.hpp).
+bool waker_sleeps_beside(const std::atomic<uint64_t> &word);
 
 // While it lives, the calling thread runs on the CPU of the waker `word` names,
 // when that waker has a lower pid and another CPU, and the thread's affinity

@@ -236,14 +236,21 @@ def _frame(op, node, descriptor, timeout, payload_len, request_id, value=None, f
                          request_id, timeout_ns) + d
 
 
+# How long a wait for a reply sleeps before Python looks at its signals.
+_REPLY_WAIT_SLICE = 0.1
+
+
 def read_reply(conn, only=False):
     '''(status, value, text, payload) of the next reply on `conn`. `only`: it is the
     only reply that can come now, so one read may take all of it at once.'''
     if only:
         buf = _reply_buffer()
         # The reply usually comes within the spin window: looking for it first
-        # spares the wake-up of a sleeping vCPU (see _dragon.await_readable).
-        _dragon.await_readable(conn.fileno())
+        # spares the wake-up of a sleeping vCPU (see _dragon.await_readable); after
+        # it, waiting there (in slices, for signals) lets the wake-up be prompt.
+        fd = conn.fileno()
+        while not _dragon.await_readable(fd, _REPLY_WAIT_SLICE):
+            pass
         got = conn.recv_into(buf)
         while 0 < got < _REPLY.size:
             got += conn.recv_into(memoryview(buf)[got:])

@@ -8,6 +8,7 @@
 #include "bindings.hpp"
 
 #include "dataplane/spin_phase.hpp"
+#include "dataplane/wake_slice.hpp"
 
 #include <cerrno>
 #include <poll.h>
@@ -33,19 +34,28 @@ void bind_fd_wait(py::module_ &m)
 {
     m.def(
         "await_readable",
-        [](int fd) {
+        [](int fd, double wait) {
             py::gil_scoped_release unlocked;
             for (SpinPhase spin;;) {
                 int r = look(fd);
                 if (r != 0)
                     return r > 0;
                 if (!spin.keep_polling())
-                    return false;
+                    break;
             }
+            if (wait <= 0)
+                return false;
+            // Asleep here rather than in the caller's read: a short slice while asleep
+            // lets the wake-up preempt a CPU-bound neighbour (dataplane/wake_slice.hpp).
+            ShortSliceAsleep wake_promptly;
+            pollfd p{fd, POLLIN, 0};
+            int n = poll(&p, 1, int(wait * 1000));
+            return n != 0; // readable, hung up, or poll failed: the read says which
         },
-        py::arg("fd"),
-        "Whether fd became readable within the data plane's spin window (about 200 us); "
-        "False also when poll() fails, so the caller's blocking read reports the error");
+        py::arg("fd"), py::arg("wait") = 0.0,
+        "Whether fd became readable within the data plane's spin window (about 200 us) "
+        "or, after it, within `wait` seconds asleep; False also when poll() fails without "
+        "`wait`, so the caller's blocking read reports the error");
 }
 
 } // namespace dragon::py_module

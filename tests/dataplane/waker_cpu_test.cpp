@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace dragon::test {
@@ -110,6 +111,36 @@ TEST_F(WakerCpu, ACpuOutsideTheAffinityIsNeverUsed)
     EXPECT_EQ(sched_getcpu(), here);
     cpu_set_t now = affinity();
     EXPECT_TRUE(CPU_EQUAL(&now, &only));
+}
+
+TEST_F(WakerCpu, AWakerSleepsBesideUsOnlyOnOurCpuAndWhenItIsNoNode)
+{
+    int here = other_cpu(original_, -1);
+    int elsewhere = other_cpu(original_, here);
+    cpu_set_t only;
+    CPU_ZERO(&only);
+    CPU_SET(here, &only);
+    set_affinity(only);
+    std::atomic<uint64_t> word{0};
+    EXPECT_FALSE(waker_sleeps_beside(word)) << "no wake-up yet";
+    note_waker(word);
+    EXPECT_TRUE(waker_sleeps_beside(word));
+    word = waker_word(1, elsewhere);
+    EXPECT_FALSE(waker_sleeps_beside(word));
+
+    // A node's wake-ups are marked (the mark is process-wide: in a child).
+    pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        note_wakes_as_node();
+        std::atomic<uint64_t> by_node{0};
+        note_waker(by_node);
+        bool marked = by_node.load() != waker_word(uint32_t(getpid()), here);
+        _exit(marked && !waker_sleeps_beside(by_node) ? 0 : 1);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "exit code " << status;
 }
 
 } // namespace
