@@ -40,7 +40,7 @@ bool set_slice(SchedAttr attr, uint64_t ns)
     return syscall(SYS_sched_setattr, 0, &attr, 0) == 0;
 }
 
-// Whether the calling thread's own slice is short already (dragon-node's): read once.
+// Whether the calling thread's own slice is short already (its own choice): read once.
 bool short_already()
 {
     thread_local const bool already = [] {
@@ -74,22 +74,6 @@ ShortSliceAsleep::~ShortSliceAsleep()
 {
     if (changed_)
         set_slice(attr_, 0);
-}
-
-void keep_short_slice()
-{
-    if (!slices_work.load(std::memory_order_relaxed))
-        return;
-    SchedAttr attr;
-    if (current_attributes(attr) && attr.sched_policy == SCHED_OTHER)
-        set_slice(attr, short_slice_ns);
-}
-
-void restore_default_slice()
-{
-    SchedAttr attr;
-    if (current_attributes(attr) && attr.sched_policy == SCHED_OTHER)
-        set_slice(attr, 0);
 }
 
 } // namespace dragon

@@ -41,7 +41,7 @@ struct SchedAttr {
 inline constexpr uint64_t short_slice_ns = 100'000;
 
 // While it lives, the calling thread has a short slice (when no CPU is spare and
-// its own slice is longer). The default slice comes back afterwards.
+// its own slice is not short already). The default slice comes back afterwards.
 class ShortSliceAsleep {
 public:
     explicit ShortSliceAsleep(bool cpu_spare = cpu_to_spare());
@@ -53,12 +53,5 @@ private:
     bool changed_ = false;
     SchedAttr attr_; // as they were: the default slice comes back with the same nice
 };
-
-// For dragon-node, whose work per wake-up is microseconds: the calling thread,
-// and the threads it creates afterwards, keep a short slice for their whole life.
-// Its children ask for the default back (restore_default_slice) before exec.
-void keep_short_slice();
-// The kernel's default slice for the calling thread. Async-signal-safe.
-void restore_default_slice();
 
 } // namespace dragon

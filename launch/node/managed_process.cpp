@@ -3,7 +3,6 @@
 #include "fd_limit.hpp"
 
 #include "core/error.hpp"
-#include "dataplane/wake_slice.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -83,7 +82,6 @@ StartedProcess start_process(const std::vector<std::string> &argv,
         for (int signum : ignored_signals)
             signal(signum, SIG_IGN);
         restore_fd_limit_in_child();
-        restore_default_slice();
         dup2(out[1], STDOUT_FILENO);
         dup2(err[1], STDERR_FILENO);
         for (int fd : inherited_fds)

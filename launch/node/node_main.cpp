@@ -7,7 +7,6 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
-#include "dataplane/wake_slice.hpp"
 #include "dataplane/waker_cpu.hpp"
 
 #include <boost/program_options.hpp>
@@ -29,9 +28,6 @@ int main(int argc, char **argv)
 
     dragon::log::init_from_environment("dragon-node");
     dragon::node::raise_fd_limit();
-    // Before any thread: they inherit it (dataplane/wake_slice.hpp; the node's work
-    // per wake-up is microseconds). Its children get the default back.
-    dragon::keep_short_slice();
     dragon::note_wakes_as_node();
     // Before any child exists: no process of the job inherits the secret.
     std::string job_secret = dragon::node::take_job_secret_from_environment();

@@ -19,6 +19,7 @@
 #include "core/netns.hpp"
 #include "dataplane/polling_waiters.hpp"
 #include "dataplane/spin_phase.hpp"
+#include "dataplane/wake_slice.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -59,6 +60,9 @@ void wait_for_events(std::vector<pollfd> &fds, int timeout_ms, bool after_traffi
         for (SpinPhase spin; spin.keep_polling();)
             if (poll(fds.data(), fds.size(), 0) != 0)
                 return;
+    // On busy cores, asleep with a short slice: every hop of a remote operation wakes
+    // a node, and waiting out a CPU-bound neighbour's slice is paid by each.
+    ShortSliceAsleep wake_promptly;
     poll(fds.data(), fds.size(), timeout_ms);
 }
 

@@ -1,6 +1,6 @@
 // Short slices while asleep: asked for only on busy cores, given back afterwards
-// with the thread's nice intact; dragon-node's lifelong short slice and its
-// children's default. Skipped on kernels without custom slices (before 6.12).
+// with the thread's nice intact. Skipped on kernels without custom slices (before
+// 6.12).
 #include "dataplane/wake_slice.hpp"
 
 #include <gtest/gtest.h>
@@ -70,39 +70,6 @@ TEST(WakeSlice, TheThreadsNiceStays)
         }
         EXPECT_EQ(own_nice(), 5);
     }).join();
-}
-
-TEST(WakeSlice, ANodeKeepsItsShortSliceAndItsChildrenGetTheDefault)
-{
-    if (!kernel_has_custom_slices())
-        GTEST_SKIP() << "this kernel has no custom time slices (Linux 6.12 or later)";
-    uint64_t standard = slice_now();
-    pid_t node = fork();
-    ASSERT_GE(node, 0);
-    if (node == 0) {
-        keep_short_slice();
-        int code = 1;
-        // A thread created afterwards inherits the short slice (the node's threads).
-        std::thread([&] {
-            if (slice_now() != short_slice_ns) {
-                code = 2;
-                return;
-            }
-            {
-                ShortSliceAsleep asleep(/*cpu_spare=*/false); // short already: left alone
-            }
-            if (slice_now() != short_slice_ns) {
-                code = 3;
-                return;
-            }
-            restore_default_slice(); // what a child of the node does before exec
-            code = slice_now() == standard ? 0 : 4;
-        }).join();
-        _exit(code);
-    }
-    int status = 0;
-    ASSERT_EQ(waitpid(node, &status, 0), node);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "exit code " << status;
 }
 
 } // namespace
