@@ -34,6 +34,14 @@ int other_cpu(const cpu_set_t &set, int cpu)
     return -1;
 }
 
+cpu_set_t just(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return set;
+}
+
 uint64_t waker_word(uint32_t pid, int cpu)
 {
     return uint64_t(pid) << 32 | uint32_t(cpu + 1);
@@ -56,10 +64,7 @@ protected:
 TEST_F(WakerCpu, NoteWakerRecordsThisProcessAndItsCpu)
 {
     int cpu = other_cpu(original_, -1);
-    cpu_set_t only;
-    CPU_ZERO(&only);
-    CPU_SET(cpu, &only);
-    set_affinity(only);
+    set_affinity(just(cpu));
     std::atomic<uint64_t> word{0};
     note_waker(word);
     EXPECT_EQ(word.load(), waker_word(uint32_t(getpid()), cpu));
@@ -83,9 +88,7 @@ TEST_F(WakerCpu, FollowsALowerPidWakerToItsCpuAndGetsItsMaskBack)
 TEST_F(WakerCpu, AHigherPidWakerOrNoWakerIsNotFollowed)
 {
     int here = other_cpu(original_, -1);
-    cpu_set_t only;
-    CPU_ZERO(&only);
-    CPU_SET(here, &only);
+    cpu_set_t only = just(here);
     int target = other_cpu(original_, here);
     cpu_set_t both = only;
     CPU_SET(target, &both);
@@ -102,9 +105,7 @@ TEST_F(WakerCpu, ACpuOutsideTheAffinityIsNeverUsed)
 {
     int here = other_cpu(original_, -1);
     int outside = other_cpu(original_, here);
-    cpu_set_t only;
-    CPU_ZERO(&only);
-    CPU_SET(here, &only);
+    cpu_set_t only = just(here);
     set_affinity(only);
     std::atomic<uint64_t> word{waker_word(1, outside)};
     SleepBesideWaker beside(word);
@@ -117,10 +118,7 @@ TEST_F(WakerCpu, AWakerSleepsBesideUsOnlyOnOurCpuAndWhenItIsNoNode)
 {
     int here = other_cpu(original_, -1);
     int elsewhere = other_cpu(original_, here);
-    cpu_set_t only;
-    CPU_ZERO(&only);
-    CPU_SET(here, &only);
-    set_affinity(only);
+    set_affinity(just(here));
     std::atomic<uint64_t> word{0};
     EXPECT_FALSE(waker_sleeps_beside(word)) << "no wake-up yet";
     note_waker(word);
