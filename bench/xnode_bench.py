@@ -21,8 +21,9 @@ baseline, ratio = ours / baseline, lower is better for times):
   Pipe 64 MiB recv_bytes_into       the same objects through a Pipe, received into one
                                     reused buffer as the raw stream is
   start+join remote / local         a child on node 1 against one on node 0
-  Pool.map over 2 nodes / 1 node    Pool(4).map(chunksize=1) spread over both nodes
-                                    against all workers on node 0
+  Pool.map over N nodes / 1 node    Pool(4).map(chunksize=1) spread round-robin over the
+                                    job's nodes (dragon -N 4: over 4) against all workers
+                                    on node 0
   Lock across nodes / one node      acquire+release by two contending processes
   Value read / increment            a process on node 1 reading v.value, or doing
                                     `with v.get_lock(): v.value += 1`, on a Value made on
@@ -380,7 +381,8 @@ def main():
         rows.append(('start+join, child on the other node (ms)', start_join(1, n),
                      'child on the same node', start_join(0, n), 'lower'))
         tasks = 200 if args.quick else 1000
-        rows.append(('Pool(4).map chunksize 1, 2 nodes (ms)', pool_map(False, tasks),
+        nodes = int(os.environ['DRAGON_NUM_NODES'])
+        rows.append(('Pool(4).map chunksize 1, %d nodes (ms)' % nodes, pool_map(False, tasks),
                      'all workers on node 0', pool_map(True, tasks), 'lower'))
         k = 300 if args.quick else 2000
         rows.append(('Lock acquire+release, contended across nodes (us)', lock_contention(1, k),
