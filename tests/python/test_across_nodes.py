@@ -72,6 +72,9 @@ def test_processes_land_on_every_node(build, nodes, mode):
     assert got["exitcodes"] == [0] * len(got["pids"])
     # a remote child's pid names its node
     assert sorted({pid >> 22 for pid in got["pids"]}) == list(range(nodes))
+    # one machine: the nodes' waiters count their polling in one table of the job's
+    [(table, exists)] = got["polling_tables"]
+    assert table.startswith("dragon-j") and table.endswith("-polling") and exists, table
 
 
 def test_separate_hosts_may_share_the_cpus(build):

@@ -20,7 +20,9 @@ def where():
 
 
 def report(q):
-    q.put(where() + (os.getpid(), sorted(os.sched_getaffinity(0))))
+    table = os.environ.get('DRAGON_POLLING_TABLE', '')
+    q.put(where() + (os.getpid(), sorted(os.sched_getaffinity(0)),
+                     (table, os.path.exists('/dev/shm/' + table))))
 
 
 def spread(nodes):
@@ -34,7 +36,8 @@ def spread(nodes):
     return {'nodes': sorted({s[0] for s in seen}), 'hosts': sorted({s[1] for s in seen}),
             'pids': [p.pid for p in ps], 'exitcodes': [p.exitcode for p in ps],
             'cpu_count': mp.cpu_count(),
-            'cpus_of_node': {s[0]: s[3] for s in seen}}
+            'cpus_of_node': {s[0]: s[3] for s in seen},
+            'polling_tables': sorted({s[4] for s in seen})}
 
 
 def count_under_lock(lock, counter, rounds):
