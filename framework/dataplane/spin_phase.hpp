@@ -53,7 +53,7 @@ public:
             return false;
         }
         // Counted from the first yield on: most waits end within the spin, and
-        // taking a slot is a write to a cache line the node's waiters share.
+        // taking a slot is a write to a cache line the machine's waiters share.
         if (last_yield_ == 0)
             counted_.emplace(start_ + poll_ns);
         last_yield_ = now;
@@ -72,7 +72,7 @@ public:
 private:
     int64_t start_ = 0;
     int64_t last_yield_ = 0;
-    std::optional<PollingEntry> counted_; // while polling: the node's pollers include us
+    std::optional<PollingEntry> counted_; // while polling: the machine's pollers include us
 };
 
 } // namespace dragon
