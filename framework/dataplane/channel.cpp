@@ -60,8 +60,9 @@ void store_length(SlotHeader *s, uint64_t value)
 // ---- Message --------------------------------------------------------------------------------
 
 Message::Message(Message &&o) noexcept
-    : small_(std::move(o.small_)), block_(std::exchange(o.block_, nullptr)),
-      pool_(std::move(o.pool_)), size_(std::exchange(o.size_, 0))
+    : held_(std::move(o.held_)), small_(std::move(o.small_)),
+      block_(std::exchange(o.block_, nullptr)), pool_(std::move(o.pool_)),
+      size_(std::exchange(o.size_, 0))
 {
     if (!block_ && size_ <= sizeof inline_)
         std::memcpy(inline_, o.inline_, size_);
@@ -78,6 +79,7 @@ Message &Message::operator=(Message &&o) noexcept
 
 Message::~Message()
 {
+    held_.reset(); // first: a record must never name a block already freed
     if (block_ && pool_) {
         try {
             pool_->free(block_);
@@ -88,7 +90,14 @@ Message::~Message()
 
 void *Message::release()
 {
+    held_.reset();
     return std::exchange(block_, nullptr);
+}
+
+void Message::record_block()
+{
+    if (block_ && pool_ && size_ >= BlockInHand::recorded_from)
+        held_ = std::make_unique<BlockInHand>(*pool_, block_, size_);
 }
 
 Message Message::adopt(std::shared_ptr<Pool> pool, void *block, size_t size)
@@ -97,6 +106,7 @@ Message Message::adopt(std::shared_ptr<Pool> pool, void *block, size_t size)
     m.block_ = static_cast<std::byte *>(block);
     m.pool_ = std::move(pool);
     m.size_ = size;
+    m.record_block();
     return m;
 }
 
@@ -673,6 +683,7 @@ Message Channel::recv(Timeout timeout)
         throw Error(DRAGON_ERR_TIMEOUT, "receive on channel " + descriptor() + " timed out after " +
                                             std::to_string(timeout.count() / 1'000'000) +
                                             " ms: no message arrived");
+    m.record_block();
     return m;
 }
 
@@ -680,8 +691,10 @@ std::optional<Message> Channel::try_recv()
 {
     Message m;
     if (wait_until([&] { return recv_once(m); }, header_->send_event, header_->recv_waiters,
-                   Deadline(no_wait)))
+                   Deadline(no_wait))) {
+        m.record_block();
         return m;
+    }
     return std::nullopt;
 }
 

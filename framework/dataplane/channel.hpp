@@ -64,6 +64,10 @@ public:
 
 private:
     friend class Channel;
+    // A pool block this process holds now is recorded in its holder, so that its
+    // reaper frees it if the process dies first (holders.hpp).
+    void record_block();
+    std::unique_ptr<BlockInHand> held_;
     // Small payloads land here without a heap allocation; larger inline slots use small_.
     std::byte inline_[240];
     std::vector<std::byte> small_;

@@ -28,7 +28,8 @@ constexpr uint64_t holder_table_magic = 0x534c4448474e4452ull; // "RDGNHDLS"
 // A BlockInHand word: 0 free, claimed_word claimed by a sender with no block yet,
 // else the handle of the block it writes (handles are past the pool header).
 constexpr uint64_t claimed_word = 1;
-constexpr int in_hand_words = 4; // concurrent large sends per process that are recorded
+// Large messages a process is sending or holds, recorded at once (more go unrecorded).
+constexpr int in_hand_words = 8;
 constexpr uint64_t slot_claiming = ~uint64_t(0); // id while a slot is set up
 constexpr uint32_t first_map_capacity = 16;
 // A holder's lock is held for a map update; a wait this long means its holder is stopped.
@@ -417,6 +418,12 @@ BlockInHand::BlockInHand(Pool &pool, size_t size)
             return;
         }
     }
+}
+
+BlockInHand::BlockInHand(Pool &pool, const void *block, size_t size) : BlockInHand(pool, size)
+{
+    if (word_)
+        word_->store(pool.handle_of(block), std::memory_order_release);
 }
 
 std::optional<BlockRecord> BlockInHand::hand_over()

@@ -35,7 +35,10 @@
 // slot), from inside the pool's allocation, and whoever releases the holder of a
 // dead process frees it. The record is cleared just before the block is published:
 // a crash in the few instructions between leaks it, never frees a block a channel
-// owns.
+// owns. The same holds for the receiving side: a large message taken out of a
+// channel is its receiver's alone (a Message), recorded from just after the take
+// until the Message frees the block or hands it on (a Pool worker killed by
+// terminate() while it held a 64 MiB task leaked it until the job ended).
 //
 // Crash safety: counts move channel first, map second when taking, and map first,
 // channel second when giving back, so a process killed between the two leaks one
@@ -119,6 +122,9 @@ public:
     // Claims a record word in this process's holder of `pool` when `size` is
     // recorded_from or more and a word is free (else records nothing: word() is null).
     BlockInHand(Pool &pool, size_t size);
+    // Records `block`, of `size` bytes, that this process holds now: a large message
+    // it received (Message), freed by the releaser of this process if it dies first.
+    BlockInHand(Pool &pool, const void *block, size_t size);
     ~BlockInHand(); // clears the record
     BlockInHand(const BlockInHand &) = delete;
     BlockInHand &operator=(const BlockInHand &) = delete;

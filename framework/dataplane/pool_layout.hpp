@@ -13,7 +13,7 @@
 namespace dragon {
 
 inline constexpr uint64_t pool_magic = 0x4c4f4f504e474452ull; // "RDGNPOOL"
-inline constexpr uint32_t pool_layout_version = 3;
+inline constexpr uint32_t pool_layout_version = 4;            // 4: 8 block records per holder
 inline constexpr size_t pool_header_bytes = 4096;
 
 struct PoolHeader {

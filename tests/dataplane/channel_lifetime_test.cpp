@@ -216,6 +216,53 @@ TEST_P(ChannelLifetime, ABlockAKilledSenderHadInHandIsFreedByItsReaper)
     EXPECT_EQ(in_use(), before); // before: the 1 MiB block stayed in use until the job ended
 }
 
+TEST_P(ChannelLifetime, ALargeMessageAKilledReceiverHeldIsFreedByItsReaper)
+{
+    Channel ch = Channel::create(pool, {16, 256});
+    local_holder(*pool); // the parent's own holder, set up before the count
+    uint64_t before = in_use();
+    ch.send(std::string(1 << 20, 'x'), 1s);
+    kill_and_release([&](int ready) {
+        // As a Pool worker killed by terminate() while it held a large task.
+        Message m = ch.recv(1s);
+        if (!m.zero_copy())
+            return 3;
+        char byte = 1;
+        if (write(ready, &byte, 1) != 1)
+            return 2;
+        pause();
+        return 0;
+    });
+    EXPECT_EQ(in_use(), before); // before: the 1 MiB block stayed in use until the job ended
+}
+
+TEST_P(ChannelLifetime, AReceivedBlockHandedOnIsNotFreedWithItsReceiver)
+{
+    Channel ch = Channel::create(pool, {16, 256});
+    local_holder(*pool);
+    uint64_t before = in_use();
+    ch.send(std::string(1 << 20, 'x'), 1s);
+    auto *handle = static_cast<uint64_t *>(
+        mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(handle, MAP_FAILED);
+    kill_and_release([&](int ready) {
+        Message m = ch.recv(1s);
+        void *block = m.release(); // its new owner frees it (here: the test)
+        if (!block)
+            return 3;
+        *handle = pool->handle_of(block);
+        char byte = 1;
+        if (write(ready, &byte, 1) != 1)
+            return 2;
+        pause();
+        return 0;
+    });
+    EXPECT_GT(in_use(), before); // the reaper left it to its owner
+    pool->free(pool->pointer_of(*handle));
+    EXPECT_EQ(in_use(), before);
+    munmap(handle, 4096);
+}
+
 TEST_P(ChannelLifetime, ABlockHandedOverIsTakenOverOnce)
 {
     uint64_t before = in_use();

@@ -26,8 +26,9 @@ def test_killed_holders_released_transit_kept_pools_freed(build):
         assert line in r.stdout, r.stdout + r.stderr
 
 
-def test_a_putter_killed_mid_put_leaks_no_pool_block(build):
+def test_a_putter_or_getter_killed_mid_operation_leaks_no_pool_block(build):
     r = harness.run_program(build, 'lifetime.py', 'killed-put', timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert 'killed putter released ok' in r.stdout, r.stdout + r.stderr
+    assert 'killed getter released ok' in r.stdout, r.stdout + r.stderr
     assert 'handed-over block released ok' in r.stdout, r.stdout + r.stderr

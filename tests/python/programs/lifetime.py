@@ -128,6 +128,50 @@ def run_killed_put(pool):
     print('killed putter released ok (%d of 10 caught mid-put)' % caught, flush=True)
 
 
+def get_when_told(q, done, ready):
+    ready.put(os.getpid())
+    got = q.get(timeout=30)
+    done.put(len(got))
+    time.sleep(120)
+
+
+def run_killed_getter(pool):
+    # A large message taken out of its channel is its receiver's alone until get()
+    # has built the object from it (tens of milliseconds for 64 MiB). Before: a
+    # receiver killed meanwhile (a Pool worker at terminate()) leaked the block
+    # until the job ended.
+    size = 64 << 20
+    q, done, ready = mp.Queue(), mp.Queue(), mp.Queue()
+    caught = 0
+    for attempt in range(10):
+        before = in_use(pool)
+        p = mp.Process(target=get_when_told, args=(q, done, ready))
+        p.start()
+        assert ready.get(timeout=30) == p.pid
+        q.put(bytearray(size))
+        deadline = time.monotonic() + 30
+        while not q.empty() and time.monotonic() < deadline:
+            pass                            # until the getter took the message
+        os.kill(p.pid, signal.SIGKILL)
+        p.join(30)
+        assert p.exitcode == -signal.SIGKILL
+        try:
+            done.get(timeout=0.2)           # its get() completed before the kill
+            continue
+        except queue.Empty:
+            pass
+        try:
+            q.get(timeout=0.2)              # not taken yet: nothing held
+            continue
+        except queue.Empty:
+            caught += 1
+        after = in_use(pool)
+        assert after == before, ('getter killed mid-get: %d bytes in use before, %d after'
+                                 % (before, after))
+    assert caught, 'every get completed before its getter was killed: the test proves nothing'
+    print('killed getter released ok (%d of 10 caught mid-get)' % caught, flush=True)
+
+
 def write_block_and_exit(size):
     # The first half of a large send to another node: the message is written into a
     # block of this node's pool, then this process ends before its request reaches
@@ -160,6 +204,7 @@ def main():
         run_churn(pool)
     elif MODE == 'killed-put':
         run_killed_put(pool)
+        run_killed_getter(pool)
         run_exit_before_remote_send(pool)
     else:
         run_refs(pool)
