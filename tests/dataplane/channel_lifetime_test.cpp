@@ -29,6 +29,16 @@ protected:
 
     // Forks a child that runs `body` (which writes one byte to the descriptor it is
     // given once set up, then waits), kills it and has its reaper release it.
+    // The end of a kill_and_release body: says it is set up, then waits to be killed.
+    static int ready_then_wait_for_the_kill(int ready)
+    {
+        char byte = 1;
+        if (write(ready, &byte, 1) != 1)
+            return 2;
+        pause();
+        return 0;
+    }
+
     template <typename Body> void kill_and_release(Body &&body)
     {
         int ready[2];
@@ -207,11 +217,7 @@ TEST_P(ChannelLifetime, ABlockAKilledSenderHadInHandIsFreedByItsReaper)
         BlockInHand in_hand(*pool, 1 << 20);
         void *block = pool->allocate(1 << 20, no_wait, in_hand.word());
         std::memset(block, 'x', 4096);
-        char byte = 1;
-        if (write(ready, &byte, 1) != 1)
-            return 2;
-        pause();
-        return 0;
+        return ready_then_wait_for_the_kill(ready);
     });
     EXPECT_EQ(in_use(), before); // before: the 1 MiB block stayed in use until the job ended
 }
@@ -227,11 +233,7 @@ TEST_P(ChannelLifetime, ALargeMessageAKilledReceiverHeldIsFreedByItsReaper)
         Message m = ch.recv(1s);
         if (!m.zero_copy())
             return 3;
-        char byte = 1;
-        if (write(ready, &byte, 1) != 1)
-            return 2;
-        pause();
-        return 0;
+        return ready_then_wait_for_the_kill(ready);
     });
     EXPECT_EQ(in_use(), before); // before: the 1 MiB block stayed in use until the job ended
 }
@@ -251,11 +253,7 @@ TEST_P(ChannelLifetime, AReceivedBlockHandedOnIsNotFreedWithItsReceiver)
         if (!block)
             return 3;
         *handle = pool->handle_of(block);
-        char byte = 1;
-        if (write(ready, &byte, 1) != 1)
-            return 2;
-        pause();
-        return 0;
+        return ready_then_wait_for_the_kill(ready);
     });
     EXPECT_GT(in_use(), before); // the reaper left it to its owner
     pool->free(pool->pointer_of(*handle));
@@ -298,11 +296,7 @@ TEST_P(ChannelLifetime, ABlockHandedOverByASenderKilledBeforeTheTakeIsFreedWithI
         if (!record)
             return 3;
         *shared = {*record, pool->handle_of(block)};
-        char byte = 1;
-        if (write(ready, &byte, 1) != 1)
-            return 2;
-        pause();
-        return 0;
+        return ready_then_wait_for_the_kill(ready);
     });
     EXPECT_EQ(in_use(), before); // freed with the sender (before: until the job ended)
     EXPECT_FALSE(take_block_in_hand(*pool, shared->first, shared->second));
@@ -316,11 +310,7 @@ TEST_P(ChannelLifetime, ABlockAKilledSenderHandedToAChannelIsTheChannels)
     std::string big(1 << 20, 'y');
     kill_and_release([&](int ready) {
         ch.send(big, 1s);
-        char byte = 1;
-        if (write(ready, &byte, 1) != 1)
-            return 2;
-        pause();
-        return 0;
+        return ready_then_wait_for_the_kill(ready);
     });
     EXPECT_GT(in_use(), before); // the message is the channel's, not freed with the sender
     EXPECT_EQ(ch.recv(1s).str(), big);

@@ -83,6 +83,17 @@ def relay(inbox, outbox):
     outbox.put(conn.recv())
 
 
+def sigkill(p):
+    os.kill(p.pid, signal.SIGKILL)
+    p.join(30)
+    assert p.exitcode == -signal.SIGKILL
+
+
+def assert_released(pool, before, who):
+    after = in_use(pool)
+    assert after == before, '%s: %d bytes in use before, %d after' % (who, before, after)
+
+
 def put_when_told(q, size, go, ready):
     payload = bytearray(size)          # made (and its pages touched) before the put
     payload[::4096] = b'x' * len(payload[::4096])
@@ -112,18 +123,14 @@ def run_killed_put(pool):
         deadline = time.monotonic() + 30
         while pool.stats()['bytes_in_use'] < base + size and time.monotonic() < deadline:
             pass
-        os.kill(p.pid, signal.SIGKILL)
-        p.join(30)
-        assert p.exitcode == -signal.SIGKILL
+        sigkill(p)
         try:
             got = q.get(timeout=0.5)         # the put completed before the kill: no test
             del got
             continue
         except queue.Empty:
             caught += 1
-        after = in_use(pool)
-        assert after == before, ('putter killed mid-put: %d bytes in use before, %d after'
-                                 % (before, after))
+        assert_released(pool, before, 'putter killed mid-put')
     assert caught, 'every put completed before its putter was killed: the test proves nothing'
     print('killed putter released ok (%d of 10 caught mid-put)' % caught, flush=True)
 
@@ -152,9 +159,7 @@ def run_killed_getter(pool):
         deadline = time.monotonic() + 30
         while not q.empty() and time.monotonic() < deadline:
             pass                            # until the getter took the message
-        os.kill(p.pid, signal.SIGKILL)
-        p.join(30)
-        assert p.exitcode == -signal.SIGKILL
+        sigkill(p)
         try:
             done.get(timeout=0.2)           # its get() completed before the kill
             continue
@@ -165,9 +170,7 @@ def run_killed_getter(pool):
             continue
         except queue.Empty:
             caught += 1
-        after = in_use(pool)
-        assert after == before, ('getter killed mid-get: %d bytes in use before, %d after'
-                                 % (before, after))
+        assert_released(pool, before, 'getter killed mid-get')
     assert caught, 'every get completed before its getter was killed: the test proves nothing'
     print('killed getter released ok (%d of 10 caught mid-get)' % caught, flush=True)
 
@@ -231,11 +234,8 @@ def run_refs(pool):
     held = in_use(pool)
     del objs
     assert in_use(pool) == held, 'the child holds them: nothing may be freed yet'
-    os.kill(p.pid, signal.SIGKILL)
-    p.join(30)
-    assert p.exitcode == -signal.SIGKILL
-    after = in_use(pool)
-    assert after == before, 'killed child: %d bytes in use before, %d after' % (before, after)
+    sigkill(p)
+    assert_released(pool, before, 'killed child')
     print('killed child released ok', flush=True)
 
     # A Queue (and a Pipe end) sent through a Queue to a running process, the
