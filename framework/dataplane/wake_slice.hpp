@@ -41,7 +41,9 @@ struct SchedAttr {
 inline constexpr uint64_t short_slice_ns = 100'000;
 
 // While it lives, the calling thread has a short slice (when no CPU is spare and
-// its own slice is not short already). The default slice comes back afterwards.
+// its own slice is not short already). The default slice comes back afterwards
+// (also to a thread that had asked for a longer slice of its own: the kernel
+// reports both alike).
 class ShortSliceAsleep {
 public:
     explicit ShortSliceAsleep(bool cpu_spare = cpu_to_spare());
