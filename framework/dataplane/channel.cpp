@@ -412,7 +412,9 @@ Channel::Outcome Channel::recv_once(Message &out)
     // The ring's messages are older than the overflow's: it goes first.
     if (o == Outcome::would_block && header_->unbounded &&
         header_->overflow_count.load(std::memory_order_acquire) > 0)
-        return overflow_pop(out);
+        o = overflow_pop(out);
+    if (o == Outcome::done)
+        out.record_block(); // the block is ours alone from the take on
     return o;
 }
 
@@ -683,7 +685,6 @@ Message Channel::recv(Timeout timeout)
         throw Error(DRAGON_ERR_TIMEOUT, "receive on channel " + descriptor() + " timed out after " +
                                             std::to_string(timeout.count() / 1'000'000) +
                                             " ms: no message arrived");
-    m.record_block();
     return m;
 }
 
@@ -691,10 +692,8 @@ std::optional<Message> Channel::try_recv()
 {
     Message m;
     if (wait_until([&] { return recv_once(m); }, header_->send_event, header_->recv_waiters,
-                   Deadline(no_wait))) {
-        m.record_block();
+                   Deadline(no_wait)))
         return m;
-    }
     return std::nullopt;
 }
 
