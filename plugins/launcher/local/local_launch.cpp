@@ -68,10 +68,6 @@ const char *variable_in(const std::vector<std::string> &env, const std::string &
     return std::getenv(name.c_str());
 }
 
-// Simulated nodes share this machine's CPUs: node `index` of `count` gets its share of
-// the CPUs this process may use (at least one), so the job's CPU count is the machine's,
-// not the machine's times the node count.
-
 // "<this host>-n<k>": tellable from the real host and from each other in every log.
 std::string simulated_hostname(uint32_t index)
 {
@@ -82,11 +78,9 @@ std::string simulated_hostname(uint32_t index)
     return base + "-n" + std::to_string(index);
 }
 
-} // namespace
-
-namespace {
-
-// Node `index`'s share of `cpus` CPUs divided among `count` nodes (at least one).
+// Simulated nodes share this machine's CPUs: node `index` of `count` gets its share of
+// the `cpus` CPUs this process may use (at least one), so the job's CPU count is the
+// machine's, not the machine's times the node count.
 long share_of(long cpus, uint32_t index, uint32_t count)
 {
     long share = cpus / count + (index < cpus % count ? 1 : 0);
