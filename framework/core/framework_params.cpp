@@ -39,7 +39,7 @@ void register_framework_params(ParamRegistry &params)
          "on: a process reaches another node's channels over its own TCP connection to that "
          "node's dragon-node (a lane); off: always through its own node and the transport"},
         {"DRAGON_SHORT_SLICES", DRAGON_PARAM_BOOL, "on",
-         "on: dragon-node, and a process of the job while it sleeps in a wait on busy cores, "
+         "on: dragon-node and the job's processes, while they sleep in a wait on busy cores, "
          "ask for a short time slice (Linux 6.12 or later), so that their wake-ups preempt "
          "CPU-bound neighbours; off: the kernel's default slices"},
         {"DRAGON_LANE_ADDRESSES", DRAGON_PARAM_STRING, "",

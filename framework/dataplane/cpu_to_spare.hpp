@@ -8,7 +8,7 @@
 namespace dragon {
 
 // From /proc/loadavg's count of runnable threads (the caller included), less the
-// node's waiters that are polling (polling_waiters.hpp), about 1-2 us; true when
+// machine's waiters of the job that are polling (polling_waiters.hpp), about 1-2 us; true when
 // that cannot be read (then waits poll as they always did).
 bool cpu_to_spare();
 
