@@ -1,6 +1,7 @@
 #include "pool_watch.hpp"
 
 #include "core/error.hpp"
+#include "core/log.hpp"
 #include "dataplane/futex.hpp"
 #include "dataplane/pool_layout.hpp"
 
@@ -13,7 +14,15 @@ namespace {
 constexpr int64_t slice_ns = 100'000'000;
 } // namespace
 
-PoolWatch::PoolWatch(std::shared_ptr<Pool> pool) : pool_(std::move(pool))
+PoolWatch::PoolWatch(std::shared_ptr<Pool> pool, bool kernel_wait) : pool_(std::move(pool))
+{
+    if (kernel_wait)
+        kernel_wait_ = PollableFutex::open();
+    if (!kernel_wait_)
+        start_thread();
+}
+
+void PoolWatch::start_thread()
 {
     event_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (event_fd_ < 0)
@@ -23,6 +32,10 @@ PoolWatch::PoolWatch(std::shared_ptr<Pool> pool) : pool_(std::move(pool))
 
 PoolWatch::~PoolWatch()
 {
+    if (kernel_wait_) {
+        idle();
+        return; // the ring's wait ends with it
+    }
     {
         std::lock_guard lock(mutex_);
         stop_ = true;
@@ -35,6 +48,8 @@ PoolWatch::~PoolWatch()
 
 void PoolWatch::drain()
 {
+    if (kernel_wait_)
+        return kernel_wait_->drain();
     uint64_t n;
     while (read(event_fd_, &n, sizeof n) == sizeof n) {
     }
@@ -52,6 +67,14 @@ uint32_t PoolWatch::stamp()
 
 void PoolWatch::watch_from(uint32_t stamp)
 {
+    if (kernel_wait_) {
+        if (kernel_wait_->arm(&pool_->header()->channel_event, stamp))
+            return;
+        // The kernel took no wait (out of memory?): the thread watches from now on.
+        log::warning("the node's pool watch falls back to a thread: io_uring took no futex wait");
+        kernel_wait_.reset();
+        start_thread();
+    }
     std::lock_guard lock(mutex_);
     watching_ = true;
     from_ = stamp;
@@ -60,7 +83,7 @@ void PoolWatch::watch_from(uint32_t stamp)
 
 void PoolWatch::idle()
 {
-    {
+    if (!kernel_wait_) {
         std::lock_guard lock(mutex_);
         watching_ = false;
     }
