@@ -22,6 +22,7 @@
 #
 
 import queue as _queue
+import threading
 import time
 
 from multiprocessing.synchronize import SEM_VALUE_MAX
@@ -256,31 +257,88 @@ class _NoLock(object):
         pass
 
 
+_NO_LOCK = _NoLock()
+
+
+class _ReadLock(object):
+    '''SimpleQueue's read lock as others see it (multiprocessing.pool takes it to
+    drain the queue at terminate()), knowing which thread of this process holds it.'''
+
+    def __init__(self, semlock):
+        self.semlock = semlock
+        self.holder = None
+
+    def acquire(self, block=True, timeout=None):
+        got = self.semlock.acquire(block, timeout)
+        if got:
+            self.holder = threading.get_ident()
+        return got
+
+    def release(self):
+        self.holder = None
+        self.semlock.release()
+
+    __enter__ = acquire
+
+    def __exit__(self, *args):
+        self.release()
+
+    def held_by_me(self):
+        return self.holder == threading.get_ident()
+
+
+class _DrainingReader(Connection):
+    '''SimpleQueue's reading end. multiprocessing.pool drains the queue at terminate()
+    with poll() then recv() while it holds the read lock; a getter on another node
+    takes no lock (SimpleQueue.get), so it may take that item in between: the lock
+    holder's recv() then gives None (the drain drops what it reads) instead of
+    waiting for an item that may never come.'''
+
+    def __init__(self, channel, read_lock):
+        super().__init__(recv_channel=channel)
+        self._read_lock = read_lock
+
+    def recv(self):
+        if not self._read_lock.held_by_me():
+            return super().recv()
+        self._check_closed()
+        try:
+            msg = self._recv_ch.recv_payload(0)
+        except TimeoutError:
+            return None
+        self._refresh_readiness()
+        return reduction.loads_message(msg)
+
+
 class SimpleQueue(object):
 
     def __init__(self, *, ctx=None):
         pool = runtime.node_pool()
         self._items = _new_items()     # unbounded: put() never blocks
-        # The read lock, as stock's: get() holds it, and multiprocessing.pool takes it
-        # to drain the queue with poll() then recv() while stopping, which must not
-        # race a worker for the last item (that recv() would wait forever).
-        self._rlock = _dragon.semlock_create(pool, _SEMAPHORE, 1, 1, 'simplequeue-rlock')
+        # The read lock, as stock's: get() on this node holds it, so that one getter
+        # at a time waits on the channel (a send wakes every waiter), and
+        # multiprocessing.pool takes it to drain the queue while stopping.
+        self._semlock = _dragon.semlock_create(pool, _SEMAPHORE, 1, 1, 'simplequeue-rlock')
         self._after_init()
 
     def _after_init(self):
         self._closed = False
+        # A getter on another node waits at the owner node, which hands each message
+        # to one waiter: the lock there would only add two round trips per get().
+        self._get_locks = not isinstance(self._items, remote.RemoteChannel)
+        self._rlock = _ReadLock(self._semlock)
         # The same channel seen as pipe ends, as multiprocessing.pool expects.
-        self._reader = Connection(recv_channel=self._items)
+        self._reader = _DrainingReader(self._items, self._rlock)
         self._writer = Connection(send_channel=self._items)
         self._wlock = _NoLock()      # a channel send needs no lock
 
     def __getstate__(self):
-        return (self._items.transit_descriptor(), self._rlock._transit_handle())
+        return (self._items.transit_descriptor(), self._semlock._transit_handle())
 
     def __setstate__(self, state):
         items, rlock = state
         self._items = _attach(items)
-        self._rlock = remote.attach_semlock(rlock, _SEMAPHORE, 1, 'simplequeue-rlock')
+        self._semlock = remote.attach_semlock(rlock, _SEMAPHORE, 1, 'simplequeue-rlock')
         self._after_init()
 
     def _check_closed(self):
@@ -297,7 +355,7 @@ class SimpleQueue(object):
 
     def get(self):
         self._check_closed()
-        with self._rlock:
+        with self._semlock if self._get_locks else _NO_LOCK:
             obj = reduction.loads_message(waits.recv_watching(
                 self._items, self._items.recv_payload, 'SimpleQueue.get()'))
         self._reader._refresh_readiness()

@@ -109,6 +109,16 @@ def test_pool_and_executor_across_nodes(build, nodes, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_simplequeue_getters_on_other_nodes_take_no_read_lock(build, mode):
+    # Pool's workers on other nodes: a get() is one round trip to the owner node, not
+    # three (read lock, receive, unlock); Pool's drain at terminate() stays safe.
+    got = across(build, 2, mode, "simplequeue_read_lock")
+    assert got == {"drained_empty": None, "empty_took_under_1s": True,
+                   "remote_got": ["for the remote getter", 1], "drained": "for the holder",
+                   "after": "after", "exitcode": 0}
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_remote_process_control(build, mode):
     got = across(build, 2, mode, "lifecycle")
     assert got["alive"] is True

@@ -209,6 +209,36 @@ def timeouts(nodes):
     return {'waited': waited, 'nowait': nowait, 'node': node, 'exitcode': p.exitcode}
 
 
+def get_one(q, out):
+    out.put((q.get(), where()[0]))
+
+
+def simplequeue_read_lock(nodes):
+    '''A SimpleQueue's read lock held as multiprocessing.pool holds it to drain the
+    queue at terminate(): the holder's recv() does not wait on an empty queue (a
+    getter elsewhere may have taken the item it polled), and a getter on another
+    node, which takes no read lock, still gets.'''
+    from dragon.infrastructure.policy import Policy
+    q, out = mp.SimpleQueue(), mp.Queue()
+    q._rlock.acquire()
+    t = time.monotonic()
+    drained_empty = q._reader.recv()
+    empty_took = time.monotonic() - t
+    with Policy(placement=Policy.Placement.HOST_ID, host_id=1):
+        p = mp.Process(target=get_one, args=(q, out))
+        p.start()
+    q.put('for the remote getter')
+    remote_got = out.get(timeout=60)
+    p.join(60)
+    q.put('for the holder')
+    drained = q._reader.recv()
+    q._rlock.release()
+    q.put('after')
+    return {'drained_empty': drained_empty, 'empty_took_under_1s': empty_took < 1,
+            'remote_got': remote_got, 'drained': drained, 'after': q.get(),
+            'exitcode': p.exitcode}
+
+
 def make_remote_queue(setup):
     q = mp.Queue()
     setup.put(q)
