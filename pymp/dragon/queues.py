@@ -302,11 +302,14 @@ class _DrainingReader(Connection):
         if not self._read_lock.held_by_me():
             return super().recv()
         self._check_closed()
+        if self._eof:
+            raise EOFError
         try:
             msg = self._recv_ch.recv_payload(0)
         except TimeoutError:
             return None
         self._refresh_readiness()
+        self._check_eof(msg)
         return reduction.loads_message(msg)
 
 
