@@ -9,7 +9,11 @@ baseline, ratio = ours / baseline, lower is better for times):
   Queue ping-pong / Pipe ping-pong  round trip of a small object, each side sending into
                                     the other's queue (or one duplex Pipe), against a raw
                                     Python TCP ping-pong (TCP_NODELAY) between the same
-                                    two processes
+                                    two processes. A third row sets the Queue's against a
+                                    raw ping-pong whose receiver acknowledges each message
+                                    and whose sender waits for that, as a put() that
+                                    reports its true outcome must: the least such a
+                                    protocol costs over this network
   Queue 64 MiB bandwidth            objects of 64 MiB from node 1 into a queue on node 0,
                                     against a raw Python TCP stream of the same objects
                                     (sendall of each, received into one reused 1 MiB
@@ -120,7 +124,7 @@ def listen():
     return srv, srv.getsockname()[1]
 
 
-def tcp_partner(address, rounds, size, whole=False):
+def tcp_partner(address, rounds, size, whole=False, acked=False):
     s = socket.create_connection(address, timeout=60)
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     if size and whole:
@@ -137,6 +141,12 @@ def tcp_partner(address, rounds, size, whole=False):
                 s.sendall(chunk[:n])
                 left -= n
         s.recv(1)
+    elif acked:
+        for _ in range(rounds):
+            data = _recv_exact(s, 8)
+            s.sendall(b'a')              # the ping arrived
+            s.sendall(data)
+            _recv_exact(s, 1)            # the pong arrived
     else:
         for _ in range(rounds):
             s.sendall(_recv_exact(s, 8))
@@ -153,18 +163,27 @@ def _recv_exact(s, n):
     return data
 
 
-def tcp_pingpong(rounds):
+def tcp_pingpong(rounds, acked=False):
+    '''acked: each message is acknowledged by its receiver, and its sender waits for
+    that before it goes on, as a send that reports its true outcome must.'''
     srv, port = listen()
     with on_node(1):
-        p = mp.Process(target=tcp_partner, args=((head_address(), port), rounds, 0))
+        p = mp.Process(target=tcp_partner,
+                       args=((head_address(), port), rounds, 0, False, acked))
         p.start()
     s, _ = srv.accept()
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def exchange(i):
         s.sendall(b'12345678')
+        _recv_exact(s, 1)
         _recv_exact(s, 8)
-    us = round_trip_us(exchange, rounds)
+        s.sendall(b'a')
+
+    def plain_exchange(i):
+        s.sendall(b'12345678')
+        _recv_exact(s, 8)
+    us = round_trip_us(exchange if acked else plain_exchange, rounds)
     p.join(60)
     s.close()
     srv.close()
@@ -364,11 +383,14 @@ def main():
     busy = start_busy(args.busy)
     rows = []
     try:
-        tcp_rtt = tcp_pingpong(rounds)
-        rows.append(('Queue ping-pong across nodes (us)', queue_pingpong(rounds),
+        tcp_rtt, acked_rtt = tcp_pingpong(rounds), tcp_pingpong(rounds, acked=True)
+        queue_rtt, pipe_rtt = queue_pingpong(rounds), pipe_pingpong(rounds)
+        rows.append(('Queue ping-pong across nodes (us)', queue_rtt,
                      'raw TCP ping-pong', tcp_rtt, 'lower'))
-        rows.append(('Pipe ping-pong across nodes (us)', pipe_pingpong(rounds),
+        rows.append(('Pipe ping-pong across nodes (us)', pipe_rtt,
                      'raw TCP ping-pong', tcp_rtt, 'lower'))
+        rows.append(('Queue ping-pong, against acknowledged sends (us)', queue_rtt,
+                     'raw TCP ping-pong, each message acknowledged', acked_rtt, 'lower'))
         tcp_rate, hot_rate = tcp_bandwidth(big_n, True), tcp_bandwidth(big_n, False)
         queue_rate = queue_bandwidth(big_n)
         rows.append(('Queue 64 MiB bandwidth across nodes (GiB/s)', queue_rate,
