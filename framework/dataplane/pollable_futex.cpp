@@ -126,12 +126,9 @@ bool PollableFutex::arm(std::atomic<uint32_t> *word, uint32_t expected)
 
 void PollableFutex::drain()
 {
-    uint32_t head = cq_head_->load(std::memory_order_relaxed);
-    uint32_t tail = cq_tail_->load(std::memory_order_acquire);
-    if (head == tail)
-        return;
-    cq_head_->store(tail, std::memory_order_release);
-    in_flight_ = false;
+    int32_t result;
+    while (take_completion(&result)) {
+    }
 }
 
 } // namespace dragon

@@ -333,7 +333,7 @@ class SimpleQueue(object):
         # The same channel seen as pipe ends, as multiprocessing.pool expects.
         self._reader = _DrainingReader(self._items, self._rlock)
         self._writer = Connection(send_channel=self._items)
-        self._wlock = _NoLock()      # a channel send needs no lock
+        self._wlock = _NO_LOCK       # a channel send needs no lock
 
     def __getstate__(self):
         return (self._items.transit_descriptor(), self._semlock._transit_handle())
