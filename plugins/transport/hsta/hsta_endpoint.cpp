@@ -690,7 +690,6 @@ dragon_status Endpoint::progress(size_t *events, dragon_error *)
     run_deferred();
     progress_ucx();
     handle_failures();
-    retire_closed_peers();
     run_deferred();
     in_callbacks_ = false;
     if (events)
@@ -760,22 +759,6 @@ void Endpoint::close_ep(Peer &p)
     ucs_status_ptr_t r = ucp_ep_close_nbx(ep, &rp);
     if (r && !UCS_PTR_IS_ERR(r))
         ucp_request_free(r); // (UCX 1.13 returns none for a forced close)
-}
-
-void Endpoint::retire_closed_peers()
-{
-    for (Peer &p : peers_) {
-        if (p.state != Peer::CLOSED || !p.ep)
-            continue;
-        // Payloads it sent before its BYE may still be on their way into our buffers, and
-        // our BYE_ACK on its way out.
-        bool fetching = false;
-        for (const Op &op : ops_)
-            fetching |= op.peer == p.index && ((op.kind == Op::RECV && !op.fired) ||
-                                               (op.kind == Op::CONTROL && op.request));
-        if (!fetching)
-            close_ep(p);
-    }
 }
 
 void Endpoint::lose_peer(Peer &p, const std::string &reason)

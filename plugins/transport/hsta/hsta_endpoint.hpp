@@ -111,7 +111,6 @@ private:
     dragon_status post(Op *op);
     void lose_peer(Peer &p, const std::string &reason);
     void close_ep(Peer &p);
-    void retire_closed_peers();
     void finish(Op *op, dragon_status status, const char *reason);
     void release(Op *op);
 

@@ -121,8 +121,11 @@ void Endpoint::handle_control(const Control &c, ucp_ep_h reply_ep)
         send_control(p, BYE_ACK, nullptr, 0);
         p.state = Peer::CLOSED;
         report_peer(p.index, DRAGON_TRANSPORT_PEER_CLOSED, node(p.index) + " closed its endpoint");
-        // Our UCP endpoint to it closes once the payloads it sent are fetched
-        // (retire_closed_peers); sends from now on fail.
+        // Sends from now on fail. Our UCP endpoint to it stays until its side goes
+        // (handle_failures) or we close: UCX's keepalive check from the peer, still
+        // running until it closes, would otherwise find no endpoint here, and UCX
+        // answers that with a new connection to a peer that may already be gone
+        // (an ERROR line of UCX's own, "connect(...) failed", at the end of a good run).
         for (Op *op : p.waiting)
             finish(op, DRAGON_ERR_PEER_LOST, (node(p.index) + " closed its endpoint").c_str());
         p.waiting.clear();
