@@ -227,7 +227,12 @@ int run_node(const NodeConfig &config)
     env.push_back("DRAGON_NODE_CPU_COUNTS=" + cpus);
     env.push_back("DRAGON_NODE_ADDRESSES=" + ips);
     env.push_back(std::string("DRAGON_LOG_LEVEL=") + log::level_name(log::level()));
-    warm.start(env, output, config.head_command);
+    // The head's node starts its warm server now (a program's first children are
+    // usually its node's); the others when a process first asks for one.
+    if (index == 0)
+        warm.start(env, output, config.head_command);
+    else
+        warm.start_on_first_use(env, config.head_command);
 
     std::optional<pid_t> head;
     std::optional<int> head_code;
@@ -268,8 +273,10 @@ int run_node(const NodeConfig &config)
     while (true) {
         // The transport's fd joins the loop armed; -1 (skipped by poll) if it has work now.
         int transport_fd = transport ? transport->armed_fd() : -1;
-        std::vector<pollfd> fds{
-            {signals.fd(), POLLIN, 0}, {warm.control_fd(), POLLIN, 0}, {transport_fd, POLLIN, 0}};
+        std::vector<pollfd> fds{{signals.fd(), POLLIN, 0},
+                                {warm.control_fd(), POLLIN, 0},
+                                {transport_fd, POLLIN, 0},
+                                {warm.wake_fd(), POLLIN, 0}};
         for (int fd : output.fds())
             fds.push_back({fd, POLLIN, 0});
         const size_t gateway_from = fds.size();
@@ -284,7 +291,9 @@ int run_node(const NodeConfig &config)
         after_traffic = busy || fds[2].revents;
         if (fds[1].revents)
             warm.handle_control(output);
-        for (size_t i = 3; i < gateway_from; ++i)
+        if (fds[3].revents)
+            warm.start_now(output);
+        for (size_t i = 4; i < gateway_from; ++i)
             if (fds[i].revents)
                 output.drain(fds[i].fd);
         for (size_t i = gateway_from; i < fds.size(); ++i)

@@ -121,6 +121,23 @@ bool WarmServerLink::start(const std::vector<std::string> &base_env, OutputForwa
     return true;
 }
 
+void WarmServerLink::start_on_first_use(const std::vector<std::string> &base_env,
+                                        const std::vector<std::string> &head_command)
+{
+    base_env_ = base_env;
+    head_command_ = head_command;
+    waiting_for_use_ = listen_fd_ >= 0;
+}
+
+void WarmServerLink::start_now(OutputForwarder &output)
+{
+    if (!waiting_for_use_)
+        return;
+    waiting_for_use_ = false;
+    log::debug("a process asked for the warm server: starting it");
+    start(base_env_, output, head_command_);
+}
+
 void WarmServerLink::ended(int status, OutputForwarder &output)
 {
     pid_t old = pid_.value_or(0);

@@ -37,6 +37,17 @@ public:
     bool start(const std::vector<std::string> &base_env, OutputForwarder &output,
                const std::vector<std::string> &head_command);
 
+    // As start(), but only once a process connects to the socket: a node whose
+    // processes start nothing pays no interpreter (on a machine that simulates many
+    // nodes, the warm servers of all of them otherwise compete with the head program
+    // for the CPUs while it starts). Until then, poll wake_fd() and call start_now()
+    // when it is readable.
+    void start_on_first_use(const std::vector<std::string> &base_env,
+                            const std::vector<std::string> &head_command);
+    // The listening socket while a start on first use waits, else -1.
+    int wake_fd() const { return waiting_for_use_ ? listen_fd_ : -1; }
+    void start_now(OutputForwarder &output);
+
     // The control socket to poll, or -1.
     int control_fd() const { return control_fd_; }
     // Takes every pending control message (registers children's output with `output`).
@@ -68,6 +79,7 @@ private:
     std::optional<pid_t> pid_;
     std::vector<std::string> base_env_, head_command_;
     int restarts_ = 0;
+    bool waiting_for_use_ = false;
 };
 
 // <dir of this executable>/../lib/python3/site-packages: where the dragon package lives.
