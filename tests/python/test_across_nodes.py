@@ -146,6 +146,19 @@ def test_remote_process_control(build, mode):
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_a_remote_childs_traceback_reaches_stderr_with_its_node(build, mode):
+    env = job_env(mode)
+    r = run([str(build / "bin" / "dragon"), "-N", "2", "--verbose-label", env["DRAGON_PYTHON"],
+             PROGRAM, "remote_exception"], env=env, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = r.stdout.strip().splitlines()[-1]
+    assert json.loads(out[out.index("] ") + 2:]) == {"exitcode": 1, "node": 1}, r.stdout
+    lines = [line for line in r.stderr.splitlines() if line.startswith("[stderr node 1 ")]
+    assert any(line.endswith("] Traceback (most recent call last):") for line in lines), r.stderr
+    assert any(line.endswith("] RuntimeError: a failure on node 1") for line in lines), r.stderr
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_children_signalled_right_after_start_are_joined(build, mode):
     got = across(build, 2, mode, "killed_at_birth")
     assert got["codes"] == [-15, -9]

@@ -627,6 +627,17 @@ def socket_connections(nodes):
     return out
 
 
+def fail_loudly():
+    raise RuntimeError('a failure on node %d' % where()[0])
+
+
+def remote_exception(nodes):
+    p = mp.Process(target=fail_loudly)  # round-robin: node 1
+    p.start()
+    p.join(30)
+    return {'exitcode': p.exitcode, 'node': p.pid >> 22}
+
+
 def block_on(q, ready):
     ready.put(where()[0])
     q.get()
