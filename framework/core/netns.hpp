@@ -55,7 +55,8 @@ public:
     pid_t spawn(int k, const std::function<int()> &body) const;
 
 private:
-    void run_ip(const std::vector<std::string> &args);
+    // `ip ARGS`, with `input` on its stdin (commands for -batch -); throws on failure.
+    void run_ip(const std::vector<std::string> &args, const std::string &input = {});
     void remove_all() noexcept;
 
     std::string tag_;                // prefix of every namespace name of this object
