@@ -227,9 +227,13 @@ int run_node(const NodeConfig &config)
     env.push_back("DRAGON_NODE_CPU_COUNTS=" + cpus);
     env.push_back("DRAGON_NODE_ADDRESSES=" + ips);
     env.push_back(std::string("DRAGON_LOG_LEVEL=") + log::level_name(log::level()));
-    // The head's node starts its warm server now (a program's first children are
-    // usually its node's); the others when a process first asks for one.
-    if (index == 0)
+    // Every node starts its warm server now, but for simulated nodes that share this
+    // machine (the launcher gave this one a share of its CPUs): there, nodes other than
+    // the head's start theirs when a process first asks for one, so that the
+    // interpreters of nodes that start nothing do not compete for the few CPUs with
+    // the head program while it starts.
+    const bool sharing_machine = std::getenv("DRAGON_NODE_CPUS") != nullptr;
+    if (index == 0 || !sharing_machine)
         warm.start(env, output, config.head_command);
     else
         warm.start_on_first_use(env, config.head_command);

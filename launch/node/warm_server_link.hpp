@@ -39,9 +39,9 @@ public:
 
     // As start(), but only once a process connects to the socket: a node whose
     // processes start nothing pays no interpreter (on a machine that simulates many
-    // nodes, the warm servers of all of them otherwise compete with the head program
-    // for the CPUs while it starts). Until then, poll wake_fd() and call start_now()
-    // when it is readable.
+    // nodes, the warm servers of all of them would compete with the head program for
+    // the CPUs while it starts). Until then, poll wake_fd() and call start_now() when
+    // it is readable.
     void start_on_first_use(const std::vector<std::string> &base_env,
                             const std::vector<std::string> &head_command);
     // The listening socket while a start on first use waits, else -1.
