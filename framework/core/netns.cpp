@@ -207,26 +207,26 @@ NetnsHosts::NetnsHosts(int hosts)
     subnet_ = 1 + static_cast<int>((static_cast<unsigned>(getpid()) * 7u + seq * 13u) % 254u);
     bridge_ = tag_ + "-br";
     // In batches, one ip process per namespace (16 hosts: 19 processes, not 99).
+    const std::string eth = interface_name;
     std::string adds = "netns add " + bridge_ + "\n", ports;
-    created_.push_back(bridge_); // removed on failure whether made or not
+    std::vector<std::string> links; // each host's own
+    created_.push_back(bridge_);    // removed on failure whether made or not
     for (int k = 0; k < hosts; ++k) {
-        std::string host = tag_ + "-h" + std::to_string(k);
+        std::string host = tag_ + "-h" + std::to_string(k), port = "p" + std::to_string(k);
         adds += "netns add " + host + "\n";
         created_.push_back(host);
         hosts_.push_back(host);
-        ports += "link set p" + std::to_string(k) + " master br0 up\n";
+        // Both ends are born inside the namespaces: nothing appears in ours.
+        links.push_back("link add " + eth + " type veth peer name " + port + " netns " + bridge_ +
+                        "\naddr add " + address(k) + "/24 dev " + eth + "\nlink set " + eth +
+                        " up\nlink set lo up\n");
+        ports += "link set " + port + " master br0 up\n";
     }
     try {
         run_ip({"-batch", "-"}, adds);
         run_ip({"-n", bridge_, "-batch", "-"}, "link add br0 type bridge\nlink set br0 up\n");
-        for (int k = 0; k < hosts; ++k) {
-            // Both ends are born inside the namespaces: nothing appears in ours.
-            std::string port = "p" + std::to_string(k);
-            run_ip({"-n", hosts_[size_t(k)], "-batch", "-"},
-                   "link add " + std::string(interface_name) + " type veth peer name " + port +
-                       " netns " + bridge_ + "\naddr add " + address(k) + "/24 dev " +
-                       interface_name + "\nlink set " + interface_name + " up\nlink set lo up\n");
-        }
+        for (size_t k = 0; k < hosts_.size(); ++k)
+            run_ip({"-n", hosts_[k], "-batch", "-"}, links[k]);
         run_ip({"-n", bridge_, "-batch", "-"}, ports);
     } catch (...) {
         remove_all();

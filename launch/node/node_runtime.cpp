@@ -232,8 +232,7 @@ int run_node(const NodeConfig &config)
     // the head's start theirs when a process first asks for one, so that the
     // interpreters of nodes that start nothing do not compete for the few CPUs with
     // the head program while it starts.
-    const bool sharing_machine = std::getenv("DRAGON_NODE_CPUS") != nullptr;
-    if (index == 0 || !sharing_machine)
+    if (index == 0 || machine_share_cpus() == 0)
         warm.start(env, output, config.head_command);
     else
         warm.start_on_first_use(env, config.head_command);

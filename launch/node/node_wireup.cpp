@@ -19,9 +19,8 @@ constexpr auto get_deadline = seconds(10);
 
 long usable_cpus()
 {
-    // A launcher that runs several nodes on one machine says what each one's share is.
-    if (const char *share = std::getenv("DRAGON_NODE_CPUS"); share && std::atol(share) > 0)
-        return std::atol(share);
+    if (long share = machine_share_cpus())
+        return share;
     // A workload manager's launcher names the variable that holds this node's grant
     // (Slurm: SLURM_CPUS_ON_NODE), which differs from node to node.
     long granted = 0;
@@ -36,6 +35,13 @@ long usable_cpus()
 }
 
 } // namespace
+
+long machine_share_cpus()
+{
+    const char *share = std::getenv("DRAGON_NODE_CPUS");
+    long cpus = share ? std::atol(share) : 0;
+    return cpus > 0 ? cpus : 0;
+}
 
 NodeWireup::NodeWireup(wireup::PmixPeer peer) : index_(peer.rank()), count_(peer.size())
 {

@@ -12,6 +12,10 @@
 
 namespace dragon::node {
 
+// The CPUs a launcher that runs several nodes on this machine gave this node as its
+// share (DRAGON_NODE_CPUS); 0 when the node has its machine to itself.
+long machine_share_cpus();
+
 struct PeerFacts {
     std::string host;
     long pid = 0;
